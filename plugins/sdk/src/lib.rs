@@ -1,0 +1,120 @@
+//! The RaceLab plugin SDK: everything a data.go.kr source plugin needs, and nothing it should
+//! not see.
+//!
+//! | module | owns |
+//! |---|---|
+//! | (root) | the WIT types (`Race`, `Entry`, `Page`, `SourceError`...), the [`Source`] trait and [`export_source!`] |
+//! | [`envelope`] | reading a response: HTTP status, XML gateway errors, result codes, `items` shapes |
+//! | [`fields`] | lenient field access on one item (numbers as strings, `"-"`, padding) |
+//! | [`request`] | building requests and following `totalCount` paging |
+//! | [`calendar`] | dates and times as the sources write them |
+//! | [`pools`] | pool codes and Korean pool names |
+//! | [`log`] | structured log lines to the host |
+//!
+//! Mapping code written against this crate is plain Rust: it compiles and is unit-tested on
+//! the host target; only [`export_source!`] is WebAssembly glue.
+
+extern crate self as racelab_plugin_sdk;
+
+pub mod calendar;
+pub mod envelope;
+pub mod fields;
+pub mod log;
+pub mod pools;
+pub mod request;
+
+/// Generated bindings for the `racelab:source` world. Plugin code uses the re-exports at the
+/// crate root instead.
+#[doc(hidden)]
+#[allow(unsafe_code, clippy::all, missing_docs)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "source",
+        path: "../../wit",
+        pub_export_macro: true,
+        export_macro_name: "__export_source_world",
+        default_bindings_module: "racelab_plugin_sdk::bindings",
+        runtime_path: "racelab_plugin_sdk::__private::wit_bindgen::rt",
+        additional_derives: [PartialEq],
+    });
+}
+
+pub use bindings::exports::racelab::source::plugin::Guest as Source;
+pub use bindings::racelab::source::types::{
+    ClockTime, ConfigKey, DatasetHint, Date, DayRef, Dividend, Entry, FinishStatus, HttpRequest,
+    HttpResponse, OddsQuery, OddsSnapshot, Operation, OperationKind, Page, PluginManifest, Pool, Quote,
+    Race, RaceKey, RaceRef, Record, ResultRow, Scratch, SourceError,
+};
+
+/// The `racelab:source` API version this SDK builds components for.
+pub const API_VERSION: &str = "0.1.0";
+
+/// The result of a plugin function.
+pub type Result<T, E = SourceError> = std::result::Result<T, E>;
+
+/// Builds a [`SourceError::Malformed`] with a formatted detail.
+#[macro_export]
+macro_rules! malformed {
+    ($($arg:tt)*) => { $crate::SourceError::Malformed(format!($($arg)*)) };
+}
+
+/// Exports a type implementing [`Source`] as the component's `racelab:source/plugin`.
+///
+/// ```ignore
+/// struct Kra;
+/// impl racelab_plugin_sdk::Source for Kra { /* manifest, plan, parse */ }
+/// racelab_plugin_sdk::export_source!(Kra);
+/// ```
+#[macro_export]
+macro_rules! export_source {
+    ($plugin:ty) => {
+        #[allow(unsafe_code)]
+        const _: () = {
+            $crate::__export_source_world!($plugin);
+        };
+    };
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use wit_bindgen;
+}
+
+impl Page {
+    /// A page with no records and no follow-up requests.
+    pub fn empty() -> Self {
+        Page { records: Vec::new(), next: Vec::new() }
+    }
+}
+
+impl Date {
+    /// The date if the parts form a real calendar date.
+    pub fn new(year: u16, month: u8, day: u8) -> Option<Self> {
+        calendar::is_valid(year, month, day).then_some(Date { year, month, day })
+    }
+}
+
+impl Eq for Date {}
+
+impl PartialOrd for Date {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Date {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.year, self.month, self.day).cmp(&(other.year, other.month, other.day))
+    }
+}
+
+impl std::fmt::Display for Date {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+/// Looks a key up in the `config` list handed to `plan`.
+pub fn config_value<'a>(config: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    config.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
