@@ -1,0 +1,57 @@
+//! The `racelab` command line: argument definitions and what each subcommand does. `main.rs`
+//! only parses and calls [`run`].
+
+mod plugin;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// The RaceLab ingestion host.
+#[derive(Debug, Parser)]
+#[command(name = "racelab", version, about)]
+pub struct Cli {
+    /// Log lines as JSON (for log shippers) instead of text.
+    #[arg(long, global = true, env = "RACELAB_LOG_JSON")]
+    pub log_json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Work with source plugins (WebAssembly components).
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> ExitCode {
+    init_logging(cli.log_json);
+    let result = match cli.command {
+        Command::Plugin(cmd) => plugin::run(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A multi-threaded tokio runtime. Plugin calls never run on its worker threads: they go
+/// through `spawn_blocking` (they are CPU-bound, and WASI's synchronous bindings block).
+pub(crate) fn async_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RACELAB_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,racelab=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+}

@@ -1,0 +1,49 @@
+//! The five tracks RaceLab follows. The code is the track's name everywhere: in the WIT, the
+//! database, the CLI and the HTTP API.
+
+/// A track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Track {
+    Seoul,
+    Busan,
+    Jeju,
+    Gwangmyeong,
+    Misari,
+}
+
+/// Every track, in display order.
+pub const ALL: [Track; 5] = [Track::Seoul, Track::Busan, Track::Jeju, Track::Gwangmyeong, Track::Misari];
+
+impl Track {
+    /// The track code, e.g. `seoul`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Track::Seoul => "seoul",
+            Track::Busan => "busan",
+            Track::Jeju => "jeju",
+            Track::Gwangmyeong => "gwangmyeong",
+            Track::Misari => "misari",
+        }
+    }
+
+    /// The Korean name, as the sources print it.
+    pub fn korean(self) -> &'static str {
+        match self {
+            Track::Seoul => "서울",
+            Track::Busan => "부산경남",
+            Track::Jeju => "제주",
+            Track::Gwangmyeong => "광명",
+            Track::Misari => "미사리",
+        }
+    }
+
+    /// Reads a track code.
+    pub fn parse(code: &str) -> Option<Track> {
+        ALL.into_iter().find(|t| t.code() == code)
+    }
+}
+
+/// The known codes, comma-separated, for error messages.
+pub fn codes() -> String {
+    ALL.map(Track::code).join(", ")
+}

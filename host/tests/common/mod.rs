@@ -1,0 +1,58 @@
+//! Shared test setup: real components, built once per test process.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// The components the tests load, by package name.
+const PACKAGES: [&str; 3] = ["racelab-plugin-kra", "racelab-plugin-kspo", "racelab-test-misbehaving"];
+
+/// Builds every test component for wasm32-wasip2 (once per process; cargo makes repeats
+/// no-ops) and returns the path of `package`'s `.wasm`. A separate target dir keeps this
+/// inner cargo off the lock of the `cargo test` that runs us.
+pub fn component(package: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let target = workspace().join("target").join("components");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(workspace())
+            .args(["build", "--release", "--target", "wasm32-wasip2"])
+            .env("CARGO_TARGET_DIR", &target)
+            .env_remove("RUSTFLAGS");
+        for p in PACKAGES {
+            cmd.args(["-p", p]);
+        }
+        let status = cmd.status().expect("cargo runs");
+        assert!(status.success(), "building the test components failed");
+        target.join("wasm32-wasip2").join("release")
+    });
+    assert!(PACKAGES.contains(&package), "unknown test component {package}");
+    dir.join(format!("{}.wasm", package.replace('-', "_")))
+}
+
+/// A component's bytes with every `racelab:source/…@0.1.0` name rewritten to `@0.9.0`: what
+/// a plugin built against a future, incompatible SDK looks like to this host.
+pub fn with_api_version_0_9(wasm: &[u8]) -> Vec<u8> {
+    let (from, to) = (b"racelab:source/plugin@0.1.0".as_slice(), b"racelab:source/plugin@0.9.0".as_slice());
+    let mut out = wasm.to_vec();
+    let mut i = 0;
+    let mut replaced = 0;
+    while i + from.len() <= out.len() {
+        if &out[i..i + from.len()] == from {
+            out[i..i + from.len()].copy_from_slice(to);
+            replaced += 1;
+            i += from.len();
+        } else {
+            i += 1;
+        }
+    }
+    assert!(replaced > 0, "the component names its plugin export");
+    out
+}
