@@ -65,12 +65,18 @@ macro_rules! malformed {
 /// impl racelab_plugin_sdk::Source for Kra { /* manifest, plan, parse */ }
 /// racelab_plugin_sdk::export_source!(Kra);
 /// ```
+///
+/// The argument is a plain type name (an identifier), as the generated export macro requires.
+/// The exports exist only in a `wasm32` build: a native `cdylib` cannot carry the component
+/// export names (`racelab:source/plugin@0.1.0#parse` breaks the linker's version script), and
+/// native code calls the [`Source`] functions directly.
 #[macro_export]
 macro_rules! export_source {
-    ($plugin:ty) => {
+    ($plugin:ident) => {
+        #[cfg(target_arch = "wasm32")]
         #[allow(unsafe_code)]
         const _: () = {
-            $crate::__export_source_world!($plugin);
+            $crate::bindings::__export_source_world!($plugin with_types_in $crate::bindings);
         };
     };
 }
