@@ -54,10 +54,10 @@ fn check_status(response: &HttpResponse, body: Option<&str>) -> Result<(), Sourc
         return Ok(());
     }
     // A gateway message in the body is more precise than the status.
-    if let Some(Err(e)) = body.filter(|b| b.trim_start().starts_with('<')).map(read_xml) {
-        if !matches!(e, SourceError::Malformed(_)) {
-            return Err(e);
-        }
+    if let Some(Err(e)) = body.filter(|b| b.trim_start().starts_with('<')).map(read_xml)
+        && !matches!(e, SourceError::Malformed(_))
+    {
+        return Err(e);
     }
     let retry_after = header(response, "retry-after").and_then(|v| v.trim().parse::<u32>().ok());
     Err(match status {
