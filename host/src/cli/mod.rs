@@ -2,6 +2,7 @@
 //! only parses and calls [`run`].
 
 mod plugin;
+mod sim;
 
 use std::process::ExitCode;
 
@@ -23,6 +24,8 @@ pub enum Command {
     /// Work with source plugins (WebAssembly components).
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Run the data.go.kr simulator (KRA and KSPO endpoints) on a local port.
+    Sim(sim::SimArgs),
 }
 
 /// Runs a parsed command line.
@@ -30,6 +33,7 @@ pub fn run(cli: Cli) -> ExitCode {
     init_logging(cli.log_json);
     let result = match cli.command {
         Command::Plugin(cmd) => plugin::run(cmd),
+        Command::Sim(args) => async_runtime().and_then(|rt| rt.block_on(sim::run(args))),
     };
     match result {
         Ok(code) => code,

@@ -9,6 +9,7 @@ mod v0_1 {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "source",
+        additional_derives: [PartialEq],
     });
 }
 

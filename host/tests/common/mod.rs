@@ -56,3 +56,48 @@ pub fn with_api_version_0_9(wasm: &[u8]) -> Vec<u8> {
     assert!(replaced > 0, "the component names its plugin export");
     out
 }
+
+/// A simulator serving on a free loopback port until dropped.
+pub struct Sim {
+    pub base_url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Sim {
+    /// Starts `racelab_sim` with `config` on its own runtime thread.
+    pub fn start(config: racelab_sim::SimConfig) -> Sim {
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+                addr_tx.send(listener.local_addr().expect("addr")).expect("send addr");
+                racelab_sim::serve(listener, config, async {
+                    let _ = stop_rx.await;
+                })
+                .await
+                .expect("sim serves");
+            });
+        });
+        let addr = addr_rx.recv().expect("sim started");
+        Sim { base_url: format!("http://{addr}"), stop: Some(stop_tx), thread: Some(thread) }
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A multi-threaded runtime for driving the host's async code from a plain `#[test]`.
+pub fn async_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+}

@@ -1,0 +1,106 @@
+//! The `racelab plugin` commands as scripts use them: the real binary, real components, the
+//! simulator over HTTP; JSON on stdout and the documented exit codes.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use chrono::TimeZone;
+use serde_json::Value;
+
+fn racelab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_racelab")).args(args).env("RACELAB_LOG", "error").output().expect("racelab runs")
+}
+
+fn stdout_json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
+}
+
+fn kra() -> String {
+    common::component("racelab-plugin-kra").display().to_string()
+}
+
+fn fixture(name: &str) -> String {
+    common::workspace().join("tests/fixtures").join(name).display().to_string()
+}
+
+const ENTRIES_URL: &str =
+    "http://127.0.0.1:8080/B551015/API26_2/entrySheet_2?_type=json&pageNo=1&numOfRows=1000&meet=1&rc_date=20260103&rc_no=1";
+
+#[test]
+fn check_prints_the_manifest() {
+    let out = racelab(&["plugin", "check", &kra()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let manifest = stdout_json(&out);
+    assert_eq!(manifest["name"], "kra");
+    assert_eq!(manifest["api_version"], "0.1.0");
+    assert_eq!(manifest["tracks"], serde_json::json!(["seoul", "busan", "jeju"]));
+    assert_eq!(manifest["credential_param"], "serviceKey");
+}
+
+#[test]
+fn check_refuses_what_is_not_a_plugin_with_the_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let garbage = dir.path().join("garbage.wasm");
+    std::fs::write(&garbage, b"definitely not wasm").expect("write");
+    let out = racelab(&["plugin", "check", &garbage.display().to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("garbage.wasm is not a WebAssembly component"), "{stderr}");
+}
+
+#[test]
+fn parse_maps_a_saved_body_with_the_race_read_from_the_url() {
+    let out = racelab(&["plugin", "parse", &kra(), "--op", "entries", "--input", &fixture("kra/entrySheet_2.json"), "--request-url", ENTRIES_URL]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc = stdout_json(&out);
+    let records = doc["records"].as_array().expect("records");
+    assert!(!records.is_empty());
+    for record in records {
+        assert_eq!(record["type"], "entry");
+        assert_eq!(record["race"], serde_json::json!({"track": "seoul", "date": "2026-01-03", "number": 1}));
+        assert!(record["runner_name"].is_string() && record["number"].is_u64());
+    }
+    assert_eq!(doc["next"], serde_json::json!([]));
+}
+
+#[test]
+fn parse_reads_the_xml_envelope() {
+    let xml = fixture("kra/entrySheet_2.xml");
+    let out = racelab(&["plugin", "parse", &kra(), "--op", "entries", "--input", &xml, "--request-url", ENTRIES_URL]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let items = std::fs::read_to_string(&xml).expect("fixture").matches("<item>").count();
+    let records = stdout_json(&out)["records"].as_array().expect("records").clone();
+    assert_eq!(records.len(), items, "one entry per XML item of race 1");
+    assert!(records.iter().all(|r| r["type"] == "entry" && r["runner_name"].is_string()));
+}
+
+#[test]
+fn parse_prints_a_source_error_and_exits_1() {
+    let out = racelab(&["plugin", "parse", &kra(), "--op", "entries", "--input", &fixture("kra/gateway_error_30.xml"), "--request-url", ENTRIES_URL]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc = stdout_json(&out);
+    assert_eq!(doc["error"]["kind"], "auth");
+    assert!(doc["error"]["message"].as_str().expect("message").contains("30"));
+    let out = racelab(&["plugin", "parse", &kra(), "--op", "entries", "--input", &fixture("kra/entrySheet_2.json"), "--request-url", ENTRIES_URL, "--status", "503"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout_json(&out)["error"]["kind"], "transient");
+}
+
+#[test]
+fn run_follows_pages_against_the_simulator() {
+    let now = racelab_sim::clock::kst().with_ymd_and_hms(2026, 11, 28, 23, 0, 0).single().expect("valid");
+    let sim = common::Sim::start(racelab_sim::SimConfig { seed: 7, clock: racelab_sim::Clock::fixed(now), ..Default::default() });
+    let out = racelab(&[
+        "plugin", "run", &kra(), "--op", "odds", "--track", "seoul", "--date", "2026-11-28", "--race", "1",
+        "--base-url", &sim.base_url, "--service-key", "k",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc = stdout_json(&out);
+    let records = doc["records"].as_array().expect("records");
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 28).expect("valid");
+    let expected = racelab_sim::expect::day(&racelab_sim::Calendar::new(7), racelab_sim::Track::Seoul, date);
+    assert_eq!(records.len(), expected[0].odds_rows_all_pools, "every combination of every pool");
+    assert!(records.iter().all(|r| r["type"] == "odds" && (r["price"].is_f64() || r["capped"] == true)));
+}

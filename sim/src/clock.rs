@@ -1,0 +1,121 @@
+//! The simulator's notion of "now": real, frozen, or running fast.
+//!
+//! Everything time-dependent (what is published, live odds, quota days) reads this clock, so
+//! tests freeze it instead of sleeping and demos can replay a race day in minutes.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
+
+/// Korea Standard Time (UTC+9, no daylight saving).
+pub fn kst() -> FixedOffset {
+    FixedOffset::east_opt(9 * 3600).expect("+09:00 is within FixedOffset's range")
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    System,
+    Fixed(DateTime<FixedOffset>),
+    Accelerated { start: DateTime<FixedOffset>, origin: Instant, speed: f64 },
+}
+
+/// A cheap-to-clone handle on the simulated time; clones share the same time.
+///
+/// `now()` is always expressed in KST (`+09:00`).
+#[derive(Debug, Clone)]
+pub struct Clock {
+    mode: Arc<Mutex<Mode>>,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self::system()
+    }
+}
+
+impl Clock {
+    /// The machine's wall clock.
+    pub fn system() -> Self {
+        Self::with(Mode::System)
+    }
+
+    /// A clock that stands still at `t` until [`Clock::set`] or [`Clock::advance`] moves it.
+    pub fn fixed(t: DateTime<FixedOffset>) -> Self {
+        Self::with(Mode::Fixed(t))
+    }
+
+    /// Simulated time = `start` + real time elapsed since this call × `speed`.
+    ///
+    /// A negative or non-finite `speed` is treated as 1 (real time) rather than running
+    /// backwards, which no consumer could make sense of.
+    pub fn accelerated(start: DateTime<FixedOffset>, speed: f64) -> Self {
+        let speed = if speed.is_finite() && speed >= 0.0 { speed } else { 1.0 };
+        Self::with(Mode::Accelerated { start, origin: Instant::now(), speed })
+    }
+
+    fn with(mode: Mode) -> Self {
+        Self { mode: Arc::new(Mutex::new(mode)) }
+    }
+
+    fn mode(&self) -> std::sync::MutexGuard<'_, Mode> {
+        // The guarded value is plain data; a panic elsewhere cannot leave it half-written.
+        self.mode.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The current simulated time in KST.
+    pub fn now(&self) -> DateTime<FixedOffset> {
+        let t = match *self.mode() {
+            Mode::System => Utc::now().fixed_offset(),
+            Mode::Fixed(t) => t,
+            Mode::Accelerated { start, origin, speed } => {
+                let real = origin.elapsed().as_secs_f64() * speed;
+                // Saturate instead of overflowing after centuries of simulated time.
+                let micros = (real * 1e6).min(i64::MAX as f64) as i64;
+                start + TimeDelta::microseconds(micros)
+            }
+        };
+        t.with_timezone(&kst())
+    }
+
+    /// Jumps to `t`. A fixed clock stays fixed at `t`; an accelerated clock keeps running at
+    /// its speed from `t`; the system clock becomes a fixed clock at `t`.
+    pub fn set(&self, t: DateTime<FixedOffset>) {
+        let mut mode = self.mode();
+        *mode = match *mode {
+            Mode::System | Mode::Fixed(_) => Mode::Fixed(t),
+            Mode::Accelerated { speed, .. } => Mode::Accelerated { start: t, origin: Instant::now(), speed },
+        };
+    }
+
+    /// Moves the clock by `d` (see [`Clock::set`] for what happens to each kind of clock).
+    pub fn advance(&self, d: TimeDelta) {
+        self.set(self.now() + d);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339(s).expect("test timestamp")
+    }
+
+    #[test]
+    fn fixed_clock_reports_kst_and_moves_only_when_told() {
+        let clock = Clock::fixed(t("2026-01-03T01:00:00Z"));
+        assert_eq!(clock.now().to_rfc3339(), "2026-01-03T10:00:00+09:00");
+        let shared = clock.clone();
+        shared.advance(TimeDelta::minutes(5));
+        assert_eq!(clock.now().to_rfc3339(), "2026-01-03T10:05:00+09:00");
+    }
+
+    #[test]
+    fn accelerated_clock_runs_fast() {
+        let clock = Clock::accelerated(t("2026-01-03T10:00:00+09:00"), 3600.0);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        // 5 ms × 3600 = 18 s at least.
+        assert!(clock.now() >= t("2026-01-03T10:00:18+09:00"));
+    }
+}
