@@ -59,7 +59,8 @@ fn cycle_races(seed: u64, date: NaiveDate, rng: &mut ChaCha8Rng) -> Vec<SimRace>
             let runners =
                 picked.iter().enumerate().map(|(k, idx)| cyclist(seed, band, *idx, k as u8 + 1, rng)).collect();
             let post = at(date, 11, 20) + TimeDelta::minutes(spacing * i as i64);
-            kspo_race(Track::Gwangmyeong, date, i, post, CYCLE_CLASSES[band], CYCLE_DISTANCE, runners, rng)
+            let head = Head { track: Track::Gwangmyeong, date, index: i, post, class: CYCLE_CLASSES[band] };
+            kspo_race(head, CYCLE_DISTANCE, runners, rng)
         })
         .collect()
 }
@@ -94,7 +95,8 @@ fn boat_races(seed: u64, date: NaiveDate, rng: &mut ChaCha8Rng) -> Vec<SimRace> 
                 })
                 .collect();
             let post = first + TimeDelta::minutes(spacing * i as i64);
-            kspo_race(Track::Misari, date, i, post, "일반", BOAT_DISTANCE, runners, rng)
+            let head = Head { track: Track::Misari, date, index: i, post, class: "일반" };
+            kspo_race(head, BOAT_DISTANCE, runners, rng)
         })
         .collect()
 }
@@ -120,29 +122,28 @@ fn runner(racer: Racer, number: u8, factor: f64, detail: RunnerDetail, rng: &mut
     Runner { number, id: racer.no, name: racer.name, scratch: None, strength, public, early, detail }
 }
 
-#[allow(clippy::too_many_arguments)] // a plain constructor; a struct would only rename them
-fn kspo_race(
+/// Where and when a race is.
+struct Head {
     track: Track,
     date: NaiveDate,
     index: usize,
     post: DateTime<FixedOffset>,
     class: &'static str,
-    distance: u32,
-    runners: Vec<Runner>,
-    rng: &mut ChaCha8Rng,
-) -> SimRace {
+}
+
+fn kspo_race(head: Head, distance: u32, runners: Vec<Runner>, rng: &mut ChaCha8Rng) -> SimRace {
     let starters: Vec<(u8, f64)> = runners.iter().map(|r| (r.number, r.strength)).collect();
     let placings = outcome::draw(&starters, MISHAPS, rng)
         .into_iter()
         .map(|(number, finish)| Placing { number, finish, time_tenths: 0, margin: Margin::None })
         .collect();
     SimRace {
-        track,
-        date,
-        number: index as u8 + 1,
-        post_time: post,
+        track: head.track,
+        date: head.date,
+        number: head.index as u8 + 1,
+        post_time: head.post,
         distance,
-        class,
+        class: head.class,
         name: "일반".into(),
         runners,
         outcome: RaceOutcome { placings },

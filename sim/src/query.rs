@@ -108,7 +108,7 @@ impl Paging {
     /// Index range of this page within `total` rows (empty past the end).
     pub fn range(self, total: usize) -> std::ops::Range<usize> {
         let rows = self.num_of_rows as usize;
-        let start = (self.page_no as usize - 1).saturating_mul(rows).min(total);
+        let start = (self.page_no as usize).saturating_sub(1).saturating_mul(rows).min(total);
         start..start.saturating_add(rows).min(total)
     }
 }
