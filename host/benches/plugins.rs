@@ -54,7 +54,8 @@ fn parse_native_vs_wasm(c: &mut Criterion) {
     let runtime = Runtime::new(Limits::default()).expect("runtime");
     let plugin = runtime.load_file(&common::component("racelab-plugin-kra")).expect("kra loads");
     let (op, request, response) = native_call();
-    let native_rows = racelab_plugin_kra::Kra::parse(op.clone(), request.clone(), response.clone()).expect("parses").records.len();
+    let native_rows =
+        racelab_plugin_kra::Kra::parse(op.clone(), request.clone(), response.clone()).expect("parses").records.len();
     let (wop, wrequest, wresponse) = wasm_call();
     let wasm_rows = plugin.parse(&wop, &wrequest, &wresponse).expect("parses").records.len();
     assert_eq!((native_rows, wasm_rows), (1397, 1397), "both parse every row");
@@ -92,7 +93,9 @@ fn load(c: &mut Criterion) {
     let artifact = runtime.precompile(&bytes).expect("precompile");
     let mut group = c.benchmark_group(format!("load the KRA component ({} KiB)", bytes.len() / 1024));
     group.sample_size(10).measurement_time(Duration::from_secs(20));
-    group.bench_function("compile from .wasm", |b| b.iter(|| runtime.load(black_box(&bytes), "kra.wasm").expect("loads")));
+    group.bench_function("compile from .wasm", |b| {
+        b.iter(|| runtime.load(black_box(&bytes), "kra.wasm").expect("loads"))
+    });
     group.bench_function("from precompiled .cwasm", |b| {
         b.iter(|| runtime.load_precompiled(black_box(&artifact), "kra.cwasm").expect("loads"))
     });

@@ -27,7 +27,8 @@ impl Secret {
     /// "Encoding" key (`%2B%2F%3D`), which is decoded here so that it is encoded only once.
     pub fn new(key: &str) -> Self {
         let key = key.trim();
-        let decoded = if key.contains('%') { percent_decode_str(key).decode_utf8_lossy().into_owned() } else { key.to_string() };
+        let decoded =
+            if key.contains('%') { percent_decode_str(key).decode_utf8_lossy().into_owned() } else { key.to_string() };
         Secret(decoded)
     }
 

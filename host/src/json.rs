@@ -75,7 +75,9 @@ pub fn record(r: &Record) -> Value {
             "runner_name": x.runner_name, "jockey": x.jockey, "trainer": x.trainer, "weight_kg": x.weight_kg,
             "rating": x.rating,
         }),
-        Record::Scratch(x) => json!({"type": "scratch", "race": race_key(&x.race), "number": x.number, "reason": x.reason}),
+        Record::Scratch(x) => {
+            json!({"type": "scratch", "race": race_key(&x.race), "number": x.number, "reason": x.reason})
+        }
         Record::Odds(x) => {
             let (price, capped) = match x.quote {
                 Quote::Price(p) => (Some(p), false),

@@ -25,7 +25,12 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy { retries: 2, backoff: Duration::from_millis(200), max_wait: Duration::from_secs(10), max_requests: 2_000 }
+        Policy {
+            retries: 2,
+            backoff: Duration::from_millis(200),
+            max_wait: Duration::from_secs(10),
+            max_requests: 2_000,
+        }
     }
 }
 

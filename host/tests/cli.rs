@@ -25,8 +25,7 @@ fn fixture(name: &str) -> String {
     common::workspace().join("tests/fixtures").join(name).display().to_string()
 }
 
-const ENTRIES_URL: &str =
-    "http://127.0.0.1:8080/B551015/API26_2/entrySheet_2?_type=json&pageNo=1&numOfRows=1000&meet=1&rc_date=20260103&rc_no=1";
+const ENTRIES_URL: &str = "http://127.0.0.1:8080/B551015/API26_2/entrySheet_2?_type=json&pageNo=1&numOfRows=1000&meet=1&rc_date=20260103&rc_no=1";
 
 #[test]
 fn check_prints_the_manifest() {
@@ -52,7 +51,17 @@ fn check_refuses_what_is_not_a_plugin_with_the_reason() {
 
 #[test]
 fn parse_maps_a_saved_body_with_the_race_read_from_the_url() {
-    let out = racelab(&["plugin", "parse", &kra(), "--op", "entries", "--input", &fixture("kra/entrySheet_2.json"), "--request-url", ENTRIES_URL]);
+    let out = racelab(&[
+        "plugin",
+        "parse",
+        &kra(),
+        "--op",
+        "entries",
+        "--input",
+        &fixture("kra/entrySheet_2.json"),
+        "--request-url",
+        ENTRIES_URL,
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let doc = stdout_json(&out);
     let records = doc["records"].as_array().expect("records");
@@ -78,12 +87,34 @@ fn parse_reads_the_xml_envelope() {
 
 #[test]
 fn parse_prints_a_source_error_and_exits_1() {
-    let out = racelab(&["plugin", "parse", &kra(), "--op", "entries", "--input", &fixture("kra/gateway_error_30.xml"), "--request-url", ENTRIES_URL]);
+    let out = racelab(&[
+        "plugin",
+        "parse",
+        &kra(),
+        "--op",
+        "entries",
+        "--input",
+        &fixture("kra/gateway_error_30.xml"),
+        "--request-url",
+        ENTRIES_URL,
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let doc = stdout_json(&out);
     assert_eq!(doc["error"]["kind"], "auth");
     assert!(doc["error"]["message"].as_str().expect("message").contains("30"));
-    let out = racelab(&["plugin", "parse", &kra(), "--op", "entries", "--input", &fixture("kra/entrySheet_2.json"), "--request-url", ENTRIES_URL, "--status", "503"]);
+    let out = racelab(&[
+        "plugin",
+        "parse",
+        &kra(),
+        "--op",
+        "entries",
+        "--input",
+        &fixture("kra/entrySheet_2.json"),
+        "--request-url",
+        ENTRIES_URL,
+        "--status",
+        "503",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(stdout_json(&out)["error"]["kind"], "transient");
 }
@@ -91,10 +122,27 @@ fn parse_prints_a_source_error_and_exits_1() {
 #[test]
 fn run_follows_pages_against_the_simulator() {
     let now = racelab_sim::clock::kst().with_ymd_and_hms(2026, 11, 28, 23, 0, 0).single().expect("valid");
-    let sim = common::Sim::start(racelab_sim::SimConfig { seed: 7, clock: racelab_sim::Clock::fixed(now), ..Default::default() });
+    let sim = common::Sim::start(racelab_sim::SimConfig {
+        seed: 7,
+        clock: racelab_sim::Clock::fixed(now),
+        ..Default::default()
+    });
     let out = racelab(&[
-        "plugin", "run", &kra(), "--op", "odds", "--track", "seoul", "--date", "2026-11-28", "--race", "1",
-        "--base-url", &sim.base_url, "--service-key", "k",
+        "plugin",
+        "run",
+        &kra(),
+        "--op",
+        "odds",
+        "--track",
+        "seoul",
+        "--date",
+        "2026-11-28",
+        "--race",
+        "1",
+        "--base-url",
+        &sim.base_url,
+        "--service-key",
+        "k",
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let doc = stdout_json(&out);

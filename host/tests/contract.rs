@@ -103,18 +103,38 @@ fn check_track(harness: &Harness, plugin: &Plugin, track: Track) -> usize {
 fn check_race(harness: &Harness, plugin: &Plugin, race: &RaceRef, counts: &expect::RaceCounts) {
     let at = format!("{} {} race {}", race.key.track, common_date(&race.key.date), race.key.number);
     let count = |records: &[Record], f: fn(&Record) -> Option<&RaceKey>| {
-        records.iter().filter(|r| f(r).inspect(|k| assert_eq!(*k, &race.key, "{at}: record of another race")).is_some()).count()
+        records
+            .iter()
+            .filter(|r| f(r).inspect(|k| assert_eq!(*k, &race.key, "{at}: record of another race")).is_some())
+            .count()
     };
     let entries = harness.run(plugin, Operation::Entries(race.clone()));
     assert_eq!(count(&entries, |r| matches!(r, Record::Entry(_)).then(|| key_of(r))), counts.entries, "{at}: entries");
-    assert_eq!(count(&entries, |r| matches!(r, Record::Scratch(_)).then(|| key_of(r))), counts.scratches, "{at}: scratches");
+    assert_eq!(
+        count(&entries, |r| matches!(r, Record::Scratch(_)).then(|| key_of(r))),
+        counts.scratches,
+        "{at}: scratches"
+    );
     if plugin.manifest().operations.contains(&OperationKind::Odds) {
-        let odds = harness.run(plugin, Operation::Odds(OddsQuery { race: race.clone(), pools: ALL_KRA_POOLS.to_vec() }));
-        assert_eq!(count(&odds, |r| matches!(r, Record::Odds(_)).then(|| key_of(r))), counts.odds_rows_all_pools, "{at}: odds");
+        let odds =
+            harness.run(plugin, Operation::Odds(OddsQuery { race: race.clone(), pools: ALL_KRA_POOLS.to_vec() }));
+        assert_eq!(
+            count(&odds, |r| matches!(r, Record::Odds(_)).then(|| key_of(r))),
+            counts.odds_rows_all_pools,
+            "{at}: odds"
+        );
     }
     let results = harness.run(plugin, Operation::Results(race.clone()));
-    assert_eq!(count(&results, |r| matches!(r, Record::Result(_)).then(|| key_of(r))), counts.result_rows, "{at}: result rows");
-    assert_eq!(count(&results, |r| matches!(r, Record::Dividend(_)).then(|| key_of(r))), counts.dividend_rows, "{at}: dividends");
+    assert_eq!(
+        count(&results, |r| matches!(r, Record::Result(_)).then(|| key_of(r))),
+        counts.result_rows,
+        "{at}: result rows"
+    );
+    assert_eq!(
+        count(&results, |r| matches!(r, Record::Dividend(_)).then(|| key_of(r))),
+        counts.dividend_rows,
+        "{at}: dividends"
+    );
 }
 
 fn key_of(record: &Record) -> &RaceKey {
@@ -136,7 +156,8 @@ fn common_date(d: &Date) -> String {
 fn kra_component_two_weeks_on_seoul_busan_and_jeju() {
     let harness = Harness::new(window().1);
     let plugin = load("racelab-plugin-kra");
-    let races: usize = [Track::Seoul, Track::Busan, Track::Jeju].into_iter().map(|t| check_track(&harness, &plugin, t)).sum();
+    let races: usize =
+        [Track::Seoul, Track::Busan, Track::Jeju].into_iter().map(|t| check_track(&harness, &plugin, t)).sum();
     assert!(races > 50, "checked only {races} races");
 }
 
@@ -157,7 +178,10 @@ fn kspo_finds_races_without_a_meeting_tag() {
         let day = *expect::race_days(&harness.calendar, track, from, to).last().expect("a race day");
         let counts = expect::day(&harness.calendar, track, day);
         let first = counts.first().expect("a race");
-        let race = RaceRef { key: RaceKey { track: track.code().into(), date: wit_date(day), number: first.number }, meeting: None };
+        let race = RaceRef {
+            key: RaceKey { track: track.code().into(), date: wit_date(day), number: first.number },
+            meeting: None,
+        };
         check_race(&harness, &plugin, &race, first);
     }
 }

@@ -37,7 +37,14 @@ fn plugin(package: &str) -> Plugin {
     Runtime::new(Limits::default()).expect("runtime").load_file(&common::component(package)).expect("loads")
 }
 
-fn run(sim: &common::Sim, plugin: &Plugin, op: &Operation, key: &str, timeout: Duration, retries: u32) -> Result<usize, RunError> {
+fn run(
+    sim: &common::Sim,
+    plugin: &Plugin,
+    op: &Operation,
+    key: &str,
+    timeout: Duration,
+    retries: u32,
+) -> Result<usize, RunError> {
     let endpoint = Endpoint::new(&sim.base_url, Some(("serviceKey".into(), Secret::new(key))));
     let fetcher = Fetcher::new(timeout).expect("client");
     let policy = Policy { retries, backoff: Duration::from_millis(10), ..Policy::default() };
@@ -74,7 +81,8 @@ fn malformed_bodies_are_malformed() {
 
 #[test]
 fn slow_answers_time_out_and_dropped_connections_break_off_both_as_transient() {
-    let sim = common::Sim::start(SimConfig { faults: Faults::parse("timeout=1,slow_ms=3000").expect("spec"), ..config() });
+    let sim =
+        common::Sim::start(SimConfig { faults: Faults::parse("timeout=1,slow_ms=3000").expect("spec"), ..config() });
     let err = run(&sim, &plugin("racelab-plugin-kra"), &seoul_schedule(), "key", Duration::from_millis(300), 0)
         .expect_err("times out");
     assert!(matches!(err, RunError::Fetch(racelab::fetch::FetchError::Timeout { .. })), "{err}");
@@ -100,7 +108,8 @@ fn an_exhausted_daily_quota_is_quota_exhausted_in_both_styles() {
         cfg.limits.quota_style = style;
         let sim = common::Sim::start(cfg);
         let kra = plugin("racelab-plugin-kra");
-        run(&sim, &kra, &seoul_schedule(), "key", Duration::from_secs(5), 0).expect("the first request is within quota");
+        run(&sim, &kra, &seoul_schedule(), "key", Duration::from_secs(5), 0)
+            .expect("the first request is within quota");
         let err = run(&sim, &kra, &seoul_schedule(), "key", Duration::from_secs(5), 0).expect_err("the second is not");
         assert_eq!(err.kind(), "quota_exhausted", "{style:?}: {err}");
     }
@@ -115,7 +124,8 @@ fn a_burst_over_the_per_second_limit_is_rate_limited_and_a_retry_waits_it_out() 
     // Entries make two requests back to back: the second meets the limit.
     let err = run(&sim, &kra, &seoul_entries(), "burst", Duration::from_secs(5), 0).expect_err("limited");
     assert_eq!(err.kind(), "rate_limited", "{err}");
-    let records = run(&sim, &kra, &seoul_entries(), "patient", Duration::from_secs(5), 2).expect("Retry-After honoured");
+    let records =
+        run(&sim, &kra, &seoul_entries(), "patient", Duration::from_secs(5), 2).expect("Retry-After honoured");
     assert!(records > 0);
 }
 

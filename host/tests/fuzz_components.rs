@@ -23,9 +23,8 @@ impl Rng {
     }
 }
 
-const HOSTILE: [&str; 12] = [
-    "\"\"", "null", "-1", "0", "1e400", "99999999999999999999", "\"-\"", "[]", "{}", "\"①②③\"", "3.5", "\"9999.9\"",
-];
+const HOSTILE: [&str; 12] =
+    ["\"\"", "null", "-1", "0", "1e400", "99999999999999999999", "\"-\"", "[]", "{}", "\"①②③\"", "3.5", "\"9999.9\""];
 
 fn mutate(body: &[u8], rng: &mut Rng) -> Vec<u8> {
     let mut out = body.to_vec();
@@ -48,7 +47,10 @@ fn mutate(body: &[u8], rng: &mut Rng) -> Vec<u8> {
             // Replace the value after a random colon with a hostile JSON value.
             let colons: Vec<usize> = out.iter().enumerate().filter(|(_, b)| **b == b':').map(|(i, _)| i).collect();
             if let Some(&at) = colons.get(rng.below(colons.len())) {
-                let end = out[at + 1..].iter().position(|b| matches!(b, b',' | b'}' | b']')).map_or(out.len(), |p| at + 1 + p);
+                let end = out[at + 1..]
+                    .iter()
+                    .position(|b| matches!(b, b',' | b'}' | b']'))
+                    .map_or(out.len(), |p| at + 1 + p);
                 out.splice(at + 1..end, HOSTILE[rng.below(HOSTILE.len())].bytes());
             }
         }
@@ -124,7 +126,10 @@ fn fuzz(package: &str, fixtures_dir: &str, rounds: usize) {
             Ok(_) => ok += 1,
             Err(CallError::Source(_)) => errors += 1,
             Err(CallError::Fault(fault)) => {
-                panic!("round {round}: {fault}\nrequest {request:?}\nbody {:?}", String::from_utf8_lossy(&response.body))
+                panic!(
+                    "round {round}: {fault}\nrequest {request:?}\nbody {:?}",
+                    String::from_utf8_lossy(&response.body)
+                )
             }
         }
     }

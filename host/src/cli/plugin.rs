@@ -161,7 +161,8 @@ fn parse(runtime: &Runtime, args: ParseArgs) -> anyhow::Result<ExitCode> {
         None => first_planned(&plugin, &op)?,
     };
     let content_type = if body.trim_ascii_start().starts_with(b"<") { "text/xml" } else { "application/json" };
-    let response = HttpResponse { status: args.status, headers: vec![("content-type".into(), content_type.into())], body };
+    let response =
+        HttpResponse { status: args.status, headers: vec![("content-type".into(), content_type.into())], body };
     let endpoint = Endpoint::new("", None);
     match plugin.parse(&op, &request, &response) {
         Ok(page) => {
@@ -240,7 +241,8 @@ fn request_from_url(url: &str) -> anyhow::Result<HttpRequest> {
         .filter(|p| !p.is_empty())
         .map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let decode = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+            let decode =
+                |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
             (decode(k), decode(v))
         })
         .filter(|(k, _)| !k.eq_ignore_ascii_case("servicekey"))
@@ -252,7 +254,8 @@ fn request_from_url(url: &str) -> anyhow::Result<HttpRequest> {
 /// Builds the WIT operation from the flags, filling gaps from the request's query.
 fn operation(plugin: &Plugin, args: &OpArgs, request: Option<&HttpRequest>) -> anyhow::Result<Operation> {
     let hint = |keys: &[&str]| {
-        request.and_then(|r| r.query.iter().find(|(k, _)| keys.contains(&k.as_str())).map(|(_, v)| v.trim().to_string()))
+        request
+            .and_then(|r| r.query.iter().find(|(k, _)| keys.contains(&k.as_str())).map(|(_, v)| v.trim().to_string()))
     };
     let track = match (&args.track, request) {
         (Some(t), _) => t.clone(),
@@ -346,11 +349,16 @@ mod tests {
 
     #[test]
     fn request_urls_split_into_path_and_decoded_query_without_the_key() {
-        let r = request_from_url("http://127.0.0.1:8080/B551014/SRVC_X/TODZ_Y?meet_nm=%EA%B4%91%EB%AA%85&serviceKey=abc&race_no=01")
-            .expect("valid");
+        let r = request_from_url(
+            "http://127.0.0.1:8080/B551014/SRVC_X/TODZ_Y?meet_nm=%EA%B4%91%EB%AA%85&serviceKey=abc&race_no=01",
+        )
+        .expect("valid");
         assert_eq!(r.path, "/B551014/SRVC_X/TODZ_Y");
         assert_eq!(r.dataset, "SRVC_X");
-        assert_eq!(r.query, vec![("meet_nm".to_string(), "광명".to_string()), ("race_no".to_string(), "01".to_string())]);
+        assert_eq!(
+            r.query,
+            vec![("meet_nm".to_string(), "광명".to_string()), ("race_no".to_string(), "01".to_string())]
+        );
     }
 
     #[test]

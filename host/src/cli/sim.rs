@@ -54,7 +54,8 @@ pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
     if let Some(p) = args.per_second {
         config.limits.per_second = p;
     }
-    let listener = tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener =
+        tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
     let local = listener.local_addr()?;
     eprintln!("racelab sim listening on http://{local} (seed {}); Ctrl-C to stop", args.seed);
     racelab_sim::serve(listener, config, async {

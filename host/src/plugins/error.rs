@@ -18,7 +18,9 @@ pub enum LoadError {
         "{origin} does not export racelab:source/plugin; build it with the racelab-plugin-sdk (`racelab_plugin_sdk::export_source!`)"
     )]
     NoPluginExport { origin: String },
-    #[error("{origin} targets racelab:source API {found}, but this host supports {supported}; rebuild it against a supported racelab-plugin-sdk")]
+    #[error(
+        "{origin} targets racelab:source API {found}, but this host supports {supported}; rebuild it against a supported racelab-plugin-sdk"
+    )]
     UnsupportedApi { origin: String, found: String, supported: &'static str },
     #[error("{origin} cannot be linked: {reason}")]
     Link { origin: String, reason: String },

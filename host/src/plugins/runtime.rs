@@ -16,9 +16,7 @@ use wasmtime::{Config, Engine, Store, Trap};
 
 use super::error::{CallError, Fault, LoadError};
 use super::state::CallState;
-use super::wit::{
-    self, HttpRequest, HttpResponse, Operation, Page, PluginManifest, SourcePreV0_1, SourceV0_1,
-};
+use super::wit::{self, HttpRequest, HttpResponse, Operation, Page, PluginManifest, SourcePreV0_1, SourceV0_1};
 
 /// How often the deadline clock ticks. Deadlines are rounded up to whole ticks.
 const TICK: Duration = Duration::from_millis(10);
@@ -130,8 +128,10 @@ impl Runtime {
         let manifest = plugin
             .call("manifest", |store, source| source.racelab_source_plugin().call_manifest(store))
             .map_err(|fault| LoadError::Manifest { origin: origin.to_string(), fault })?;
-        validate_manifest(&manifest).map_err(|reason| LoadError::InvalidManifest { origin: origin.to_string(), reason })?;
-        let inner = Arc::get_mut(&mut plugin.inner).ok_or_else(|| LoadError::Engine("plugin shared during load".into()))?;
+        validate_manifest(&manifest)
+            .map_err(|reason| LoadError::InvalidManifest { origin: origin.to_string(), reason })?;
+        let inner =
+            Arc::get_mut(&mut plugin.inner).ok_or_else(|| LoadError::Engine("plugin shared during load".into()))?;
         inner.label = format!("{} {}", manifest.name, manifest.version);
         inner.manifest = Some(manifest);
         Ok(plugin)
@@ -221,8 +221,8 @@ impl Plugin {
 
     /// Reads one response.
     pub fn parse(&self, op: &Operation, request: &HttpRequest, response: &HttpResponse) -> Result<Page, CallError> {
-        let answer =
-            self.call("parse", |store, source| source.racelab_source_plugin().call_parse(store, op, request, response))?;
+        let answer = self
+            .call("parse", |store, source| source.racelab_source_plugin().call_parse(store, op, request, response))?;
         let page = answer.map_err(CallError::Source)?;
         self.check_size("parse", "records", page.records.len(), self.inner.limits.max_records)?;
         self.check_size("parse", "follow-up requests", page.next.len(), self.inner.limits.max_requests)?;

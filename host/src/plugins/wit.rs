@@ -17,9 +17,9 @@ pub use v0_1::Source as SourceV0_1;
 pub use v0_1::SourcePre as SourcePreV0_1;
 pub use v0_1::racelab::source::log::{Host as LogHost, Level as LogLevel, add_to_linker as add_log_to_linker};
 pub use v0_1::racelab::source::types::{
-    ClockTime, ConfigKey, DatasetHint, Date, DayRef, Dividend, Entry, FinishStatus, HttpRequest,
-    HttpResponse, OddsQuery, OddsSnapshot, Operation, OperationKind, Page, PluginManifest, Pool,
-    Quote, Race, RaceKey, RaceRef, Record, ResultRow, Scratch, SourceError,
+    ClockTime, ConfigKey, DatasetHint, Date, DayRef, Dividend, Entry, FinishStatus, HttpRequest, HttpResponse,
+    OddsQuery, OddsSnapshot, Operation, OperationKind, Page, PluginManifest, Pool, Quote, Race, RaceKey, RaceRef,
+    Record, ResultRow, Scratch, SourceError,
 };
 
 /// The WIT package every supported component exports its plugin interface from.

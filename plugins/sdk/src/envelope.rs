@@ -33,9 +33,8 @@ impl Envelope {
 
 /// Reads a response: its status, then its body.
 pub fn read(response: &HttpResponse) -> Result<Envelope, SourceError> {
-    let body = std::str::from_utf8(&response.body).map_err(|e| {
-        SourceError::Malformed(format!("body is not UTF-8 (invalid byte at offset {})", e.valid_up_to()))
-    });
+    let body = std::str::from_utf8(&response.body)
+        .map_err(|e| SourceError::Malformed(format!("body is not UTF-8 (invalid byte at offset {})", e.valid_up_to())));
     check_status(response, body.as_deref().ok())?;
     let body = body?.trim_start_matches('\u{feff}').trim();
     if body.is_empty() {
@@ -92,9 +91,8 @@ pub fn code_error(code: &str, message: &str) -> Option<SourceError> {
 }
 
 fn read_json(body: &str) -> Result<Envelope, SourceError> {
-    let root: Value = serde_json::from_str(body).map_err(|e| {
-        SourceError::Malformed(format!("body is not JSON: {e} (starts {:?})", clip(body, 40)))
-    })?;
+    let root: Value = serde_json::from_str(body)
+        .map_err(|e| SourceError::Malformed(format!("body is not JSON: {e} (starts {:?})", clip(body, 40))))?;
     if let Some(gateway) = root.get("OpenAPI_ServiceResponse") {
         let head = gateway.get("cmmMsgHeader").unwrap_or(gateway);
         let text = |k: &str| head.get(k).map(value_text).unwrap_or_default();
@@ -226,7 +224,10 @@ fn read_xml(body: &str) -> Result<Envelope, SourceError> {
         return Err(gateway_error(&leaf("returnReasonCode"), &leaf("returnAuthMsg"), &leaf("errMsg")));
     }
     if !leaves.contains_key("resultCode") {
-        return Err(SourceError::Malformed(format!("XML body is neither an envelope nor a gateway error: {}", clip(body, 60))));
+        return Err(SourceError::Malformed(format!(
+            "XML body is neither an envelope nor a gateway error: {}",
+            clip(body, 60)
+        )));
     }
     if let Some(err) = code_error(&leaf("resultCode"), &leaf("resultMsg")) {
         return Err(err);

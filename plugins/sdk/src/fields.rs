@@ -53,7 +53,9 @@ impl Row {
     /// A field as a whole number, from a number (`3`, `3.0`) or a string (`"03"`).
     pub fn int(&self, key: &str) -> Option<i64> {
         match self.fields.get(key)? {
-            Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 1e15).map(|f| f as i64)),
+            Value::Number(n) => {
+                n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 1e15).map(|f| f as i64))
+            }
             Value::String(s) => s.trim().parse::<i64>().ok(),
             _ => None,
         }

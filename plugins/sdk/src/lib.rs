@@ -41,9 +41,9 @@ pub mod bindings {
 
 pub use bindings::exports::racelab::source::plugin::Guest as Source;
 pub use bindings::racelab::source::types::{
-    ClockTime, ConfigKey, DatasetHint, Date, DayRef, Dividend, Entry, FinishStatus, HttpRequest,
-    HttpResponse, OddsQuery, OddsSnapshot, Operation, OperationKind, Page, PluginManifest, Pool, Quote,
-    Race, RaceKey, RaceRef, Record, ResultRow, Scratch, SourceError,
+    ClockTime, ConfigKey, DatasetHint, Date, DayRef, Dividend, Entry, FinishStatus, HttpRequest, HttpResponse,
+    OddsQuery, OddsSnapshot, Operation, OperationKind, Page, PluginManifest, Pool, Quote, Race, RaceKey, RaceRef,
+    Record, ResultRow, Scratch, SourceError,
 };
 
 /// The `racelab:source` API version this SDK builds components for.
@@ -76,7 +76,7 @@ macro_rules! export_source {
         #[cfg(target_arch = "wasm32")]
         #[allow(unsafe_code)]
         const _: () = {
-            $crate::bindings::__export_source_world!($plugin with_types_in $crate::bindings);
+    $crate::bindings::__export_source_world!($plugin with_types_in $crate::bindings);
         };
     };
 }

@@ -37,7 +37,8 @@ pub fn next_page(request: &HttpRequest, envelope: &Envelope) -> Option<HttpReque
     if envelope.items.is_empty() || envelope.num_of_rows == 0 {
         return None;
     }
-    let page = request.query_value("pageNo").and_then(|p| p.trim().parse::<u64>().ok()).unwrap_or(envelope.page_no.max(1));
+    let page =
+        request.query_value("pageNo").and_then(|p| p.trim().parse::<u64>().ok()).unwrap_or(envelope.page_no.max(1));
     let more = page.checked_mul(envelope.num_of_rows)? < envelope.total_count;
     (more && page < MAX_PAGES).then(|| request.clone().param("pageNo", (page + 1).to_string()))
 }
@@ -47,7 +48,12 @@ mod tests {
     use super::*;
 
     fn env(items: usize, page_no: u64, num_of_rows: u64, total_count: u64) -> Envelope {
-        Envelope { items: (0..items).map(|i| crate::fields::Row::new(i, Default::default())).collect(), page_no, num_of_rows, total_count }
+        Envelope {
+            items: (0..items).map(|i| crate::fields::Row::new(i, Default::default())).collect(),
+            page_no,
+            num_of_rows,
+            total_count,
+        }
     }
 
     #[test]

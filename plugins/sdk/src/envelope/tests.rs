@@ -1,7 +1,11 @@
 use super::*;
 
 fn response(status: u16, body: &str) -> HttpResponse {
-    HttpResponse { status, headers: vec![("content-type".into(), "application/json".into())], body: body.as_bytes().to_vec() }
+    HttpResponse {
+        status,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: body.as_bytes().to_vec(),
+    }
 }
 
 const GATEWAY_30: &str = "<OpenAPI_ServiceResponse><cmmMsgHeader><errMsg>SERVICE ERROR</errMsg><returnAuthMsg>SERVICE_KEY_IS_NOT_REGISTERED_ERROR</returnAuthMsg><returnReasonCode>30</returnReasonCode></cmmMsgHeader></OpenAPI_ServiceResponse>";
@@ -24,7 +28,9 @@ fn one_item_as_an_object() {
 #[test]
 fn zero_items_in_every_shape() {
     for items in [r#""items":"","#, r#""items":{},"#, r#""items":null,"#, ""] {
-        let body = format!(r#"{{"response":{{"header":{{"resultCode":"00","resultMsg":"NORMAL SERVICE."}},"body":{{{items}"numOfRows":10,"pageNo":1,"totalCount":0}}}}}}"#);
+        let body = format!(
+            r#"{{"response":{{"header":{{"resultCode":"00","resultMsg":"NORMAL SERVICE."}},"body":{{{items}"numOfRows":10,"pageNo":1,"totalCount":0}}}}}}"#
+        );
         let env = read(&response(200, &body)).unwrap_or_else(|e| panic!("{items}: {e}"));
         assert!(env.items.is_empty(), "{items}");
     }
@@ -34,13 +40,20 @@ fn zero_items_in_every_shape() {
 fn kspo_counters_as_strings_and_code_zero() {
     let env = read(&response(200, r#"{"response":{"header":{"resultCode":"0","resultMsg":"NORMAL SERVICE"},"body":{"items":{"item":[{"race_no":"01"}]},"numOfRows":"1000","pageNo":"1","totalCount":"1"}}}"#)).expect("ok");
     assert_eq!((env.total_count, env.num_of_rows), (1, 1000));
-    assert!(read(&response(200, r#"{"response":{"header":{"resultCode":"INFO-0","resultMsg":"ok"},"body":{"items":""}}}"#)).is_ok());
+    assert!(
+        read(&response(200, r#"{"response":{"header":{"resultCode":"INFO-0","resultMsg":"ok"},"body":{"items":""}}}"#))
+            .is_ok()
+    );
 }
 
 #[test]
 fn xml_gateway_errors_with_http_200() {
-    assert!(matches!(read(&response(200, GATEWAY_30)), Err(SourceError::Auth(m)) if m.contains("code 30") && m.contains("NOT_REGISTERED")));
-    let quota = GATEWAY_30.replace(">30<", ">22<").replace("SERVICE_KEY_IS_NOT_REGISTERED_ERROR", "LIMITED_NUMBER_OF_SERVICE_REQUESTS_EXCEEDS_ERROR");
+    assert!(
+        matches!(read(&response(200, GATEWAY_30)), Err(SourceError::Auth(m)) if m.contains("code 30") && m.contains("NOT_REGISTERED"))
+    );
+    let quota = GATEWAY_30
+        .replace(">30<", ">22<")
+        .replace("SERVICE_KEY_IS_NOT_REGISTERED_ERROR", "LIMITED_NUMBER_OF_SERVICE_REQUESTS_EXCEEDS_ERROR");
     assert!(matches!(read(&response(200, &quota)), Err(SourceError::QuotaExhausted(_))));
     let prolog = format!("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>{GATEWAY_30}");
     assert!(matches!(read(&response(200, &prolog)), Err(SourceError::Auth(_))));

@@ -11,8 +11,8 @@
 //! | `/time` | reports what the clock and the random source say, to prove they are fixed |
 
 use racelab_plugin_sdk::{
-    ClockTime, Date, HttpRequest, HttpResponse, Operation, OperationKind, Page, PluginManifest, Race, RaceKey,
-    Record, Source, SourceError, export_source, log,
+    ClockTime, Date, HttpRequest, HttpResponse, Operation, OperationKind, Page, PluginManifest, Race, RaceKey, Record,
+    Source, SourceError, export_source, log,
 };
 
 struct Misbehaving;
@@ -64,7 +64,9 @@ impl Source for Misbehaving {
                     std::hint::black_box(&hoard);
                 }
             }
-            "/flood" => Ok(Page { records: (0..5_000).map(|i| race((i % 200) as u8 + 1, None)).collect(), next: vec![] }),
+            "/flood" => {
+                Ok(Page { records: (0..5_000).map(|i| race((i % 200) as u8 + 1, None)).collect(), next: vec![] })
+            }
             "/log" => {
                 for i in 0..1_000 {
                     log::info(&format!("line {i}"));
@@ -72,7 +74,10 @@ impl Source for Misbehaving {
                 Ok(Page::empty())
             }
             "/time" => {
-                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(u64::MAX);
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(u64::MAX);
                 let random = std::collections::hash_map::RandomState::new();
                 let hash = std::hash::BuildHasher::hash_one(&random, 42u8);
                 Ok(Page { records: vec![race(1, Some(format!("{now}/{hash}")))], next: vec![] })
