@@ -132,7 +132,9 @@ mod tests {
     #[test]
     fn errors_name_the_item_and_field() {
         let r = row(json!({"chulNo": "abc", "big": 300}));
-        let SourceError::Malformed(m) = r.require_int::<u8>("chulNo").unwrap_err() else { panic!("wrong kind") };
+        let SourceError::Malformed(m) = r.require_int::<u8>("chulNo").expect_err("not a number") else {
+            panic!("wrong kind")
+        };
         assert_eq!(m, "item 3: field `chulNo` should be a whole number in range, got \"abc\"");
         assert!(r.require_int::<u8>("big").is_err(), "300 does not fit a u8");
         assert!(matches!(r.require_text("none"), Err(SourceError::Malformed(m)) if m.contains("got nothing")));

@@ -73,7 +73,7 @@ mod tests {
 
     #[test]
     fn a_hostile_total_count_is_bounded() {
-        let req = HttpRequest::get("d", "/x").param("pageNo", &MAX_PAGES.to_string());
+        let req = HttpRequest::get("d", "/x").param("pageNo", MAX_PAGES.to_string());
         assert_eq!(next_page(&req, &env(10, MAX_PAGES, 10, u64::MAX)), None);
     }
 }

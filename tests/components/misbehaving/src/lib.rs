@@ -15,7 +15,8 @@ use racelab_plugin_sdk::{
     Source, SourceError, export_source, log,
 };
 
-struct Misbehaving;
+/// The misbehaving plugin; public so that a native build (clippy, tests) sees it used.
+pub struct Misbehaving;
 
 fn race(number: u8, name: Option<String>) -> Record {
     Record::Race(Race {
