@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
+pub use crate::secret::Secret;
+
 use crate::plugins::wit::{HttpRequest, HttpResponse};
 
 /// RFC 3986 unreserved characters stay as they are; everything else is encoded, including
@@ -17,31 +19,6 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remov
 
 /// A response body larger than this is refused: the largest real page is well under 1 MiB.
 pub const MAX_BODY_BYTES: usize = 32 << 20;
-
-/// A service key. Its `Debug` and `Display` never show it.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a key as the operator gave it: the portal's "Decoding" key (`+/=`) or its
-    /// "Encoding" key (`%2B%2F%3D`), which is decoded here so that it is encoded only once.
-    pub fn new(key: &str) -> Self {
-        let key = key.trim();
-        let decoded =
-            if key.contains('%') { percent_decode_str(key).decode_utf8_lossy().into_owned() } else { key.to_string() };
-        Secret(decoded)
-    }
-
-    fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
 
 /// Where a source lives and how to authenticate to it.
 #[derive(Debug, Clone)]
@@ -52,8 +29,11 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// `base_url` like `https://apis.data.go.kr` or `http://127.0.0.1:8080`; `credential` is the
-    /// manifest's `credential-param` with the key to put in it.
+    /// manifest's `credential-param` with the key to put in it: the portal's "Decoding" key
+    /// (`+/=`) or its "Encoding" key (`%2B%2F%3D`), which is decoded here so that it is encoded
+    /// exactly once on the wire.
     pub fn new(base_url: &str, credential: Option<(String, Secret)>) -> Self {
+        let credential = credential.map(|(param, key)| (param, decode_key(&key)));
         Endpoint { base_url: base_url.trim_end_matches('/').to_string(), credential }
     }
 
@@ -76,6 +56,11 @@ impl Endpoint {
         }
         url
     }
+}
+
+fn decode_key(key: &Secret) -> Secret {
+    let raw = key.expose();
+    if raw.contains('%') { Secret::new(percent_decode_str(raw).decode_utf8_lossy().into_owned()) } else { key.clone() }
 }
 
 fn encode(value: &str) -> String {

@@ -3,17 +3,25 @@
 //! | module | owns |
 //! |---|---|
 //! | [`plugins`] | the wasmtime engine, loading components (API version check, link, pre-instantiate), calls under deadline, memory and output limits |
+//! | [`config`] | the daemon's settings: environment over an optional TOML file, validated at start |
 //! | [`fetch`] | sending a plugin's requests: base URL, credential, encoding once, timeouts, secret redaction |
 //! | [`runner`] | one operation end to end: plan → fetch → parse, following pages, bounded retries |
 //! | [`json`] | the JSON rendering of records, requests, errors and manifests |
+//! | [`secret`] | the one type for keys, tokens and URLs that must never be logged |
 //! | [`tracks`] | the five tracks and their codes |
+//! | [`store`] | PostgreSQL: validating a plugin's output, idempotent upserts, bulk odds, odds partitions, the raw archive |
 //! | [`cli`] | the `racelab` command line |
+//! | [`alerts`] | Slack alerts: one message per incident, repeats suppressed, a resolved notice; never blocks ingestion |
 //!
-//! Coming with issue 2/4: config, planner, jobs, store, alerts, api.
+//! Coming with issue 2/4: the planner, the job queue, the daemon (`serve`, `demo`) and the HTTP API.
 
+pub mod alerts;
 pub mod cli;
+pub mod config;
 pub mod fetch;
 pub mod json;
 pub mod plugins;
 pub mod runner;
+pub mod secret;
+pub mod store;
 pub mod tracks;

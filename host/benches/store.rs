@@ -1,0 +1,290 @@
+//! Odds write throughput: the same rows through `Store::write` (job-sized transactions, the
+//! unchanged-skip off so every row is inserted) and through `psql \copy` (PostgreSQL's bulk
+//! loader, the practical ceiling), in one run against the same server. Target: the store
+//! reaches at least 70% of `\copy`.
+//!
+//! ```sh
+//! cargo bench -p racelab --bench store            # 500,000 rows
+//! cargo bench -p racelab --bench store -- 100000  # fewer
+//! ```
+//!
+//! A third figure, for information: the store with the skip on and every quote changed since
+//! the previous poll, its worst case (every row stored and `odds_latest` maintained).
+//!
+//! The server is `DATABASE_URL` (or the workspace `.env`); the benchmark creates three scratch
+//! databases there (`racelab_bench_*`) and drops them at the end. `psql` must be on `PATH` (or
+//! set `PSQL`).
+
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
+use racelab::plugins::wit::{Date, OddsSnapshot, Pool, Quote, RaceKey, Record};
+use racelab::store::{self, JobOutput, Store, StoreConfig};
+use sqlx::{Connection, PgConnection};
+
+const DEFAULT_ROWS: usize = 500_000;
+/// Runners per race: 11 gives 1,397 odds rows for all seven KRA pools, a post-race poll.
+const RUNNERS: u8 = 11;
+/// Polls of each race, a few minutes apart, so later jobs update `odds_latest` rather than
+/// only inserting into it, as in a live day.
+const POLLS_PER_RACE: usize = 6;
+const TRACKS: [&str; 3] = ["seoul", "busan", "jeju"];
+const DATABASES: [&str; 3] = ["racelab_bench_store", "racelab_bench_copy", "racelab_bench_skip"];
+
+fn main() -> anyhow::Result<()> {
+    let rows = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .map(|a| a.replace('_', "").parse::<usize>())
+        .transpose()
+        .context("the argument is the number of odds rows")?
+        .unwrap_or(DEFAULT_ROWS);
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    runtime.block_on(run(rows))
+}
+
+async fn run(rows: usize) -> anyhow::Result<()> {
+    let url = database_url();
+    let jobs = generate(rows);
+    let total: usize = jobs.iter().map(|j| j.records.len()).sum();
+    println!("odds rows: {total} in {} jobs of ~{} rows", jobs.len(), total / jobs.len().max(1));
+
+    let mut admin = PgConnection::connect(&url).await.context("connecting to DATABASE_URL")?;
+    for db in DATABASES {
+        recreate(&mut admin, db).await?;
+    }
+    let result = compare(&url, &jobs, total).await;
+    for db in DATABASES {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")))
+            .execute(&mut admin)
+            .await;
+    }
+    result
+}
+
+async fn compare(url: &str, jobs: &[Job], total: usize) -> anyhow::Result<()> {
+    let [store_db, copy_db, skip_db] = DATABASES.map(|db| with_database(url, db));
+    let store = prepared(&store_db, jobs, false).await?;
+    let copy_store = prepared(&copy_db, jobs, false).await?;
+    let skip_store = prepared(&skip_db, jobs, true).await?;
+
+    let store_time = write_through_store(&store, jobs).await?;
+    let dir = tempfile::tempdir()?;
+    let csv = dir.path().join("odds.csv");
+    write_csv(&csv, jobs)?;
+    let copy_time = psql_copy(&copy_db, &csv)?;
+    let skip_time = write_through_store(&skip_store, jobs).await?;
+
+    for (name, s) in [("store", &store), ("copy", &copy_store), ("skip on", &skip_store)] {
+        let n: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM odds_snapshots").fetch_one(s.pool()).await.context("count")?;
+        if n as usize != total {
+            bail!("{name}: {n} rows in odds_snapshots, expected {total}");
+        }
+    }
+    let rate = |d: Duration| total as f64 / d.as_secs_f64();
+    let line = |what: &str, d: Duration| println!("{what:<44} {:>7.2} s {:>9.0} rows/s", d.as_secs_f64(), rate(d));
+    line(&format!("Store::write, skip off ({} transactions)", jobs.len()), store_time);
+    line("psql \\copy (one CSV file)", copy_time);
+    println!("store / copy: {:.0}% (target >= 70%)", 100.0 * rate(store_time) / rate(copy_time));
+    line("Store::write, skip on, every quote changed", skip_time);
+    Ok(())
+}
+
+/// A migrated database with partitions for the generated months.
+async fn prepared(url: &str, jobs: &[Job], skip_unchanged_odds: bool) -> anyhow::Result<Store> {
+    let pool = store::connect(url).await?;
+    store::migrate(&pool).await?;
+    let store = Store::new(pool, StoreConfig { skip_unchanged_odds });
+    let first = jobs.iter().map(|j| j.captured_at.date_naive()).min().unwrap_or_default();
+    let last = jobs.iter().map(|j| j.captured_at.date_naive()).max().unwrap_or_default();
+    let months = (last.year() - first.year()) * 12 + last.month() as i32 - first.month() as i32;
+    store.ensure_partitions(first, months.max(0) as u32).await?;
+    Ok(store)
+}
+
+async fn write_through_store(store: &Store, jobs: &[Job]) -> anyhow::Result<Duration> {
+    let tracks: Vec<String> = TRACKS.map(String::from).to_vec();
+    let start = Instant::now();
+    for job in jobs {
+        let output = JobOutput {
+            plugin: "bench",
+            tracks: &tracks,
+            records: &job.records,
+            captured_at: job.captured_at,
+            final_odds: false,
+        };
+        let mut tx = store.pool().begin().await?;
+        let stats = store.write(&mut tx, &output).await?;
+        tx.commit().await?;
+        if stats.odds_inserted as usize != job.records.len() {
+            bail!("a job stored {} of {} rows", stats.odds_inserted, job.records.len());
+        }
+    }
+    Ok(start.elapsed())
+}
+
+fn psql_copy(url: &str, csv: &Path) -> anyhow::Result<Duration> {
+    let psql = std::env::var("PSQL").unwrap_or_else(|_| "psql".into());
+    let copy = format!(
+        "\\copy odds_snapshots(track, race_date, race_number, pool, selection, captured_at, price, capped) from '{}' csv",
+        csv.display()
+    );
+    let start = Instant::now();
+    let out = Command::new(&psql)
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", &copy])
+        .output()
+        .with_context(|| format!("running {psql}"))?;
+    let elapsed = start.elapsed();
+    if !out.status.success() {
+        bail!("psql \\copy failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(elapsed)
+}
+
+fn write_csv(path: &Path, jobs: &[Job]) -> anyhow::Result<()> {
+    let mut out = BufWriter::new(std::fs::File::create(path)?);
+    for job in jobs {
+        let at = job.captured_at.format("%Y-%m-%d %H:%M:%S%.6f+00");
+        for record in &job.records {
+            let Record::Odds(o) = record else { continue };
+            let k = &o.race;
+            let selection = o.selection.iter().map(u8::to_string).collect::<Vec<_>>().join(",");
+            let (price, capped) = match o.quote {
+                Quote::Price(p) => (p.to_string(), "f"),
+                Quote::Capped => (String::new(), "t"),
+            };
+            writeln!(
+                out,
+                "{},{:04}-{:02}-{:02},{},{},\"{{{selection}}}\",{at},{price},{capped}",
+                k.track,
+                k.date.year,
+                k.date.month,
+                k.date.day,
+                k.number,
+                racelab::json::pool(o.pool),
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// One odds job: every pool of one race at one moment.
+struct Job {
+    captured_at: DateTime<Utc>,
+    records: Vec<Record>,
+}
+
+/// Races on consecutive days across the three KRA tracks, 12 a day, each polled
+/// [`POLLS_PER_RACE`] times. Every price moves by 0.1 between polls, so with the skip on
+/// nothing is skipped; none is capped, as a cap that stays capped would be unchanged.
+fn generate(rows: usize) -> Vec<Job> {
+    let selections = selections();
+    let jobs = rows.div_ceil(selections.len()).max(1);
+    let first_day = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap_or_default();
+    let mut out = Vec::with_capacity(jobs);
+    let mut left = rows;
+    for j in 0..jobs {
+        let race = j / POLLS_PER_RACE;
+        let poll = j % POLLS_PER_RACE;
+        let (track, day, number) = (TRACKS[race % 3], (race / 3) / 12, (race / 3) % 12 + 1);
+        let date = first_day + TimeDelta::days(day as i64);
+        // Race n posts at 10:00 KST + 30 min per race; polls every 5 minutes before it.
+        let post = date.and_hms_opt(1, 0, 0).unwrap_or_default().and_utc() + TimeDelta::minutes(30 * number as i64);
+        let captured_at = post - TimeDelta::minutes(5 * (POLLS_PER_RACE - poll) as i64);
+        let key = RaceKey {
+            track: track.into(),
+            date: Date { year: date.year() as u16, month: date.month() as u8, day: date.day() as u8 },
+            number: number as u8,
+        };
+        let take = left.min(selections.len());
+        left -= take;
+        // The same stream for every poll of a race: each selection keeps its base price.
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ race as u64);
+        let records = selections[..take]
+            .iter()
+            .map(|(pool, selection)| {
+                let scale = 8.0 * 10f64.powi(selection.len() as i32);
+                let base = (rng.unit() * scale * 10.0).round() / 10.0 + 1.0;
+                let quote = Quote::Price(base + 0.1 * poll as f64);
+                Record::Odds(OddsSnapshot { race: key.clone(), pool: *pool, selection: selection.clone(), quote })
+            })
+            .collect();
+        out.push(Job { captured_at, records });
+    }
+    out
+}
+
+/// Every selection of every KRA pool for [`RUNNERS`] runners.
+fn selections() -> Vec<(Pool, Vec<u8>)> {
+    let r = 1..=RUNNERS;
+    let mut out = vec![];
+    for pool in [Pool::Win, Pool::Plc] {
+        out.extend(r.clone().map(|a| (pool, vec![a])));
+    }
+    for (pool, ordered) in [(Pool::Qnl, false), (Pool::Qpl, false), (Pool::Exa, true)] {
+        for a in r.clone() {
+            for b in r.clone().filter(|&b| if ordered { b != a } else { b > a }) {
+                out.push((pool, vec![a, b]));
+            }
+        }
+    }
+    for (pool, ordered) in [(Pool::Tla, false), (Pool::Tri, true)] {
+        for a in r.clone() {
+            for b in r.clone().filter(|&b| if ordered { b != a } else { b > a }) {
+                for c in r.clone().filter(|&c| if ordered { c != a && c != b } else { c > b }) {
+                    out.push((pool, vec![a, b, c]));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// xorshift64*: reproducible prices without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn unit(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+async fn recreate(admin: &mut PgConnection, db: &str) -> anyhow::Result<()> {
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))).execute(&mut *admin).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}"))).execute(&mut *admin).await?;
+    Ok(())
+}
+
+/// `DATABASE_URL` from the environment or the workspace `.env`, else the local test server.
+fn database_url() -> String {
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        return url;
+    }
+    let env_file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.env");
+    std::fs::read_to_string(env_file)
+        .ok()
+        .and_then(|text| {
+            text.lines().find_map(|l| l.trim().strip_prefix("DATABASE_URL=").map(|v| v.trim_matches('"').to_string()))
+        })
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// `url` pointing at database `db` instead.
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (scheme, rest) = base.split_once("://").unwrap_or(("postgres", base));
+    let authority = rest.split_once('/').map_or(rest, |(a, _)| a);
+    match query {
+        Some(q) => format!("{scheme}://{authority}/{db}?{q}"),
+        None => format!("{scheme}://{authority}/{db}"),
+    }
+}

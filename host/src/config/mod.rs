@@ -1,0 +1,355 @@
+//! The daemon's configuration: environment variables over an optional TOML file, validated
+//! once at start. Unknown keys — in the file or among `RACELAB_*` variables — are errors, so a
+//! typo never silently falls back to a default; every error says what to set.
+//!
+//! | environment | file key | meaning |
+//! |---|---|---|
+//! | `DATABASE_URL` | `database_url` | PostgreSQL URL (required) |
+//! | `RACELAB_CONFIG` | — | path of the TOML file |
+//! | `RACELAB_LISTEN`, or `PORT` | `listen` | HTTP address (default `0.0.0.0:8080`; Railway sets `PORT`) |
+//! | `RACELAB_<SRC>_BASE_URL` | `sources.<src>.base_url` | e.g. `https://apis.data.go.kr` or the simulator |
+//! | `RACELAB_<SRC>_SERVICE_KEY` | `sources.<src>.service_key` | the data.go.kr key (secret) |
+//! | `RACELAB_<SRC>_PLUGIN` | `sources.<src>.plugin` | the component (`.wasm` or `.cwasm`) |
+//! | `RACELAB_SLACK_WEBHOOK_URL` | `alerts.slack_webhook_url` | incoming webhook (secret) |
+//! | `RACELAB_SLACK_BOT_TOKEN`, `RACELAB_SLACK_CHANNEL` | `alerts.slack_bot_token`, `alerts.slack_channel` | bot token (secret) and channel |
+//!
+//! `<SRC>` is `KRA` or `KSPO`. The cadence, store and HTTP settings live in the file only
+//! (see [`Cadence`], [`StoreSettings`]); their defaults are the design's.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use crate::secret::Secret;
+
+/// A configuration that cannot be used, with what to set.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {reason}")]
+    Read { path: PathBuf, reason: String },
+    #[error("the config file {path} is invalid: {reason}")]
+    File { path: PathBuf, reason: String },
+    #[error("unknown environment variable {name}; known RACELAB_* variables: {known}")]
+    UnknownEnv { name: String, known: String },
+    #[error("{what} is not set: {how}")]
+    Missing { what: String, how: String },
+    #[error("{key} = {value:?} is invalid: {reason}")]
+    Invalid { key: String, value: String, reason: String },
+}
+
+/// Everything the daemon needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: Secret,
+    pub listen: SocketAddr,
+    /// One entry per source with a plugin configured, keyed by source name (`kra`, `kspo`).
+    pub sources: BTreeMap<String, SourceConfig>,
+    pub alerts: AlertSettings,
+    pub cadence: Cadence,
+    pub store: StoreSettings,
+    pub http: HttpSettings,
+}
+
+/// One source: which component reads it, where it lives, and the key.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    pub plugin: Option<PathBuf>,
+    pub base_url: Option<String>,
+    pub service_key: Option<Secret>,
+    /// Daily quota overrides per dataset; the manifest's hints apply otherwise.
+    #[serde(default)]
+    pub daily_quota: BTreeMap<String, u32>,
+    /// Requests per second across every host process.
+    pub per_second: Option<u32>,
+}
+
+/// Where alerts go.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertSettings {
+    pub slack_webhook_url: Option<Secret>,
+    pub slack_bot_token: Option<Secret>,
+    pub slack_channel: Option<String>,
+    /// Seconds during which repeats of one incident are suppressed.
+    #[serde(default = "default_repeat_window_s")]
+    pub repeat_window_s: u64,
+}
+
+fn default_repeat_window_s() -> u64 {
+    1800
+}
+
+/// When each operation runs, relative to the race's post time (DESIGN §5).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cadence {
+    /// Daily schedule sync, KST `HH:MM`; it also runs at start.
+    pub schedule_at: String,
+    /// Days after today that the schedule sync covers.
+    pub schedule_days_ahead: u32,
+    /// Entries are fetched on the race day and again this many minutes before post.
+    pub entries_before_post_min: u32,
+    /// Pre-race odds polling: `(minutes before post when the phase starts, seconds between polls)`,
+    /// in order; the last phase runs until post.
+    pub odds_phases: Vec<(u32, u32)>,
+    /// Pools polled before the race; after post every pool the plugin lists is polled once.
+    pub odds_pools: Vec<String>,
+    /// Minutes after post before results are first asked for.
+    pub results_delay_min: u32,
+    /// Minutes between results polls until they are final.
+    pub results_every_min: u32,
+    /// Minutes after post after which a race without final results is a failure.
+    pub results_give_up_min: u32,
+}
+
+impl Default for Cadence {
+    fn default() -> Self {
+        Cadence {
+            schedule_at: "06:00".into(),
+            schedule_days_ahead: 3,
+            entries_before_post_min: 60,
+            odds_phases: vec![(60, 300), (15, 60), (5, 30)],
+            odds_pools: vec!["WIN".into(), "PLC".into()],
+            results_delay_min: 5,
+            results_every_min: 5,
+            results_give_up_min: 24 * 60,
+        }
+    }
+}
+
+/// What the store keeps.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// Skip an odds snapshot equal to the previous one of the same selection.
+    pub skip_unchanged_odds: bool,
+    /// Days raw responses are kept.
+    pub raw_retention_days: u32,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings { skip_unchanged_odds: true, raw_retention_days: 30 }
+    }
+}
+
+/// Outbound HTTP.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// Seconds before a request to a source is abandoned (dossier §7.12 saw 30 s answers).
+    pub timeout_s: u64,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings { timeout_s: 30 }
+    }
+}
+
+/// The TOML file's shape.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    database_url: Option<Secret>,
+    listen: Option<String>,
+    #[serde(default)]
+    sources: BTreeMap<String, SourceConfig>,
+    #[serde(default)]
+    alerts: Option<AlertSettings>,
+    #[serde(default)]
+    cadence: Cadence,
+    #[serde(default)]
+    store: StoreSettings,
+    #[serde(default)]
+    http: HttpSettings,
+}
+
+/// Sources the host knows how to name in the environment.
+pub const SOURCES: [&str; 2] = ["kra", "kspo"];
+const SOURCE_VARS: [&str; 3] = ["BASE_URL", "SERVICE_KEY", "PLUGIN"];
+const OTHER_VARS: [&str; 10] = [
+    "RACELAB_CONFIG",
+    "RACELAB_LISTEN",
+    "RACELAB_SLACK_WEBHOOK_URL",
+    "RACELAB_SLACK_BOT_TOKEN",
+    "RACELAB_SLACK_CHANNEL",
+    "RACELAB_LOG",
+    "RACELAB_LOG_JSON",
+    "RACELAB_SERVICE_KEY",
+    "RACELAB_DEMO_SPEED",
+    "RACELAB_DEMO_DATABASE",
+];
+
+fn known_vars() -> Vec<String> {
+    let mut known: Vec<String> = OTHER_VARS.iter().map(|s| s.to_string()).collect();
+    for source in SOURCES {
+        for var in SOURCE_VARS {
+            known.push(format!("RACELAB_{}_{var}", source.to_ascii_uppercase()));
+        }
+    }
+    known
+}
+
+impl Config {
+    /// Reads the process environment (and the file it names).
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::load(&std::env::vars().collect::<Vec<_>>())
+    }
+
+    /// Reads `env` (name, value pairs) and the file `RACELAB_CONFIG` names, env winning.
+    pub fn load(env: &[(String, String)]) -> Result<Config, ConfigError> {
+        let get = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
+        let known = known_vars();
+        if let Some((name, _)) = env.iter().find(|(k, _)| k.starts_with("RACELAB_") && !known.contains(k)) {
+            return Err(ConfigError::UnknownEnv { name: name.clone(), known: known.join(", ") });
+        }
+        let file = match get("RACELAB_CONFIG") {
+            Some(path) => read_file(Path::new(&path))?,
+            None => File::default(),
+        };
+        if let Some(name) = file.sources.keys().find(|k| !SOURCES.contains(&k.as_str())) {
+            return Err(ConfigError::Invalid {
+                key: format!("sources.{name}"),
+                value: name.clone(),
+                reason: format!("known sources: {}", SOURCES.join(", ")),
+            });
+        }
+        let database_url =
+            get("DATABASE_URL").map(Secret::new).or(file.database_url).ok_or_else(|| ConfigError::Missing {
+                what: "DATABASE_URL".into(),
+                how: "export DATABASE_URL=postgres://USER@HOST:5432/DB (or set database_url in the config file)".into(),
+            })?;
+        let listen_text = get("RACELAB_LISTEN")
+            .or_else(|| get("PORT").map(|p| format!("0.0.0.0:{p}")))
+            .or(file.listen)
+            .unwrap_or_else(|| "0.0.0.0:8080".into());
+        let listen = listen_text.parse().map_err(|e| ConfigError::Invalid {
+            key: "RACELAB_LISTEN".into(),
+            value: listen_text.clone(),
+            reason: format!("{e}; expected HOST:PORT"),
+        })?;
+        let mut sources = BTreeMap::new();
+        for source in SOURCES {
+            let mut config = file.sources.get(source).cloned().unwrap_or_default();
+            let var = |suffix: &str| get(&format!("RACELAB_{}_{suffix}", source.to_ascii_uppercase()));
+            config.base_url = var("BASE_URL").or(config.base_url);
+            config.service_key = var("SERVICE_KEY").map(Secret::new).or(config.service_key);
+            config.plugin = var("PLUGIN").map(PathBuf::from).or(config.plugin);
+            if let Some(config) = check_source(source, config)? {
+                sources.insert(source.to_string(), config);
+            }
+        }
+        if sources.is_empty() {
+            return Err(ConfigError::Missing {
+                what: "a source plugin".into(),
+                how: "set RACELAB_KRA_PLUGIN and/or RACELAB_KSPO_PLUGIN to a component (.wasm), with its BASE_URL and SERVICE_KEY".into(),
+            });
+        }
+        let mut alerts =
+            file.alerts.unwrap_or(AlertSettings { repeat_window_s: default_repeat_window_s(), ..Default::default() });
+        alerts.slack_webhook_url = get("RACELAB_SLACK_WEBHOOK_URL").map(Secret::new).or(alerts.slack_webhook_url);
+        alerts.slack_bot_token = get("RACELAB_SLACK_BOT_TOKEN").map(Secret::new).or(alerts.slack_bot_token);
+        alerts.slack_channel = get("RACELAB_SLACK_CHANNEL").or(alerts.slack_channel);
+        check_alerts(&alerts)?;
+        check_cadence(&file.cadence)?;
+        Ok(Config { database_url, listen, sources, alerts, cadence: file.cadence, store: file.store, http: file.http })
+    }
+}
+
+fn read_file(path: &Path) -> Result<File, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::Read { path: path.to_path_buf(), reason: e.to_string() })?;
+    toml::from_str(&text).map_err(|e| ConfigError::File { path: path.to_path_buf(), reason: e.to_string() })
+}
+
+/// A source with nothing set is off; one set half-way is an error naming what is missing.
+fn check_source(name: &str, config: SourceConfig) -> Result<Option<SourceConfig>, ConfigError> {
+    let upper = name.to_ascii_uppercase();
+    if config.plugin.is_none() && config.base_url.is_none() && config.service_key.is_none() {
+        return Ok(None);
+    }
+    let missing =
+        |what: &str, how: &str| ConfigError::Missing { what: format!("RACELAB_{upper}_{what}"), how: how.into() };
+    if config.plugin.is_none() {
+        return Err(missing(
+            "PLUGIN",
+            "the path of the source's component, e.g. target/wasm32-wasip2/release/racelab_plugin_kra.wasm",
+        ));
+    }
+    let Some(base_url) = &config.base_url else {
+        return Err(missing(
+            "BASE_URL",
+            "https://apis.data.go.kr for the real API, or the simulator's http://127.0.0.1:PORT",
+        ));
+    };
+    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+        return Err(ConfigError::Invalid {
+            key: format!("RACELAB_{upper}_BASE_URL"),
+            value: base_url.clone(),
+            reason: "must start with http:// or https://".into(),
+        });
+    }
+    if config.service_key.as_ref().is_none_or(|k| k.expose().trim().is_empty()) {
+        return Err(missing(
+            "SERVICE_KEY",
+            "the data.go.kr service key for this source (the Decoding or the Encoding one)",
+        ));
+    }
+    Ok(Some(config))
+}
+
+fn check_alerts(alerts: &AlertSettings) -> Result<(), ConfigError> {
+    if alerts.slack_bot_token.is_some() && alerts.slack_channel.is_none() {
+        return Err(ConfigError::Missing {
+            what: "RACELAB_SLACK_CHANNEL".into(),
+            how: "the channel the bot token posts to, e.g. #racelab-alerts".into(),
+        });
+    }
+    if alerts.slack_webhook_url.is_some() && alerts.slack_bot_token.is_some() {
+        return Err(ConfigError::Invalid {
+            key: "RACELAB_SLACK_WEBHOOK_URL".into(),
+            value: "***".into(),
+            reason: "set either a webhook URL or a bot token with a channel, not both".into(),
+        });
+    }
+    Ok(())
+}
+
+fn check_cadence(cadence: &Cadence) -> Result<(), ConfigError> {
+    let invalid = |key: &str, value: String, reason: &str| ConfigError::Invalid {
+        key: format!("cadence.{key}"),
+        value,
+        reason: reason.into(),
+    };
+    let time_ok = cadence
+        .schedule_at
+        .split_once(':')
+        .and_then(|(h, m)| Some((h.parse::<u32>().ok()?, m.parse::<u32>().ok()?)))
+        .is_some_and(|(h, m)| h < 24 && m < 60);
+    if !time_ok {
+        return Err(invalid("schedule_at", cadence.schedule_at.clone(), "expected HH:MM (KST)"));
+    }
+    let starts: Vec<u32> = cadence.odds_phases.iter().map(|(start, _)| *start).collect();
+    if cadence.odds_phases.iter().any(|(_, every)| *every == 0) || starts.windows(2).any(|w| w[0] <= w[1]) {
+        return Err(invalid(
+            "odds_phases",
+            format!("{:?}", cadence.odds_phases),
+            "each phase is [minutes before post, seconds between polls], starts strictly decreasing, intervals > 0",
+        ));
+    }
+    const POOLS: [&str; 8] = ["WIN", "PLC", "QNL", "EXA", "QPL", "TLA", "TRI", "XLA"];
+    if let Some(pool) = cadence.odds_pools.iter().find(|p| !POOLS.contains(&p.as_str())) {
+        return Err(invalid("odds_pools", pool.clone(), "pools: WIN, PLC, QNL, EXA, QPL, TLA, TRI, XLA"));
+    }
+    if cadence.results_every_min == 0 {
+        return Err(invalid("results_every_min", "0".into(), "must be at least 1"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,104 @@
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+const KRA: [(&str, &str); 4] = [
+    ("DATABASE_URL", "postgres://u:hunter2@db/racelab"),
+    ("RACELAB_KRA_PLUGIN", "kra.wasm"),
+    ("RACELAB_KRA_BASE_URL", "http://127.0.0.1:8080"),
+    ("RACELAB_KRA_SERVICE_KEY", "k3y"),
+];
+
+#[test]
+fn the_environment_alone_is_enough() {
+    let config = Config::load(&env(&KRA)).expect("valid");
+    assert_eq!(config.listen, "0.0.0.0:8080".parse().expect("addr"));
+    assert_eq!(config.sources.keys().collect::<Vec<_>>(), ["kra"]);
+    assert_eq!(config.sources["kra"].service_key.as_ref().map(Secret::expose), Some("k3y"));
+    assert_eq!(config.cadence, Cadence::default());
+    assert!(config.store.skip_unchanged_odds);
+}
+
+#[test]
+fn secrets_never_show_in_debug() {
+    let text = format!("{:?}", Config::load(&env(&KRA)).expect("valid"));
+    assert!(!text.contains("hunter2") && !text.contains("k3y"), "{text}");
+}
+
+#[test]
+fn railway_port_is_honoured() {
+    let mut vars = env(&KRA);
+    vars.push(("PORT".into(), "9999".into()));
+    assert_eq!(Config::load(&vars).expect("valid").listen.port(), 9999);
+}
+
+#[test]
+fn a_typo_in_a_variable_is_refused_with_the_known_names() {
+    let mut vars = env(&KRA);
+    vars.push(("RACELAB_KRA_SERVICEKEY".into(), "x".into()));
+    let err = Config::load(&vars).expect_err("unknown").to_string();
+    assert!(err.contains("RACELAB_KRA_SERVICEKEY") && err.contains("RACELAB_KRA_SERVICE_KEY"), "{err}");
+}
+
+#[test]
+fn missing_values_say_what_to_set() {
+    let err = Config::load(&env(&KRA[1..])).expect_err("no database").to_string();
+    assert!(err.starts_with("DATABASE_URL is not set: export DATABASE_URL="), "{err}");
+    let err = Config::load(&env(&KRA[..3])).expect_err("no key").to_string();
+    assert!(err.starts_with("RACELAB_KRA_SERVICE_KEY is not set"), "{err}");
+    let err = Config::load(&env(&KRA[..1])).expect_err("no source").to_string();
+    assert!(err.contains("RACELAB_KRA_PLUGIN"), "{err}");
+    let mut vars = env(&KRA);
+    vars.push(("RACELAB_SLACK_BOT_TOKEN".into(), "xoxb".into()));
+    let err = Config::load(&vars).expect_err("no channel").to_string();
+    assert!(err.starts_with("RACELAB_SLACK_CHANNEL is not set"), "{err}");
+}
+
+#[test]
+fn the_file_fills_in_and_the_environment_wins() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("racelab.toml");
+    std::fs::write(
+        &path,
+        r#"
+listen = "127.0.0.1:7000"
+[sources.kspo]
+plugin = "kspo.wasm"
+base_url = "http://file"
+service_key = "from-file"
+[cadence]
+odds_phases = [[30, 120], [10, 20]]
+[store]
+skip_unchanged_odds = false
+"#,
+    )
+    .expect("write");
+    let mut vars = env(&KRA);
+    vars.push(("RACELAB_CONFIG".into(), path.display().to_string()));
+    vars.push(("RACELAB_KSPO_BASE_URL".into(), "http://env".into()));
+    let config = Config::load(&vars).expect("valid");
+    assert_eq!(config.listen.port(), 7000);
+    assert_eq!(config.sources["kspo"].base_url.as_deref(), Some("http://env"));
+    assert_eq!(config.sources["kspo"].service_key.as_ref().map(Secret::expose), Some("from-file"));
+    assert_eq!(config.cadence.odds_phases, vec![(30, 120), (10, 20)]);
+    assert!(!config.store.skip_unchanged_odds);
+}
+
+#[test]
+fn unknown_file_keys_and_bad_values_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("racelab.toml");
+    let load = |text: &str| {
+        std::fs::write(&path, text).expect("write");
+        let mut vars = env(&KRA);
+        vars.push(("RACELAB_CONFIG".into(), path.display().to_string()));
+        Config::load(&vars).expect_err("refused").to_string()
+    };
+    assert!(load("[cadence]\nodds_phase = []\n").contains("odds_phase"));
+    assert!(load("[sources.pmu]\nplugin = \"x\"\n").contains("sources.pmu"));
+    assert!(load("[cadence]\nodds_phases = [[5, 30], [15, 60]]\n").contains("strictly decreasing"));
+    assert!(load("[cadence]\nschedule_at = \"25:00\"\n").contains("HH:MM"));
+    assert!(load("[cadence]\nodds_pools = [\"WINNER\"]\n").contains("WINNER"));
+}

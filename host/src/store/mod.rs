@@ -1,0 +1,185 @@
+//! PostgreSQL storage: the schema (`migrations/`), checking a plugin's output, and writing it.
+//!
+//! A job's output goes through [`validate`] (one bad record refuses all of it, as a plugin
+//! fault) and then [`Store::write`], inside the caller's transaction so the job's rows and its
+//! progress commit together. Every write is an upsert on the natural key, so running a job again
+//! never duplicates a row. Odds go in bulk, one `UNNEST` statement per race (an odds job is one
+//! race), and a quote unchanged since the last stored snapshot of its selection is skipped
+//! unless [`StoreConfig`] says otherwise.
+//!
+//! | file | owns |
+//! |---|---|
+//! | `validate.rs` | the contract checks on every record |
+//! | `rows.rs` | merging records by natural key into columns |
+//! | `write.rs` | the upserts of races, entries, scratches, results and dividends |
+//! | `odds.rs` | the odds path: the unchanged-skip, `odds_latest`, bulk insert |
+//! | `archive.rs` | raw responses: gzip, retention |
+//! | `error.rs` | [`StoreError`] |
+
+mod archive;
+mod error;
+mod odds;
+mod rows;
+mod validate;
+mod write;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Transaction};
+
+pub use archive::{gunzip, gzip};
+pub use error::{Result, StoreError};
+pub use validate::{MAX_TEXT_CHARS, validate};
+
+use crate::plugins::wit::Record;
+
+/// How long [`connect`] keeps retrying an unreachable server: long enough for a database that
+/// starts alongside the host (compose, CI), short enough to report a wrong address promptly.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Opens a connection pool and checks that one connection works. A refused login fails at once,
+/// an unreachable server after [`CONNECT_TIMEOUT`]; the message shows the URL with its password
+/// masked.
+pub async fn connect(url: &str) -> Result<PgPool> {
+    let shown = error::redact_url(url);
+    let options = PgConnectOptions::from_str(url).map_err(error::db(format!("reading the database URL {shown}")))?;
+    PgPoolOptions::new()
+        .acquire_timeout(CONNECT_TIMEOUT)
+        .connect_with(options)
+        .await
+        .map_err(error::db(format!("connecting to {shown}")))
+}
+
+/// Brings the schema up to date with `migrations/` (embedded at build time). Several hosts may
+/// start at once: sqlx holds a PostgreSQL advisory lock on the database while it migrates, so
+/// one applies the migrations and the others wait, then find nothing to do.
+pub async fn migrate(pool: &PgPool) -> Result<()> {
+    sqlx::migrate!("../migrations").run(pool).await?;
+    Ok(())
+}
+
+/// Partitions further ahead than this are not created: ten years covers any real schedule and
+/// keeps a mistyped setting from creating thousands of tables.
+pub const MAX_MONTHS_AHEAD: u32 = 120;
+
+/// How the store writes.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Skip an odds quote equal to the latest stored one for its race, pool and selection.
+    /// The first and the final (post-race) snapshot are always stored. Most of a pre-race
+    /// poll is unchanged, so this keeps a race day near its planned ~50k odds rows.
+    pub skip_unchanged_odds: bool,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { skip_unchanged_odds: true }
+    }
+}
+
+/// What one job produced, as handed to the store.
+#[derive(Debug, Clone, Copy)]
+pub struct JobOutput<'a> {
+    /// The plugin that produced it, for messages.
+    pub plugin: &'a str,
+    /// The tracks the plugin's manifest serves: records for any other track are refused.
+    pub tracks: &'a [String],
+    /// The records, in the order the plugin returned them.
+    pub records: &'a [Record],
+    /// When the host fetched the data: the odds' capture time and a scratch's first sighting.
+    pub captured_at: DateTime<Utc>,
+    /// The post-race odds poll: every snapshot is stored, changed or not.
+    pub final_odds: bool,
+}
+
+/// What [`Store::write`] changed. Counts are rows inserted or changed, so writing the same
+/// output again reports zeros (odds skipped as unchanged aside).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Race rows inserted or changed, including bare keys for races only referenced.
+    pub races: u64,
+    /// Entry rows inserted or changed.
+    pub entries: u64,
+    /// Entries newly marked scratched (or whose reason changed).
+    pub scratches: u64,
+    /// Odds snapshots stored.
+    pub odds_inserted: u64,
+    /// Odds quotes not stored because they equal the latest stored one.
+    pub odds_skipped_unchanged: u64,
+    /// Result rows inserted or changed.
+    pub results: u64,
+    /// Dividend rows inserted or changed.
+    pub dividends: u64,
+}
+
+/// The database, as the host writes to it.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: PgPool,
+    config: StoreConfig,
+}
+
+impl Store {
+    /// A store on `pool` (migrated, see [`migrate`]).
+    pub fn new(pool: PgPool, config: StoreConfig) -> Self {
+        Store { pool, config }
+    }
+
+    /// The connection pool, to begin the job's transaction on.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
+    /// Validates `output` and writes it within `tx`; the caller commits together with the
+    /// job's progress. On [`StoreError::Invalid`] nothing was written; after any other error
+    /// part of it may have been, so roll back (dropping `tx` does).
+    ///
+    /// Order matters: races first (so every other row has its race), then entries before
+    /// scratches (a scratch in the same output marks the entry just written).
+    pub async fn write(&self, tx: &mut Transaction<'_, Postgres>, output: &JobOutput<'_>) -> Result<WriteStats> {
+        validate(output)?;
+        let rows = rows::Rows::of(output.records);
+        let conn = &mut **tx;
+        let skip = self.config.skip_unchanged_odds;
+        let mode = odds::Mode { keep_all: output.final_odds || !skip, maintain_latest: skip };
+        let races = write::races(conn, &rows).await?;
+        let entries = write::entries(conn, &rows).await?;
+        let scratches = write::scratches(conn, &rows, output.captured_at).await?;
+        let results = write::results(conn, &rows).await?;
+        let dividends = write::dividends(conn, &rows).await?;
+        let odds = odds::write(conn, &rows, output.captured_at, mode).await?;
+        Ok(WriteStats {
+            races,
+            entries,
+            scratches,
+            odds_inserted: odds.inserted,
+            odds_skipped_unchanged: odds.skipped_unchanged,
+            results,
+            dividends,
+        })
+    }
+
+    /// Creates the monthly odds partitions from `around`'s month through `months_ahead` months
+    /// later, where missing; returns how many it created. Rows already caught by the default
+    /// partition for those months move into their new partition. Safe to run from several
+    /// hosts at once; meant to run at start and daily, a few months ahead.
+    pub async fn ensure_partitions(&self, around: NaiveDate, months_ahead: u32) -> Result<u32> {
+        let from = around.with_day(1).unwrap_or(around);
+        let months = months_ahead.min(MAX_MONTHS_AHEAD) as i32 + 1;
+        let created: i32 = sqlx::query_scalar("SELECT racelab_ensure_odds_partitions($1, $2)")
+            .bind(from)
+            .bind(months)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(error::db(format!("creating odds partitions from {from} for {months} months")))?;
+        Ok(created.max(0) as u32)
+    }
+}

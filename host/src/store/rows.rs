@@ -1,0 +1,279 @@
+//! A job's records as the rows the store writes: merged by natural key and laid out column by
+//! column, ready to bind as arrays for `UNNEST`.
+//!
+//! Merging happens here, before SQL, because one `INSERT … ON CONFLICT DO UPDATE` may not touch
+//! the same row twice. For races and entries a later non-null field wins and a later null keeps
+//! the earlier value (KRA repeats a race on its entry sheet with only the post time); for
+//! scratches, odds, results and dividends the later record wins whole. Keys come out sorted,
+//! so concurrent jobs lock rows in the same order.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+
+use super::validate;
+use crate::json;
+use crate::plugins::wit::{ClockTime, Entry, FinishStatus, Quote, Race, RaceKey, Record, ResultRow};
+
+/// A race by its natural key, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct RaceId<'a> {
+    pub track: &'a str,
+    pub date: NaiveDate,
+    pub number: i16,
+}
+
+impl<'a> RaceId<'a> {
+    /// Only for validated keys: an impossible date falls back to 2000-01-01 rather than panic.
+    fn of(key: &'a RaceKey) -> Self {
+        let date = validate::date(&key.date).unwrap_or_default();
+        RaceId { track: &key.track, date, number: key.number.into() }
+    }
+}
+
+/// A race's descriptive fields; `None` leaves the stored value alone.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct RaceFields<'a> {
+    pub meeting: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub distance_m: Option<i32>,
+    pub post_time: Option<DateTime<Utc>>,
+    pub grade: Option<&'a str>,
+    pub field_size: Option<i16>,
+}
+
+impl<'a> RaceFields<'a> {
+    fn of(race: &'a Race, date: NaiveDate) -> Self {
+        RaceFields {
+            meeting: race.meeting.as_deref(),
+            name: race.name.as_deref(),
+            distance_m: race.distance_m.and_then(|d| i32::try_from(d).ok()),
+            post_time: race.post_time.as_ref().map(|t| kst_instant(date, t)),
+            grade: race.grade.as_deref(),
+            field_size: race.field_size.map(i16::from),
+        }
+    }
+
+    fn merge(&mut self, later: Self) {
+        self.meeting = later.meeting.or(self.meeting);
+        self.name = later.name.or(self.name);
+        self.distance_m = later.distance_m.or(self.distance_m);
+        self.post_time = later.post_time.or(self.post_time);
+        self.grade = later.grade.or(self.grade);
+        self.field_size = later.field_size.or(self.field_size);
+    }
+}
+
+/// An entry's fields; `None` leaves the stored value alone.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct EntryFields<'a> {
+    pub runner_id: Option<&'a str>,
+    pub runner_name: Option<&'a str>,
+    pub jockey: Option<&'a str>,
+    pub trainer: Option<&'a str>,
+    pub weight_kg: Option<f64>,
+    pub rating: Option<f64>,
+}
+
+impl<'a> EntryFields<'a> {
+    fn of(e: &'a Entry) -> Self {
+        EntryFields {
+            runner_id: e.runner_id.as_deref(),
+            runner_name: Some(&e.runner_name),
+            jockey: e.jockey.as_deref(),
+            trainer: e.trainer.as_deref(),
+            weight_kg: e.weight_kg,
+            rating: e.rating,
+        }
+    }
+
+    fn merge(&mut self, later: Self) {
+        self.runner_id = later.runner_id.or(self.runner_id);
+        self.runner_name = later.runner_name.or(self.runner_name);
+        self.jockey = later.jockey.or(self.jockey);
+        self.trainer = later.trainer.or(self.trainer);
+        self.weight_kg = later.weight_kg.or(self.weight_kg);
+        self.rating = later.rating.or(self.rating);
+    }
+}
+
+/// A pool code and runner numbers: one priced or paid selection of a race.
+pub(crate) type SelectionKey<'a> = (RaceId<'a>, &'static str, &'a [u8]);
+
+/// A job's records, merged by natural key.
+#[derive(Debug, Default)]
+pub(crate) struct Rows<'a> {
+    /// Every race the output mentions; a race seen only through its entries, odds or results
+    /// gets a row with no fields, so that its key exists for them to reference.
+    pub races: BTreeMap<RaceId<'a>, RaceFields<'a>>,
+    /// Race records among them (before merging), for the statistics.
+    pub race_records: usize,
+    pub entries: BTreeMap<(RaceId<'a>, i16), EntryFields<'a>>,
+    pub scratches: BTreeMap<(RaceId<'a>, i16), Option<&'a str>>,
+    pub odds: BTreeMap<SelectionKey<'a>, Quote>,
+    pub results: BTreeMap<(RaceId<'a>, String), &'a ResultRow>,
+    pub dividends: BTreeMap<SelectionKey<'a>, f64>,
+}
+
+impl<'a> Rows<'a> {
+    /// Merges validated records, in order.
+    pub fn of(records: &'a [Record]) -> Self {
+        let mut rows = Rows::default();
+        for record in records {
+            rows.add(record);
+        }
+        rows
+    }
+
+    fn add(&mut self, record: &'a Record) {
+        match record {
+            Record::Race(r) => {
+                let id = RaceId::of(&r.key);
+                self.races.entry(id).or_default().merge(RaceFields::of(r, id.date));
+                self.race_records += 1;
+            }
+            Record::Entry(e) => {
+                let id = self.race(&e.race);
+                self.entries.entry((id, e.number.into())).or_default().merge(EntryFields::of(e));
+            }
+            Record::Scratch(s) => {
+                let id = self.race(&s.race);
+                let reason = self.scratches.entry((id, s.number.into())).or_default();
+                *reason = s.reason.as_deref().or(*reason);
+            }
+            Record::Odds(o) => {
+                let id = self.race(&o.race);
+                self.odds.insert((id, json::pool(o.pool), &o.selection), o.quote);
+            }
+            Record::Result(r) => {
+                let id = self.race(&r.race);
+                self.results.insert((id, runner_key(r)), r);
+            }
+            Record::Dividend(d) => {
+                let id = self.race(&d.race);
+                self.dividends.insert((id, json::pool(d.pool), &d.selection), d.payout);
+            }
+        }
+    }
+
+    fn race(&mut self, key: &'a RaceKey) -> RaceId<'a> {
+        let id = RaceId::of(key);
+        self.races.entry(id).or_default();
+        id
+    }
+}
+
+/// Identifies a runner within a race's results: the number as text when known, else the
+/// source's id (`id:…`) or name (`name:…`). Validation guarantees one of them.
+pub(crate) fn runner_key(r: &ResultRow) -> String {
+    match (r.number, r.runner_id.as_deref(), r.runner_name.as_deref()) {
+        (Some(n), _, _) => n.to_string(),
+        (None, Some(id), _) if !id.trim().is_empty() => format!("id:{}", id.trim()),
+        (None, _, name) => format!("name:{}", name.unwrap_or_default().trim()),
+    }
+}
+
+/// `finished`, `did_not_finish`, … or `other:<text>`.
+pub(crate) fn status(s: &FinishStatus) -> String {
+    match s {
+        FinishStatus::Finished => "finished".into(),
+        FinishStatus::Disqualified => "disqualified".into(),
+        FinishStatus::DidNotFinish => "did_not_finish".into(),
+        FinishStatus::ExcludedAtStart => "excluded_at_start".into(),
+        FinishStatus::Excluded => "excluded".into(),
+        FinishStatus::Withdrawn => "withdrawn".into(),
+        FinishStatus::NoContest => "no_contest".into(),
+        FinishStatus::Cancelled => "cancelled".into(),
+        FinishStatus::Other(text) => format!("other:{text}"),
+    }
+}
+
+/// A KST wall-clock time on a KST date as an instant. Korea keeps UTC+9 all year.
+pub(crate) fn kst_instant(date: NaiveDate, t: &ClockTime) -> DateTime<Utc> {
+    let local = date.and_hms_opt(t.hour.into(), t.minute.into(), 0).unwrap_or_default();
+    (local - TimeDelta::hours(9)).and_utc()
+}
+
+/// A selection as the three nullable columns bound for `UNNEST` (which flattens nested
+/// arrays, so a `smallint[]` per row cannot be passed as one array of arrays).
+pub(crate) fn legs(selection: &[u8]) -> (i16, Option<i16>, Option<i16>) {
+    let leg = |i: usize| selection.get(i).map(|n| i16::from(*n));
+    (leg(0).unwrap_or_default(), leg(1), leg(2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugins::wit::{Date, Pool, Scratch};
+
+    fn key(number: u8) -> RaceKey {
+        RaceKey { track: "seoul".into(), date: Date { year: 2026, month: 11, day: 28 }, number }
+    }
+
+    fn race(number: u8, name: Option<&str>, post_time: Option<ClockTime>) -> Record {
+        Record::Race(Race {
+            key: key(number),
+            meeting: None,
+            name: name.map(Into::into),
+            distance_m: Some(1200),
+            post_time,
+            grade: None,
+            field_size: None,
+        })
+    }
+
+    #[test]
+    fn a_later_race_record_fills_in_without_erasing() {
+        let records = [race(1, Some("국6등급"), None), race(1, None, Some(ClockTime { hour: 10, minute: 30 }))];
+        let rows = Rows::of(&records);
+        let fields = rows.races.values().next().expect("one race");
+        assert_eq!(rows.races.len(), 1);
+        assert_eq!(fields.name, Some("국6등급"));
+        assert_eq!(fields.post_time.map(|t| t.to_rfc3339()), Some("2026-11-28T01:30:00+00:00".into()));
+    }
+
+    #[test]
+    fn every_mentioned_race_gets_a_row() {
+        let records = [Record::Scratch(Scratch { race: key(4), number: 2, reason: None })];
+        let rows = Rows::of(&records);
+        assert_eq!(rows.races.keys().map(|r| r.number).collect::<Vec<_>>(), [4]);
+        assert_eq!(rows.race_records, 0);
+    }
+
+    #[test]
+    fn the_last_quote_of_a_selection_wins() {
+        let odds = |p| {
+            Record::Odds(crate::plugins::wit::OddsSnapshot {
+                race: key(1),
+                pool: Pool::Qnl,
+                selection: vec![1, 2],
+                quote: Quote::Price(p),
+            })
+        };
+        let records = [odds(3.0), odds(4.5)];
+        let rows = Rows::of(&records);
+        assert_eq!(rows.odds.values().collect::<Vec<_>>(), [&Quote::Price(4.5)]);
+    }
+
+    #[test]
+    fn runner_keys() {
+        let mut r = ResultRow {
+            race: key(1),
+            number: Some(7),
+            runner_id: Some("R1".into()),
+            runner_name: Some("번개".into()),
+            position: Some(1),
+            status: FinishStatus::Finished,
+            time_s: None,
+            margin: None,
+            win_odds: None,
+            place_odds: None,
+        };
+        assert_eq!(runner_key(&r), "7");
+        r.number = None;
+        assert_eq!(runner_key(&r), "id:R1");
+        r.runner_id = None;
+        assert_eq!(runner_key(&r), "name:번개");
+        assert_eq!(status(&FinishStatus::Other("재경주".into())), "other:재경주");
+    }
+}

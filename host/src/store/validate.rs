@@ -1,0 +1,223 @@
+//! Checking a plugin's output before any of it reaches the database. A plugin is untrusted
+//! code: one record that breaks the contract (an unknown track, a runner number 0, a NaN price)
+//! means the plugin misread the source, so the whole output is refused as a plugin fault rather
+//! than stored in part.
+
+use chrono::NaiveDate;
+
+use super::JobOutput;
+use super::error::{Result, StoreError};
+use crate::json;
+use crate::plugins::wit::{ClockTime, Date, FinishStatus, Pool, Quote, RaceKey, Record};
+use crate::tracks::Track;
+
+/// Longest text field accepted, in characters. Real names, grades and margins are far shorter;
+/// anything longer is a plugin reading the wrong field (a whole XML fragment, say).
+pub const MAX_TEXT_CHARS: usize = 200;
+/// Race numbers run from 1; no track runs more than ~20 a day.
+const RACE_NUMBERS: std::ops::RangeInclusive<u8> = 1..=40;
+/// Saddle, back and lane numbers, and finishing positions: fields are at most 16 horses.
+const RUNNER_NUMBERS: std::ops::RangeInclusive<u8> = 1..=30;
+/// Years a race date may fall in; anything else is a misread date.
+const YEARS: std::ops::RangeInclusive<u16> = 2000..=2100;
+/// Decimal odds: at least the stake back, and below any real price (KRA caps at 9999.9).
+const MIN_PRICE: f64 = 1.0;
+const MAX_PRICE: f64 = 100_000.0;
+/// Race distances in metres: boat races run ~600 m, the longest horse race 3,200 m.
+const MAX_DISTANCE_M: u32 = 10_000;
+
+/// Checks every record of `output`; the first failure refuses the whole output as
+/// [`StoreError::Invalid`], naming the plugin, the record's index and what is wrong.
+pub fn validate(output: &JobOutput<'_>) -> Result<()> {
+    for (index, record) in output.records.iter().enumerate() {
+        check_record(output.tracks, record).map_err(|reason| StoreError::Invalid {
+            plugin: output.plugin.to_string(),
+            index,
+            reason: format!("{}: {reason}", describe(record)),
+        })?;
+    }
+    Ok(())
+}
+
+/// `odds for seoul 2026-11-28 race 3`, to say which record is wrong.
+fn describe(record: &Record) -> String {
+    let (kind, key) = match record {
+        Record::Race(r) => ("race", &r.key),
+        Record::Entry(e) => ("entry", &e.race),
+        Record::Scratch(s) => ("scratch", &s.race),
+        Record::Odds(o) => ("odds", &o.race),
+        Record::Result(r) => ("result", &r.race),
+        Record::Dividend(d) => ("dividend", &d.race),
+    };
+    // The track is untrusted; a plugin could have put a whole page in it.
+    let track: String = key.track.chars().take(40).collect();
+    format!("{kind} for {track} {} race {}", json::date(&key.date), key.number)
+}
+
+fn check_record(served: &[String], record: &Record) -> Result<(), String> {
+    match record {
+        Record::Race(r) => {
+            race_key(served, &r.key)?;
+            text("meeting", r.meeting.as_deref())?;
+            text("name", r.name.as_deref())?;
+            text("grade", r.grade.as_deref())?;
+            if let Some(d) = r.distance_m.filter(|d| !(1..=MAX_DISTANCE_M).contains(d)) {
+                return Err(format!("race distance {d} m is outside 1–{MAX_DISTANCE_M}"));
+            }
+            if let Some(n) = r.field_size.filter(|n| !RUNNER_NUMBERS.contains(n)) {
+                return Err(format!("field size {n} is outside 1–30"));
+            }
+            r.post_time.as_ref().map_or(Ok(()), clock_time)
+        }
+        Record::Entry(e) => {
+            race_key(served, &e.race)?;
+            runner_number(e.number)?;
+            text("runner_id", e.runner_id.as_deref())?;
+            text("runner_name", Some(&e.runner_name))?;
+            text("jockey", e.jockey.as_deref())?;
+            text("trainer", e.trainer.as_deref())?;
+            if let Some(w) = e.weight_kg.filter(|w| !(w.is_finite() && *w > 0.0 && *w < 1000.0)) {
+                return Err(format!("runner {}: weight {w} kg is not a weight", e.number));
+            }
+            if let Some(r) = e.rating.filter(|r| !r.is_finite()) {
+                return Err(format!("runner {}: rating {r} is not a number", e.number));
+            }
+            Ok(())
+        }
+        Record::Scratch(s) => {
+            race_key(served, &s.race)?;
+            runner_number(s.number)?;
+            text("scratch reason", s.reason.as_deref())
+        }
+        Record::Odds(o) => {
+            race_key(served, &o.race)?;
+            selection(o.pool, &o.selection)?;
+            match o.quote {
+                Quote::Price(p) => price("price", p),
+                Quote::Capped => Ok(()),
+            }
+        }
+        Record::Result(r) => {
+            race_key(served, &r.race)?;
+            result_row(r)
+        }
+        Record::Dividend(d) => {
+            race_key(served, &d.race)?;
+            selection(d.pool, &d.selection)?;
+            if !(d.payout.is_finite() && d.payout > 0.0) {
+                return Err(format!(
+                    "{} {:?}: payout {} is not a positive amount",
+                    json::pool(d.pool),
+                    d.selection,
+                    d.payout
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn result_row(r: &crate::plugins::wit::ResultRow) -> Result<(), String> {
+    if let Some(n) = r.number {
+        runner_number(n)?;
+    }
+    text("runner_id", r.runner_id.as_deref())?;
+    text("runner_name", r.runner_name.as_deref())?;
+    text("margin", r.margin.as_deref())?;
+    if let FinishStatus::Other(s) = &r.status {
+        text("status", Some(s))?;
+    }
+    let named = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.trim().is_empty());
+    if r.number.is_none() && !named(&r.runner_id) && !named(&r.runner_name) {
+        return Err("result row names no runner (no number, id or name)".into());
+    }
+    if let Some(p) = r.position.filter(|p| !RUNNER_NUMBERS.contains(p)) {
+        return Err(format!("finishing position {p} is outside 1–30"));
+    }
+    if let Some(t) = r.time_s.filter(|t| !(t.is_finite() && *t > 0.0 && *t < 3600.0)) {
+        return Err(format!("race time {t} s is not a race time"));
+    }
+    r.win_odds.map_or(Ok(()), |p| price("win_odds", p))?;
+    r.place_odds.map_or(Ok(()), |p| price("place_odds", p))
+}
+
+/// Known to the host, served by this plugin, a real date in a plausible year, a sane number.
+fn race_key(served: &[String], key: &RaceKey) -> Result<(), String> {
+    if Track::parse(&key.track).is_none() {
+        return Err(format!("unknown track (known: {})", crate::tracks::codes()));
+    }
+    if !served.contains(&key.track) {
+        return Err(format!("track {} is not among the tracks this plugin serves ({})", key.track, served.join(", ")));
+    }
+    date(&key.date)?;
+    if !RACE_NUMBERS.contains(&key.number) {
+        return Err(format!("race number {} is outside 1–40", key.number));
+    }
+    Ok(())
+}
+
+/// The WIT date as a calendar date, if it is one in [`YEARS`].
+pub(crate) fn date(d: &Date) -> Result<NaiveDate, String> {
+    if !YEARS.contains(&d.year) {
+        return Err(format!("date {} is outside the years 2000–2100", json::date(d)));
+    }
+    NaiveDate::from_ymd_opt(d.year.into(), d.month.into(), d.day.into())
+        .ok_or_else(|| format!("date {} does not exist", json::date(d)))
+}
+
+fn clock_time(t: &ClockTime) -> Result<(), String> {
+    if t.hour > 23 || t.minute > 59 {
+        return Err(format!("post time {:02}:{:02} is not a time of day", t.hour, t.minute));
+    }
+    Ok(())
+}
+
+fn runner_number(n: u8) -> Result<(), String> {
+    if !RUNNER_NUMBERS.contains(&n) {
+        return Err(format!("runner number {n} is outside 1–30"));
+    }
+    Ok(())
+}
+
+/// How many runners a selection of `pool` names.
+pub(crate) fn legs(pool: Pool) -> usize {
+    match pool {
+        Pool::Win | Pool::Plc => 1,
+        Pool::Qnl | Pool::Exa | Pool::Qpl => 2,
+        Pool::Tla | Pool::Tri | Pool::Xla => 3,
+    }
+}
+
+fn selection(pool: Pool, selection: &[u8]) -> Result<(), String> {
+    let code = json::pool(pool);
+    if selection.len() != legs(pool) {
+        return Err(format!("{code} selection {selection:?} names {} runners, not {}", selection.len(), legs(pool)));
+    }
+    for (i, n) in selection.iter().enumerate() {
+        runner_number(*n)?;
+        if selection[..i].contains(n) {
+            return Err(format!("{code} selection {selection:?} repeats runner {n}"));
+        }
+    }
+    Ok(())
+}
+
+fn price(field: &str, p: f64) -> Result<(), String> {
+    if !(p.is_finite() && (MIN_PRICE..MAX_PRICE).contains(&p)) {
+        return Err(format!("{field} {p} is not a price (at least {MIN_PRICE}, below {MAX_PRICE})"));
+    }
+    Ok(())
+}
+
+/// At most [`MAX_TEXT_CHARS`] characters and no NUL (PostgreSQL text cannot hold one).
+fn text(field: &str, value: Option<&str>) -> Result<(), String> {
+    let Some(value) = value else { return Ok(()) };
+    if value.contains('\0') {
+        return Err(format!("{field} contains a NUL byte"));
+    }
+    let chars = value.chars().count();
+    if chars > MAX_TEXT_CHARS {
+        return Err(format!("{field} is {chars} characters long, over the limit of {MAX_TEXT_CHARS}"));
+    }
+    Ok(())
+}
