@@ -8,10 +8,12 @@
 //! cargo bench -p racelab --bench store -- 100000  # fewer
 //! ```
 //!
-//! A third figure, for information: the store with the skip on and every quote changed since
-//! the previous poll, its worst case (every row stored and `odds_latest` maintained).
+//! Two more figures, for information: the store with the skip on and every quote changed since
+//! the previous poll, its worst case (every row stored and `odds_latest` maintained); and the
+//! store with `synchronous_commit = off` in the job's transaction, which shows how much of the
+//! gap to `\copy` is the commit's WAL flush (one per job here, one in all for `\copy`).
 //!
-//! The server is `DATABASE_URL` (or the workspace `.env`); the benchmark creates three scratch
+//! The server is `DATABASE_URL` (or the workspace `.env`); the benchmark creates four scratch
 //! databases there (`racelab_bench_*`) and drops them at the end. `psql` must be on `PATH` (or
 //! set `PSQL`).
 
@@ -33,7 +35,7 @@ const RUNNERS: u8 = 11;
 /// only inserting into it, as in a live day.
 const POLLS_PER_RACE: usize = 6;
 const TRACKS: [&str; 3] = ["seoul", "busan", "jeju"];
-const DATABASES: [&str; 3] = ["racelab_bench_store", "racelab_bench_copy", "racelab_bench_skip"];
+const DATABASES: [&str; 4] = ["racelab_bench_store", "racelab_bench_copy", "racelab_bench_skip", "racelab_bench_async"];
 
 fn main() -> anyhow::Result<()> {
     let rows = std::env::args()
@@ -54,6 +56,8 @@ async fn run(rows: usize) -> anyhow::Result<()> {
     println!("odds rows: {total} in {} jobs of ~{} rows", jobs.len(), total / jobs.len().max(1));
 
     let mut admin = PgConnection::connect(&url).await.context("connecting to DATABASE_URL")?;
+    let version: String = sqlx::query_scalar("SELECT version()").fetch_one(&mut admin).await?;
+    println!("server: {version}");
     for db in DATABASES {
         recreate(&mut admin, db).await?;
     }
@@ -67,19 +71,22 @@ async fn run(rows: usize) -> anyhow::Result<()> {
 }
 
 async fn compare(url: &str, jobs: &[Job], total: usize) -> anyhow::Result<()> {
-    let [store_db, copy_db, skip_db] = DATABASES.map(|db| with_database(url, db));
+    let [store_db, copy_db, skip_db, async_db] = DATABASES.map(|db| with_database(url, db));
     let store = prepared(&store_db, jobs, false).await?;
     let copy_store = prepared(&copy_db, jobs, false).await?;
     let skip_store = prepared(&skip_db, jobs, true).await?;
+    let async_store = prepared(&async_db, jobs, false).await?;
 
-    let store_time = write_through_store(&store, jobs).await?;
+    let store_time = write_through_store(&store, jobs, true).await?;
     let dir = tempfile::tempdir()?;
     let csv = dir.path().join("odds.csv");
     write_csv(&csv, jobs)?;
     let copy_time = psql_copy(&copy_db, &csv)?;
-    let skip_time = write_through_store(&skip_store, jobs).await?;
+    let skip_time = write_through_store(&skip_store, jobs, true).await?;
+    let async_time = write_through_store(&async_store, jobs, false).await?;
 
-    for (name, s) in [("store", &store), ("copy", &copy_store), ("skip on", &skip_store)] {
+    let all = [("store", &store), ("copy", &copy_store), ("skip on", &skip_store), ("async", &async_store)];
+    for (name, s) in all {
         let n: i64 =
             sqlx::query_scalar("SELECT count(*) FROM odds_snapshots").fetch_one(s.pool()).await.context("count")?;
         if n as usize != total {
@@ -87,11 +94,12 @@ async fn compare(url: &str, jobs: &[Job], total: usize) -> anyhow::Result<()> {
         }
     }
     let rate = |d: Duration| total as f64 / d.as_secs_f64();
-    let line = |what: &str, d: Duration| println!("{what:<44} {:>7.2} s {:>9.0} rows/s", d.as_secs_f64(), rate(d));
+    let line = |what: &str, d: Duration| println!("{what:<48} {:>7.2} s {:>9.0} rows/s", d.as_secs_f64(), rate(d));
     line(&format!("Store::write, skip off ({} transactions)", jobs.len()), store_time);
     line("psql \\copy (one CSV file)", copy_time);
     println!("store / copy: {:.0}% (target >= 70%)", 100.0 * rate(store_time) / rate(copy_time));
     line("Store::write, skip on, every quote changed", skip_time);
+    line("Store::write, skip off, synchronous_commit off", async_time);
     Ok(())
 }
 
@@ -107,7 +115,7 @@ async fn prepared(url: &str, jobs: &[Job], skip_unchanged_odds: bool) -> anyhow:
     Ok(store)
 }
 
-async fn write_through_store(store: &Store, jobs: &[Job]) -> anyhow::Result<Duration> {
+async fn write_through_store(store: &Store, jobs: &[Job], synchronous_commit: bool) -> anyhow::Result<Duration> {
     let tracks: Vec<String> = TRACKS.map(String::from).to_vec();
     let start = Instant::now();
     for job in jobs {
@@ -119,6 +127,9 @@ async fn write_through_store(store: &Store, jobs: &[Job]) -> anyhow::Result<Dura
             final_odds: false,
         };
         let mut tx = store.pool().begin().await?;
+        if !synchronous_commit {
+            sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
+        }
         let stats = store.write(&mut tx, &output).await?;
         tx.commit().await?;
         if stats.odds_inserted as usize != job.records.len() {

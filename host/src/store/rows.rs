@@ -106,8 +106,6 @@ pub(crate) struct Rows<'a> {
     /// Every race the output mentions; a race seen only through its entries, odds or results
     /// gets a row with no fields, so that its key exists for them to reference.
     pub races: BTreeMap<RaceId<'a>, RaceFields<'a>>,
-    /// Race records among them (before merging), for the statistics.
-    pub race_records: usize,
     pub entries: BTreeMap<(RaceId<'a>, i16), EntryFields<'a>>,
     pub scratches: BTreeMap<(RaceId<'a>, i16), Option<&'a str>>,
     pub odds: BTreeMap<SelectionKey<'a>, Quote>,
@@ -130,7 +128,6 @@ impl<'a> Rows<'a> {
             Record::Race(r) => {
                 let id = RaceId::of(&r.key);
                 self.races.entry(id).or_default().merge(RaceFields::of(r, id.date));
-                self.race_records += 1;
             }
             Record::Entry(e) => {
                 let id = self.race(&e.race);
@@ -237,7 +234,7 @@ mod tests {
         let records = [Record::Scratch(Scratch { race: key(4), number: 2, reason: None })];
         let rows = Rows::of(&records);
         assert_eq!(rows.races.keys().map(|r| r.number).collect::<Vec<_>>(), [4]);
-        assert_eq!(rows.race_records, 0);
+        assert_eq!(rows.races.values().next(), Some(&RaceFields::default()));
     }
 
     #[test]

@@ -10,6 +10,9 @@ use super::error::{Result, db};
 use super::rows::{self, EntryFields, RaceFields, RaceId, Rows};
 
 /// Races and bare race keys. A `None` field keeps what is stored (a later non-null wins).
+///
+/// `ON CONFLICT DO UPDATE` locks every conflicting row, changed or not, until commit: the odds
+/// path relies on holding its race's row (see `odds.rs`).
 pub(crate) async fn races(conn: &mut PgConnection, rows: &Rows<'_>) -> Result<u64> {
     if rows.races.is_empty() {
         return Ok(0);
