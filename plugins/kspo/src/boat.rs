@@ -28,7 +28,7 @@ pub fn plan_schedule(date: &Date) -> Vec<HttpRequest> {
 
 /// Entries: the tagged race's card, or the race doc first to learn its round and day.
 pub fn plan_entries(race: &RaceRef) -> Result<Vec<HttpRequest>, SourceError> {
-    Ok(match tagged(race)? {
+    Ok(match Meeting::of(race)? {
         Some(m) => vec![boat_card(&m, race.key.number)],
         None => plan_schedule(&race.key.date),
     })
@@ -36,14 +36,10 @@ pub fn plan_entries(race: &RaceRef) -> Result<Vec<HttpRequest>, SourceError> {
 
 /// Results: both result services of the tagged race, or the race doc first.
 pub fn plan_results(race: &RaceRef) -> Result<Vec<HttpRequest>, SourceError> {
-    Ok(match tagged(race)? {
+    Ok(match Meeting::of(race)? {
         Some(m) => api::results(Track::Misari, &m, race.key.number, &race.key.date),
         None => plan_schedule(&race.key.date),
     })
-}
-
-fn tagged(race: &RaceRef) -> Result<Option<Meeting>, SourceError> {
-    race.meeting.as_deref().map(Meeting::parse).transpose()
 }
 
 /// Reads a page of the race doc: the day's races, or the round and day of one race.

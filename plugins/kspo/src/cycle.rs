@@ -28,7 +28,7 @@ pub fn plan_schedule(date: &Date) -> Vec<HttpRequest> {
 
 /// Entries: the card of the tagged round, or the round search.
 pub fn plan_entries(race: &RaceRef) -> Result<Vec<HttpRequest>, SourceError> {
-    Ok(match tagged(race)? {
+    Ok(match Meeting::of(race)? {
         Some(m) => vec![cycle_card(m.year, m.week)],
         None => plan_schedule(&race.key.date),
     })
@@ -36,14 +36,10 @@ pub fn plan_entries(race: &RaceRef) -> Result<Vec<HttpRequest>, SourceError> {
 
 /// Results: both result services of the tagged race, or the round search first.
 pub fn plan_results(race: &RaceRef) -> Result<Vec<HttpRequest>, SourceError> {
-    Ok(match tagged(race)? {
+    Ok(match Meeting::of(race)? {
         Some(m) => api::results(Track::Gwangmyeong, &m, race.key.number, &race.key.date),
         None => plan_schedule(&race.key.date),
     })
-}
-
-fn tagged(race: &RaceRef) -> Result<Option<Meeting>, SourceError> {
-    race.meeting.as_deref().map(Meeting::parse).transpose()
 }
 
 /// Reads a page of a card (or a probe) for the operation.
@@ -52,7 +48,7 @@ pub fn parse_card(op: &Operation, request: &HttpRequest, envelope: &Envelope) ->
     let week: u8 = query_int(request, "week_tcnt")?;
     let round: Vec<&Row> = envelope.items.iter().filter(|row| in_round(row, year, week)).collect();
     if let Operation::Entries(race) = op
-        && let Some(m) = tagged(race)?
+        && let Some(m) = Meeting::of(race)?
     {
         let rows: Vec<&Row> = round.into_iter().filter(|r| agrees(r, "day_tcnt", Some(m.day.into()))).collect();
         let records = entries(&race.key, &rows)?;

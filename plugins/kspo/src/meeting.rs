@@ -5,7 +5,7 @@
 //! (`2026/01/1`: 2026, round 1, day 1) and the host hands the tag back with the race.
 
 use racelab_plugin_sdk::fields::{Row, clip};
-use racelab_plugin_sdk::{SourceError, malformed};
+use racelab_plugin_sdk::{RaceRef, SourceError, malformed};
 
 /// Rounds are sent as two digits (`"01"`), so there are at most 99 a year.
 pub const MAX_WEEK: u8 = 99;
@@ -24,6 +24,11 @@ pub struct Meeting {
 }
 
 impl Meeting {
+    /// The meeting tag the host handed back with `race`, read; `None` when the host has none.
+    pub fn of(race: &RaceRef) -> Result<Option<Meeting>, SourceError> {
+        race.meeting.as_deref().map(Meeting::parse).transpose()
+    }
+
     /// The meeting if every part is in range.
     pub fn new(year: u16, week: u8, day: u8) -> Option<Meeting> {
         ((1900..3000).contains(&year) && (1..=MAX_WEEK).contains(&week) && (1..=MAX_DAY).contains(&day))
