@@ -152,3 +152,66 @@ fn run_follows_pages_against_the_simulator() {
     assert_eq!(records.len(), expected[0].odds_rows_all_pools, "every combination of every pool");
     assert!(records.iter().all(|r| r["type"] == "odds" && (r["price"].is_f64() || r["capped"] == true)));
 }
+
+fn admin_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+#[test]
+fn migrate_creates_the_schema_and_is_idempotent() {
+    use sqlx::Connection;
+    let rt = common::async_runtime();
+    let name = format!("racelab_cli_migrate_{}", std::process::id());
+    let base = admin_url();
+    let db_url = format!("{}/{name}", base.rsplit_once('/').map_or(base.as_str(), |(head, _)| head));
+    rt.block_on(async {
+        let mut admin = sqlx::PgConnection::connect(&base).await.expect("admin connection");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("drop");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("create");
+    });
+    for run in 0..2 {
+        let out = racelab(&["migrate", "--database-url", &db_url]);
+        assert!(out.status.success(), "run {run}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    rt.block_on(async {
+        let mut db = sqlx::PgConnection::connect(&db_url).await.expect("connect");
+        let tracks: i64 = sqlx::query_scalar("SELECT count(*) FROM tracks").fetch_one(&mut db).await.expect("tracks");
+        assert_eq!(tracks, 5);
+        let partitions: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM pg_inherits WHERE inhparent = 'odds_snapshots'::regclass")
+                .fetch_one(&mut db)
+                .await
+                .expect("partitions");
+        assert!(partitions >= 5, "this month, three ahead and the default: {partitions}");
+        db.close().await.expect("close");
+        let mut admin = sqlx::PgConnection::connect(&base).await.expect("admin connection");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}"))).execute(&mut admin).await.expect("drop");
+    });
+}
+
+#[test]
+fn migrate_without_a_database_says_what_to_set() {
+    let out = Command::new(env!("CARGO_BIN_EXE_racelab"))
+        .arg("migrate")
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("racelab runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("DATABASE_URL is not set: export DATABASE_URL="), "{stderr}");
+}
+
+#[test]
+fn migrate_against_a_dead_server_fails_without_showing_the_password() {
+    let out = racelab(&["migrate", "--database-url", "postgres://racelab:hunter2@127.0.0.1:1/racelab"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    assert!(stderr.contains("127.0.0.1:1"), "the error names the server: {stderr}");
+}

@@ -1,6 +1,7 @@
 //! The `racelab` command line: argument definitions and what each subcommand does. `main.rs`
 //! only parses and calls [`run`].
 
+mod migrate;
 mod plugin;
 mod sim;
 
@@ -26,6 +27,8 @@ pub enum Command {
     Plugin(plugin::PluginCommand),
     /// Run the data.go.kr simulator (KRA and KSPO endpoints) on a local port.
     Sim(sim::SimArgs),
+    /// Bring the database schema up to date and create the coming months' odds partitions.
+    Migrate(migrate::MigrateArgs),
 }
 
 /// Runs a parsed command line.
@@ -34,6 +37,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Plugin(cmd) => plugin::run(cmd),
         Command::Sim(args) => async_runtime().and_then(|rt| rt.block_on(sim::run(args))),
+        Command::Migrate(args) => async_runtime().and_then(|rt| rt.block_on(migrate::run(args))),
     };
     match result {
         Ok(code) => code,
