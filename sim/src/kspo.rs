@@ -8,9 +8,11 @@ use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate, Timelike};
 
+use crate::calendar::Meeting;
 use crate::calendar::Track;
 use crate::endpoint::Ctx;
-use crate::race::{RaceDay, SimRace};
+use crate::race::{Placing, RaceDay, Runner, SimRace};
+use crate::rows::Rows;
 use crate::wire::{Item, n};
 
 /// Parameter names of one family.
@@ -147,4 +149,38 @@ pub(crate) fn race_of(day: &RaceDay, index: usize) -> Option<&SimRace> {
 pub(crate) fn post(race: &SimRace, separator: char) -> String {
     let t = race.post_time;
     format!("{:02}{separator}{:02}", t.hour(), t.minute())
+}
+
+/// Items as a page of rows.
+pub(crate) fn rows(items: Vec<Item>) -> Rows<'static> {
+    let mut rows = Rows::new();
+    rows.extend(items);
+    rows
+}
+
+/// One line of a rank service: a starter of an official race.
+pub(crate) struct RankLine<'r> {
+    pub race: &'r SimRace,
+    pub meeting: Meeting,
+    pub placing: &'r Placing,
+    pub runner: &'r Runner,
+}
+
+/// The rank services' rows: every starter of every official race the query selects, in result
+/// order, honouring the optional `racer_no` filter; `render` writes one line in the service's
+/// own shape (cycle and boat differ in names, padding and words).
+pub(crate) fn rank_rows(ctx: &Ctx<'_>, track: Track, render: impl Fn(RankLine<'_>) -> Item) -> Rows<'static> {
+    let racer = ctx.query.get("racer_no").filter(|v| !v.is_empty());
+    let mut items = Vec::new();
+    for (day, i) in races(ctx, track, RANK, Gate::Official) {
+        let (Some(race), Some(meeting)) = (race_of(&day, i), day.meeting) else { continue };
+        for placing in &race.outcome.placings {
+            let Some(runner) = race.runner(placing.number) else { continue };
+            if racer.is_some_and(|no| no != runner.id) {
+                continue;
+            }
+            items.push(render(RankLine { race, meeting, placing, runner }));
+        }
+    }
+    rows(items)
 }

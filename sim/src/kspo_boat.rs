@@ -2,25 +2,19 @@
 
 use crate::calendar::Track;
 use crate::endpoint::Ctx;
-use crate::kspo::{self, Gate, RANK, STD, amount, circled, numbered, race_of, two, ymd};
+use crate::kspo::{self, Gate, STD, amount, circled, numbered, race_of, rows, two, ymd};
 use crate::kspo_cycle::{payoff_amounts, podium};
 use crate::odds::{self, Dividend};
 use crate::pools::Pool;
 use crate::race::{Finish, RunnerDetail};
 use crate::rows::Rows;
-use crate::wire::{Item, n, s};
+use crate::wire::{n, s};
 
 const TRACK: Track = Track::Misari;
 /// Lane colours, lane 1 first.
 const COLOURS: [&str; 6] = ["백", "흑", "적", "청", "황", "녹"];
 /// Boat racing has no trifecta or XLA at all (§3.2).
 const POOLS: [Pool; 5] = [Pool::Win, Pool::Place, Pool::Exacta, Pool::Quinella, Pool::Trio];
-
-fn rows(items: Vec<Item>) -> Rows<'static> {
-    let mut rows = Rows::new();
-    rows.extend(items);
-    rows
-}
 
 /// The race doc: one row per published race with its round and day.
 pub(crate) fn doc<'a>(ctx: &'a Ctx<'a>) -> Rows<'a> {
@@ -104,32 +98,23 @@ pub(crate) fn result<'a>(ctx: &'a Ctx<'a>) -> Rows<'a> {
 /// The rank service: one row per boat of every official race, in result order; no name,
 /// no lane.
 pub(crate) fn rank<'a>(ctx: &'a Ctx<'a>) -> Rows<'a> {
-    let racer = ctx.query.get("racer_no").filter(|v| !v.is_empty());
-    let mut items = Vec::new();
-    for (day, i) in kspo::races(ctx, TRACK, RANK, Gate::Official) {
-        let (Some(race), Some(m)) = (race_of(&day, i), day.meeting) else { continue };
-        for p in &race.outcome.placings {
-            let Some(r) = race.runner(p.number) else { continue };
-            if racer.is_some_and(|no| no != r.id) {
-                continue;
-            }
-            let rank = match p.finish {
-                Finish::Place(k) => k.to_string(),
-                Finish::Disqualified => "실격".into(),
-                Finish::DidNotFinish => "전복".into(),
-            };
-            items.push(vec![
-                ("race_day", s(ymd(race.date))),
-                ("mbr_nm", s(TRACK.label())),
-                ("tms", s(m.round.to_string())),
-                ("day_ord", s(m.day.to_string())),
-                ("race_no", s(two(race.number))),
-                ("race_rank", s(rank)),
-                ("racer_no", s(&r.id)),
-            ]);
-        }
-    }
-    rows(items)
+    kspo::rank_rows(ctx, TRACK, |line| {
+        let (race, m) = (line.race, line.meeting);
+        let rank = match line.placing.finish {
+            Finish::Place(k) => k.to_string(),
+            Finish::Disqualified => "실격".into(),
+            Finish::DidNotFinish => "전복".into(),
+        };
+        vec![
+            ("race_day", s(ymd(race.date))),
+            ("mbr_nm", s(TRACK.label())),
+            ("tms", s(m.round.to_string())),
+            ("day_ord", s(m.day.to_string())),
+            ("race_no", s(two(race.number))),
+            ("race_rank", s(rank)),
+            ("racer_no", s(&line.runner.id)),
+        ]
+    })
 }
 
 /// The payoff service: amounts only (served, unused by the plugins).

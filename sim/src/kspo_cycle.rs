@@ -2,7 +2,7 @@
 
 use crate::calendar::Track;
 use crate::endpoint::Ctx;
-use crate::kspo::{self, Gate, RANK, STD, amount, circled, numbered, race_of, two, ymd};
+use crate::kspo::{self, Gate, STD, amount, circled, numbered, race_of, rows, two, ymd};
 use crate::odds::{self, Dividend};
 use crate::people::padded;
 use crate::pools::Pool;
@@ -14,12 +14,6 @@ const TRACK: Track = Track::Gwangmyeong;
 /// Pools in result order: pool1 WIN, pool2 PLC, pool4 EXA, pool5 QNL, pool6 TLA, pool7 TRI,
 /// pool8 XLA.
 const POOLS: [Pool; 7] = [Pool::Win, Pool::Place, Pool::Exacta, Pool::Quinella, Pool::Trio, Pool::Trifecta, Pool::Xla];
-
-fn rows(items: Vec<Item>) -> Rows<'static> {
-    let mut rows = Rows::new();
-    rows.extend(items);
-    rows
-}
 
 /// The card: one row per rider of every published race, all strings but `row_num`.
 pub(crate) fn card<'a>(ctx: &'a Ctx<'a>) -> Rows<'a> {
@@ -107,34 +101,25 @@ pub(crate) fn result<'a>(ctx: &'a Ctx<'a>) -> Rows<'a> {
 
 /// The rank service: one row per rider of every official race, in result order.
 pub(crate) fn rank<'a>(ctx: &'a Ctx<'a>) -> Rows<'a> {
-    let racer = ctx.query.get("racer_no").filter(|v| !v.is_empty());
-    let mut items = Vec::new();
-    for (day, i) in kspo::races(ctx, TRACK, RANK, Gate::Official) {
-        let (Some(race), Some(m)) = (race_of(&day, i), day.meeting) else { continue };
-        for p in &race.outcome.placings {
-            let Some(r) = race.runner(p.number) else { continue };
-            if racer.is_some_and(|no| no != r.id) {
-                continue;
-            }
-            let rank = match p.finish {
-                Finish::Place(k) => two(k),
-                Finish::Disqualified => "실격".into(),
-                Finish::DidNotFinish => "낙차".into(),
-            };
-            items.push(vec![
-                ("race_day", s(ymd(race.date))),
-                ("meet_nm", s(TRACK.label())),
-                ("tms", s(two(m.round))),
-                ("day_ord", s(m.day.to_string())),
-                ("race_no", s(two(race.number))),
-                ("race_rank", s(rank)),
-                ("racer_no", s(&r.id)),
-                ("racer_nm", s(&r.name)),
-                ("stnd_year", s(m.year.to_string())),
-            ]);
-        }
-    }
-    rows(items)
+    kspo::rank_rows(ctx, TRACK, |line| {
+        let (race, m) = (line.race, line.meeting);
+        let rank = match line.placing.finish {
+            Finish::Place(k) => two(k),
+            Finish::Disqualified => "실격".into(),
+            Finish::DidNotFinish => "낙차".into(),
+        };
+        vec![
+            ("race_day", s(ymd(race.date))),
+            ("meet_nm", s(TRACK.label())),
+            ("tms", s(two(m.round))),
+            ("day_ord", s(m.day.to_string())),
+            ("race_no", s(two(race.number))),
+            ("race_rank", s(rank)),
+            ("racer_no", s(&line.runner.id)),
+            ("racer_nm", s(&line.runner.name)),
+            ("stnd_year", s(m.year.to_string())),
+        ]
+    })
 }
 
 /// The payoff service: amounts only, no combinations (served, unused by the plugins).
