@@ -330,17 +330,11 @@ fn parse_date(text: &str) -> anyhow::Result<Date> {
 }
 
 fn parse_pool(code: &str) -> anyhow::Result<Pool> {
-    Ok(match code.trim().to_ascii_uppercase().as_str() {
-        "WIN" => Pool::Win,
-        "PLC" => Pool::Plc,
-        "QNL" => Pool::Qnl,
-        "EXA" => Pool::Exa,
-        "QPL" => Pool::Qpl,
-        "TLA" => Pool::Tla,
-        "TRI" => Pool::Tri,
-        "XLA" => Pool::Xla,
-        other => bail!("unknown pool {other:?}; pools: WIN, PLC, QNL, EXA, QPL, TLA, TRI, XLA"),
-    })
+    use Pool::*;
+    [Win, Plc, Qnl, Exa, Qpl, Tla, Tri, Xla]
+        .into_iter()
+        .find(|p| json::pool(*p).eq_ignore_ascii_case(code.trim()))
+        .with_context(|| format!("unknown pool {code:?}; pools: WIN, PLC, QNL, EXA, QPL, TLA, TRI, XLA"))
 }
 
 #[cfg(test)]
