@@ -34,6 +34,12 @@ pub fn pool(p: Pool) -> &'static str {
 }
 
 /// The operation kind's name, e.g. `schedule`.
+/// The pool with KRA code `code` (case-insensitive).
+pub fn pool_from_code(code: &str) -> Option<Pool> {
+    use Pool::*;
+    [Win, Plc, Qnl, Exa, Qpl, Tla, Tri, Xla].into_iter().find(|p| pool(*p).eq_ignore_ascii_case(code.trim()))
+}
+
 pub fn operation_kind(k: OperationKind) -> &'static str {
     match k {
         OperationKind::Schedule => "schedule",

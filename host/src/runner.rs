@@ -1,12 +1,14 @@
 //! Running one operation end to end: plan → fetch → parse, following every page, with
-//! bounded retries. The plugin CLI's `run` uses it as is; the daemon wraps the same loop with
-//! its rate limiter, quota and archive.
+//! bounded retries. The plugin CLI's `run` uses it as is; the daemon's worker passes [`Hooks`]
+//! that put every request through the rate limiter and quota and archive every response before
+//! it is parsed.
 
 use std::collections::{HashSet, VecDeque};
+use std::future::Future;
 use std::time::Duration;
 
 use crate::fetch::{Endpoint, FetchError, Fetcher};
-use crate::plugins::wit::{HttpRequest, Operation, Record, SourceError};
+use crate::plugins::wit::{HttpRequest, HttpResponse, Operation, Record, SourceError};
 use crate::plugins::{CallError, Fault, Plugin};
 
 /// How hard to try.
@@ -56,6 +58,12 @@ pub enum RunError {
     TooManyRequests(usize),
     #[error("a plugin call was lost: {0}")]
     Join(String),
+    /// The rate limiter or the quota refused the request (see [`Hooks::before_send`]).
+    #[error(transparent)]
+    Budget(#[from] crate::budget::BudgetError),
+    /// The raw archive could not keep a response, so it was not parsed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 impl RunError {
@@ -66,7 +74,46 @@ impl RunError {
             RunError::Fault(_) => "plugin_fault",
             RunError::Fetch(_) => "transient",
             RunError::TooManyRequests(_) | RunError::Join(_) => "plugin_fault",
+            RunError::Budget(crate::budget::BudgetError::Exhausted { .. }) => "quota_exhausted",
+            RunError::Budget(crate::budget::BudgetError::Paused { .. }) => "rate_limited",
+            RunError::Budget(_) | RunError::Store(_) => "transient",
         }
+    }
+}
+
+/// What the caller does around each request.
+pub trait Hooks: Sync {
+    /// Before each request (retries included) is sent: wait for its turn, count it against a
+    /// quota. An error stops the operation.
+    fn before_send(&self, request: &HttpRequest) -> impl Future<Output = Result<(), RunError>> + Send;
+
+    /// Each response as received, before the plugin sees it (the raw archive). `url` has the
+    /// credential redacted. An error stops the operation unparsed.
+    fn received(
+        &self,
+        request: &HttpRequest,
+        url: &str,
+        response: &HttpResponse,
+    ) -> impl Future<Output = Result<(), RunError>> + Send;
+
+    /// The source answered "too many requests, wait `wait`": tell whoever else sends to it.
+    fn rate_limited(&self, request: &HttpRequest, wait: Duration) -> impl Future<Output = ()> + Send {
+        let _ = (request, wait);
+        async {}
+    }
+}
+
+/// No rate limit, no quota, no archive: the plugin CLI.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoHooks;
+
+impl Hooks for NoHooks {
+    async fn before_send(&self, _: &HttpRequest) -> Result<(), RunError> {
+        Ok(())
+    }
+
+    async fn received(&self, _: &HttpRequest, _: &str, _: &HttpResponse) -> Result<(), RunError> {
+        Ok(())
     }
 }
 
@@ -79,6 +126,19 @@ pub async fn run(
     config: &[(String, String)],
     policy: &Policy,
 ) -> Result<Outcome, RunError> {
+    run_with(plugin, endpoint, fetcher, op, config, policy, &NoHooks).await
+}
+
+/// [`run`], with `hooks` around every request.
+pub async fn run_with(
+    plugin: &Plugin,
+    endpoint: &Endpoint,
+    fetcher: &Fetcher,
+    op: &Operation,
+    config: &[(String, String)],
+    policy: &Policy,
+    hooks: &impl Hooks,
+) -> Result<Outcome, RunError> {
     let mut queue: VecDeque<HttpRequest> = plan(plugin, op, config).await?.into();
     let mut seen: HashSet<String> = HashSet::new();
     let mut outcome = Outcome::default();
@@ -89,7 +149,8 @@ pub async fn run(
         if seen.len() > policy.max_requests {
             return Err(RunError::TooManyRequests(policy.max_requests));
         }
-        let page = fetch_and_parse(plugin, endpoint, fetcher, op, &request, policy, &mut outcome.requests).await?;
+        let call = Call { plugin, endpoint, fetcher, op, policy };
+        let page = fetch_and_parse(&call, &request, hooks, &mut outcome.requests).await?;
         outcome.records.extend(page.records);
         queue.extend(page.next);
     }
@@ -104,25 +165,36 @@ async fn plan(plugin: &Plugin, op: &Operation, config: &[(String, String)]) -> R
     })
 }
 
+/// What stays the same for every request of one operation.
+struct Call<'a> {
+    plugin: &'a Plugin,
+    endpoint: &'a Endpoint,
+    fetcher: &'a Fetcher,
+    op: &'a Operation,
+    policy: &'a Policy,
+}
+
 async fn fetch_and_parse(
-    plugin: &Plugin,
-    endpoint: &Endpoint,
-    fetcher: &Fetcher,
-    op: &Operation,
+    call: &Call<'_>,
     request: &HttpRequest,
-    policy: &Policy,
+    hooks: &impl Hooks,
     sent: &mut usize,
 ) -> Result<crate::plugins::wit::Page, RunError> {
+    let Call { plugin, endpoint, fetcher, op, policy } = *call;
     let mut attempt = 0;
     loop {
+        hooks.before_send(request).await?;
         *sent += 1;
         let error = match fetcher.fetch(endpoint, request).await {
             Err(e) => RunError::Fetch(e),
-            Ok(response) => match parse(plugin, op, request, response).await? {
-                Ok(page) => return Ok(page),
-                Err(CallError::Fault(f)) => return Err(RunError::Fault(f)),
-                Err(CallError::Source(error)) => RunError::Source { url: endpoint.display_url(request), error },
-            },
+            Ok(response) => {
+                hooks.received(request, &endpoint.display_url(request), &response).await?;
+                match parse(plugin, op, request, response).await? {
+                    Ok(page) => return Ok(page),
+                    Err(CallError::Fault(f)) => return Err(RunError::Fault(f)),
+                    Err(CallError::Source(error)) => RunError::Source { url: endpoint.display_url(request), error },
+                }
+            }
         };
         let wait = match &error {
             RunError::Source { error: SourceError::RateLimited(after), .. } => {
@@ -133,6 +205,9 @@ async fn fetch_and_parse(
             }
             _ => return Err(error),
         };
+        if let RunError::Source { error: SourceError::RateLimited(_), .. } = &error {
+            hooks.rate_limited(request, wait).await;
+        }
         if attempt >= policy.retries {
             return Err(error);
         }

@@ -92,6 +92,24 @@ impl Clock {
     pub fn advance(&self, d: TimeDelta) {
         self.set(self.now() + d);
     }
+
+    /// How many clock seconds pass per real second: 1 for the system clock, the speed of an
+    /// accelerated one, and 0 for a fixed clock (it moves only when told).
+    pub fn speed(&self) -> f64 {
+        match *self.mode() {
+            Mode::System => 1.0,
+            Mode::Fixed(_) => 0.0,
+            Mode::Accelerated { speed, .. } => speed,
+        }
+    }
+
+    /// The real time until the clock reads `t`: zero if it already does, and zero on a fixed
+    /// clock (whoever holds it moves it; waiting would never end).
+    pub fn real_until(&self, t: DateTime<FixedOffset>) -> std::time::Duration {
+        let ahead = (t - self.now()).to_std().unwrap_or_default();
+        let speed = self.speed();
+        if speed > 0.0 { ahead.div_f64(speed) } else { std::time::Duration::ZERO }
+    }
 }
 
 #[cfg(test)]

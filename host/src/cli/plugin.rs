@@ -330,10 +330,7 @@ fn parse_date(text: &str) -> anyhow::Result<Date> {
 }
 
 fn parse_pool(code: &str) -> anyhow::Result<Pool> {
-    use Pool::*;
-    [Win, Plc, Qnl, Exa, Qpl, Tla, Tri, Xla]
-        .into_iter()
-        .find(|p| json::pool(*p).eq_ignore_ascii_case(code.trim()))
+    json::pool_from_code(code)
         .with_context(|| format!("unknown pool {code:?}; pools: WIN, PLC, QNL, EXA, QPL, TLA, TRI, XLA"))
 }
 

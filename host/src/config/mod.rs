@@ -50,6 +50,38 @@ pub struct Config {
     pub cadence: Cadence,
     pub store: StoreSettings,
     pub http: HttpSettings,
+    pub jobs: JobSettings,
+}
+
+/// The job queue and its workers.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobSettings {
+    /// Jobs one host runs at once.
+    pub workers: usize,
+    /// Attempts of a job before it is a failure (transient errors only; others fail at once).
+    pub max_attempts: u32,
+    /// Backoff before the second attempt, in milliseconds; doubled per attempt, with full jitter.
+    pub backoff_base_ms: u64,
+    /// Longest backoff, in seconds.
+    pub backoff_cap_s: u64,
+    /// Seconds without a heartbeat after which a host is taken for dead and its jobs re-queued.
+    pub orphan_after_s: u64,
+    /// Seconds `serve` waits for jobs in flight after SIGTERM before it exits anyway.
+    pub shutdown_grace_s: u64,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        JobSettings {
+            workers: 8,
+            max_attempts: 6,
+            backoff_base_ms: 2_000,
+            backoff_cap_s: 300,
+            orphan_after_s: 30,
+            shutdown_grace_s: 10,
+        }
+    }
 }
 
 /// One source: which component reads it, where it lives, and the key.
@@ -97,6 +129,8 @@ pub struct Cadence {
     pub odds_phases: Vec<(u32, u32)>,
     /// Pools polled before the race; after post every pool the plugin lists is polled once.
     pub odds_pools: Vec<String>,
+    /// Seconds after post of the one poll of every pool (the final odds).
+    pub final_odds_after_s: u32,
     /// Minutes after post before results are first asked for.
     pub results_delay_min: u32,
     /// Minutes between results polls until they are final.
@@ -113,6 +147,7 @@ impl Default for Cadence {
             entries_before_post_min: 60,
             odds_phases: vec![(60, 300), (15, 60), (5, 30)],
             odds_pools: vec!["WIN".into(), "PLC".into()],
+            final_odds_after_s: 60,
             results_delay_min: 5,
             results_every_min: 5,
             results_give_up_min: 24 * 60,
@@ -166,6 +201,8 @@ struct File {
     store: StoreSettings,
     #[serde(default)]
     http: HttpSettings,
+    #[serde(default)]
+    jobs: JobSettings,
 }
 
 /// Sources the host knows how to name in the environment.
@@ -256,7 +293,23 @@ impl Config {
         alerts.slack_channel = get("RACELAB_SLACK_CHANNEL").or(alerts.slack_channel);
         check_alerts(&alerts)?;
         check_cadence(&file.cadence)?;
-        Ok(Config { database_url, listen, sources, alerts, cadence: file.cadence, store: file.store, http: file.http })
+        if file.jobs.workers == 0 || file.jobs.max_attempts == 0 {
+            return Err(ConfigError::Invalid {
+                key: "jobs.workers / jobs.max_attempts".into(),
+                value: format!("{} / {}", file.jobs.workers, file.jobs.max_attempts),
+                reason: "both must be at least 1".into(),
+            });
+        }
+        Ok(Config {
+            database_url,
+            listen,
+            sources,
+            alerts,
+            cadence: file.cadence,
+            store: file.store,
+            http: file.http,
+            jobs: file.jobs,
+        })
     }
 }
 

@@ -53,11 +53,25 @@ pub async fn connect(url: &str) -> Result<PgPool> {
         .map_err(error::db(format!("connecting to {shown}")))
 }
 
+/// `url` with any password masked, for messages.
+pub fn redact_database_url(url: &str) -> String {
+    error::redact_url(url)
+}
+
 /// Brings the schema up to date with `migrations/` (embedded at build time). Several hosts may
 /// start at once: sqlx holds a PostgreSQL advisory lock on the database while it migrates, so
 /// one applies the migrations and the others wait, then find nothing to do.
+///
+/// The job queue's tables (schema `apalis`) come from apalis-postgres' own migrations, applied
+/// here too. Both sets share sqlx's bookkeeping table, their version numbers cannot collide
+/// (ours count from 1, apalis' are timestamps), and each is told to ignore the other's rows.
 pub async fn migrate(pool: &PgPool) -> Result<()> {
-    sqlx::migrate!("../migrations").run(pool).await?;
+    let mut ours = sqlx::migrate!("../migrations");
+    ours.set_ignore_missing(true);
+    ours.run(pool).await?;
+    let mut queue = apalis_postgres::PostgresStorage::<()>::migrations();
+    queue.set_ignore_missing(true);
+    queue.run(pool).await?;
     Ok(())
 }
 

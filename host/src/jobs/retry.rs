@@ -1,0 +1,128 @@
+//! Trying again: the backoff between a job's attempts, and `racelab retry` for a job that
+//! failed for good.
+
+use std::time::Duration;
+
+use racelab_sim::Clock;
+use rand::Rng;
+use sqlx::PgPool;
+
+use super::{JobError, db, push_task};
+
+/// Exponential backoff with full jitter: attempt `n` waits a uniformly random time between zero
+/// and `min(cap, base · 2ⁿ)`. The randomness spreads the retries of many jobs that failed
+/// together (a source outage), so they do not come back in one burst.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backoff {
+    pub base: Duration,
+    pub cap: Duration,
+    /// Attempts in all, the first included; a job that fails this often is a failure row.
+    pub max_attempts: u32,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff { base: Duration::from_secs(2), cap: Duration::from_secs(300), max_attempts: 6 }
+    }
+}
+
+impl Backoff {
+    /// The wait before attempt `attempt + 1`, after `attempt` failures.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        self.delay_with(attempt, &mut rand::rng())
+    }
+
+    /// [`Backoff::delay`] with the caller's randomness.
+    pub fn delay_with(&self, attempt: u32, rng: &mut impl Rng) -> Duration {
+        let ceiling = self.base.saturating_mul(1 << attempt.min(20)).min(self.cap);
+        ceiling.mul_f64(rng.random::<f64>())
+    }
+}
+
+/// What `racelab retry` did with one failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Retried {
+    /// The job is queued again; the failure resolves when it succeeds.
+    Queued { failure: i64, job: i64, task: String },
+    /// The job was queued already (retried before, not run yet).
+    AlreadyQueued { failure: i64, job: i64 },
+}
+
+/// Queues the job behind failure `failure` again, due now.
+pub async fn retry_failure(pool: &PgPool, clock: &Clock, failure: i64) -> Result<Retried, JobError> {
+    let mut tx = pool.begin().await.map_err(db("starting a retry"))?;
+    let row: Option<(Option<i64>, Option<chrono::DateTime<chrono::Utc>>)> =
+        sqlx::query_as("SELECT planned_job, resolved_at FROM ingestion_failures WHERE id = $1 FOR UPDATE")
+            .bind(failure)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db(format!("reading failure {failure}")))?;
+    let Some((job, resolved)) = row else {
+        return Err(JobError::NotRetryable { failure, reason: "there is no such failure".into() });
+    };
+    if let Some(at) = resolved {
+        return Err(JobError::NotRetryable { failure, reason: format!("it was resolved at {at}") });
+    }
+    let Some(job) = job else {
+        return Err(JobError::NotRetryable { failure, reason: "it is not the failure of a queued job".into() });
+    };
+    let (state, lane, op): (String, String, String) =
+        sqlx::query_as("SELECT state, lane, op FROM planned_jobs WHERE id = $1 FOR UPDATE")
+            .bind(job)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db(format!("reading job {job}")))?;
+    if state == "queued" {
+        return Ok(Retried::AlreadyQueued { failure, job });
+    }
+    sqlx::query(
+        "UPDATE planned_jobs SET state = 'queued', attempts = 0, finished_at = NULL, not_before = NULL WHERE id = $1",
+    )
+    .bind(job)
+    .execute(&mut *tx)
+    .await
+    .map_err(db(format!("re-queueing job {job}")))?;
+    let priority = match (lane.as_str(), op.as_str()) {
+        ("backfill", _) => 0,
+        (_, "odds" | "odds_final") => 20,
+        _ => 10,
+    };
+    let task = push_task(&mut tx, clock, job, priority).await?;
+    tx.commit().await.map_err(db("committing a retry"))?;
+    Ok(Retried::Queued { failure, job, task })
+}
+
+/// [`retry_failure`] for every unresolved failure of a job, oldest first.
+pub async fn retry_all_open(pool: &PgPool, clock: &Clock) -> Result<Vec<Retried>, JobError> {
+    let open: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM ingestion_failures WHERE resolved_at IS NULL AND planned_job IS NOT NULL ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(db("listing open failures"))?;
+    let mut done = Vec::with_capacity(open.len());
+    for failure in open {
+        done.push(retry_failure(pool, clock, failure).await?);
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn full_jitter_stays_under_the_doubling_ceiling_and_the_cap() {
+        let b = Backoff { base: Duration::from_millis(100), cap: Duration::from_secs(1), max_attempts: 6 };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for attempt in 0..10 {
+            let ceiling = Duration::from_millis(100 * (1 << attempt)).min(Duration::from_secs(1));
+            let delays: Vec<Duration> = (0..200).map(|_| b.delay_with(attempt, &mut rng)).collect();
+            assert!(delays.iter().all(|d| *d <= ceiling), "attempt {attempt}");
+            // Full jitter: spread over the whole range, not bunched at the ceiling.
+            assert!(delays.iter().any(|d| *d < ceiling / 4), "attempt {attempt}");
+            assert!(delays.iter().any(|d| *d > ceiling * 3 / 4), "attempt {attempt}");
+        }
+    }
+}

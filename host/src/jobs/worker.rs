@@ -1,0 +1,765 @@
+//! Running tasks: claim from the queue, run the plugin operation with every request through
+//! the budget and every response into the raw archive, then write the records, the job's
+//! progress and the task's status in one transaction.
+//!
+//! Failures follow DESIGN §5: `transient` and `rate_limited` (and a database that failed
+//! mid-job) are retried with exponential backoff and full jitter up to a maximum of attempts;
+//! `quota_exhausted` puts the job back until the quota resets at KST midnight, without counting
+//! an attempt; everything else (auth, bad request, malformed, unsupported, a plugin fault, an
+//! output the store refused) is final at once. A final failure is an `ingestion_failures` row —
+//! with the raw response that caused it — and one alert; a later success of the same job
+//! resolves both.
+//!
+//! A task this host cannot settle because the database is gone is released when it comes back;
+//! a task of a host that died is handed to another by apalis' orphan re-enqueue once its
+//! heartbeat is older than `orphan_after`. Either way the job runs again, and since every write
+//! is an upsert on natural keys, nothing is duplicated.
+
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use apalis_core::worker::context::WorkerContext;
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use racelab_sim::Clock;
+use sqlx::PgPool;
+use tokio::task::JoinSet;
+
+use super::retry::Backoff;
+use super::{JobError, Op, Payload, QUEUE, Settle, db, settle};
+use crate::alerts::{Alert, Alerter, Incident};
+use crate::budget::{Budget, Lane};
+use crate::fetch::{Endpoint, Fetcher};
+use crate::plugins::Plugin;
+use crate::plugins::wit::{
+    Date, DayRef, HttpRequest, HttpResponse, OddsQuery, Operation, RaceKey, RaceRef, Record, SourceError,
+};
+use crate::runner::{self, Hooks, Policy, RunError};
+use crate::store::{JobOutput, Store, StoreError};
+
+/// One source as the worker runs it.
+#[derive(Debug, Clone)]
+pub struct SourceRuntime {
+    pub plugin: Plugin,
+    pub endpoint: Endpoint,
+    /// The plugin's configuration values.
+    pub config: Vec<(String, String)>,
+}
+
+/// How the worker works.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// Tasks run at once.
+    pub concurrency: usize,
+    /// Real time between polls of an empty queue.
+    pub poll: Duration,
+    pub backoff: Backoff,
+    /// Retries within one attempt (per request), before the job-level backoff.
+    pub policy: Policy,
+    /// Real time between heartbeats.
+    pub heartbeat: Duration,
+    /// A host whose heartbeat is older than this is dead; its tasks go to others.
+    pub orphan_after: Duration,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        WorkerSettings {
+            concurrency: 8,
+            poll: Duration::from_millis(200),
+            backoff: Backoff::default(),
+            policy: Policy::default(),
+            heartbeat: Duration::from_secs(5),
+            orphan_after: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Counters, for the progress view and the status endpoint.
+#[derive(Debug, Default)]
+pub struct WorkerStats {
+    pub done: AtomicU64,
+    pub retried: AtomicU64,
+    pub failed: AtomicU64,
+    pub superseded: AtomicU64,
+    pub paused: AtomicU64,
+    pub requests: AtomicU64,
+}
+
+/// Runs tasks. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct Worker {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker").field("name", &self.inner.name).finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    name: String,
+    context: WorkerContext,
+    pool: PgPool,
+    store: Store,
+    clock: Clock,
+    budget: Budget,
+    alerter: Option<Alerter>,
+    sources: HashMap<String, SourceRuntime>,
+    fetcher: Fetcher,
+    settings: WorkerSettings,
+    stats: WorkerStats,
+    /// Tasks claimed and not yet settled.
+    in_hand: Mutex<BTreeSet<String>>,
+}
+
+/// The parts a worker is built from.
+#[derive(Debug)]
+pub struct WorkerParts {
+    /// Unique among the hosts sharing the database (host name and process id, say).
+    pub name: String,
+    pub store: Store,
+    pub clock: Clock,
+    pub budget: Budget,
+    pub alerter: Option<Alerter>,
+    /// By source name.
+    pub sources: HashMap<String, SourceRuntime>,
+    pub fetcher: Fetcher,
+    pub settings: WorkerSettings,
+}
+
+/// A planned job, as read back.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct JobRow {
+    id: i64,
+    source: String,
+    op: String,
+    track: String,
+    race_date: NaiveDate,
+    race_number: i16,
+    slot: DateTime<Utc>,
+    lane: String,
+    post_time: Option<DateTime<Utc>>,
+    pools: Vec<String>,
+    state: String,
+    attempts: i32,
+    not_before: Option<DateTime<Utc>>,
+}
+
+impl JobRow {
+    fn lane(&self) -> Lane {
+        if self.lane == "backfill" { Lane::Backfill } else { Lane::Live }
+    }
+
+    fn describe(&self) -> String {
+        let race = if self.race_number > 0 { format!(" race {}", self.race_number) } else { String::new() };
+        format!("{} {} {} {}{race}", self.source, self.op, self.track, self.race_date)
+    }
+}
+
+/// What the hooks saw during one run.
+#[derive(Debug, Default)]
+struct Seen {
+    /// Requests sent, retries included.
+    sent: usize,
+    dataset: Option<String>,
+    raw_response: Option<i64>,
+    datasets: BTreeSet<String>,
+}
+
+/// The budget and the archive around one job's requests.
+struct JobHooks<'a> {
+    inner: &'a Inner,
+    source: &'a str,
+    lane: Lane,
+    seen: Mutex<Seen>,
+}
+
+impl JobHooks<'_> {
+    fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
+        self.seen.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Hooks for JobHooks<'_> {
+    async fn before_send(&self, request: &HttpRequest) -> Result<(), RunError> {
+        {
+            let mut seen = self.seen();
+            seen.sent += 1;
+            seen.dataset = Some(request.dataset.clone());
+            seen.datasets.insert(request.dataset.clone());
+        }
+        self.inner.budget.acquire(self.source, &request.dataset, self.lane).await?;
+        self.inner.stats.requests.fetch_add(1, Relaxed);
+        Ok(())
+    }
+
+    async fn received(&self, request: &HttpRequest, url: &str, response: &HttpResponse) -> Result<(), RunError> {
+        let id = self
+            .inner
+            .store
+            .archive(&self.inner.pool, self.source, &request.dataset, url, response.status, &response.body)
+            .await?;
+        self.seen().raw_response = Some(id);
+        Ok(())
+    }
+
+    async fn rate_limited(&self, request: &HttpRequest, wait: Duration) {
+        if let Err(e) = self.inner.budget.pause_for(self.source, &request.dataset, wait).await {
+            tracing::warn!("could not share a rate-limit pause: {e}");
+        }
+    }
+}
+
+/// How a run ended, for the books.
+enum Verdict {
+    Success { records: Vec<Record>, requests: usize },
+    Failed { kind: &'static str, message: String, retryable: bool, quota: bool },
+}
+
+impl Worker {
+    /// A worker; call [`Worker::register`] before [`Worker::run`].
+    pub fn new(parts: WorkerParts) -> Self {
+        let context = WorkerContext::new(&parts.name);
+        Worker {
+            inner: Arc::new(Inner {
+                context,
+                pool: parts.store.pool().clone(),
+                name: parts.name,
+                store: parts.store,
+                clock: parts.clock,
+                budget: parts.budget,
+                alerter: parts.alerter,
+                sources: parts.sources,
+                fetcher: parts.fetcher,
+                settings: parts.settings,
+                stats: WorkerStats::default(),
+                in_hand: Mutex::new(BTreeSet::new()),
+            }),
+        }
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &WorkerStats {
+        &self.inner.stats
+    }
+
+    /// The worker's name in `apalis.workers`.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Records this worker in `apalis.workers` (its heartbeat row).
+    pub async fn register(&self) -> Result<(), JobError> {
+        sqlx::query(
+            "INSERT INTO apalis.workers (id, worker_type, storage_name, layers, last_seen)
+             VALUES ($1, $2, 'racelab', '', now())
+             ON CONFLICT (id) DO UPDATE SET last_seen = now()",
+        )
+        .bind(&self.inner.name)
+        .bind(QUEUE)
+        .execute(&self.inner.pool)
+        .await
+        .map_err(db(format!("registering worker {}", self.inner.name)))?;
+        Ok(())
+    }
+
+    /// One heartbeat: tasks this worker dropped (see [`super::release_abandoned`]) and tasks
+    /// of dead hosts go back to the queue.
+    pub async fn heartbeat(&self) -> Result<u64, JobError> {
+        let pool = &self.inner.pool;
+        sqlx::query("UPDATE apalis.workers SET last_seen = now() WHERE id = $1")
+            .bind(&self.inner.name)
+            .execute(pool)
+            .await
+            .map_err(db("sending the heartbeat"))?;
+        let in_hand: Vec<String> = self.in_hand().iter().cloned().collect();
+        let released = super::release_abandoned(pool, &self.inner.name, &in_hand).await?;
+        if released > 0 {
+            tracing::info!(released, "handed unsettled tasks back to the queue");
+        }
+        let mut conn = pool.acquire().await.map_err(db("re-enqueueing orphaned tasks"))?;
+        let dead_for = self.inner.settings.orphan_after.as_secs().max(1);
+        Ok(apalis_postgres::queries::reenqueue_orphaned(&mut *conn, QUEUE, dead_for).await?)
+    }
+
+    /// Claims and runs tasks until `stop` completes, then finishes the tasks in hand (the
+    /// caller bounds that with its own deadline).
+    pub async fn run(&self, stop: impl Future<Output = ()>) {
+        tokio::pin!(stop);
+        let mut running: JoinSet<()> = JoinSet::new();
+        let mut last_beat = Instant::now() - self.inner.settings.heartbeat;
+        let mut pause = self.inner.settings.poll;
+        loop {
+            if last_beat.elapsed() >= self.inner.settings.heartbeat {
+                last_beat = Instant::now();
+                if let Err(e) = self.heartbeat().await {
+                    tracing::warn!("heartbeat failed: {e}");
+                }
+            }
+            while running.try_join_next().is_some() {}
+            let free = self.inner.settings.concurrency.saturating_sub(running.len());
+            let claimed = if free == 0 { Ok(Vec::new()) } else { self.claim(free).await };
+            let idle = match claimed {
+                Ok(tasks) => {
+                    let none = tasks.is_empty();
+                    for (task, job) in tasks {
+                        let me = self.clone();
+                        running.spawn(async move { me.execute(&task, job).await });
+                    }
+                    pause = self.inner.settings.poll;
+                    none
+                }
+                Err(e) => {
+                    tracing::warn!("cannot claim tasks: {e}; retrying in {} ms", pause.as_millis());
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                    true
+                }
+            };
+            if idle || free == 0 {
+                tokio::select! {
+                    () = &mut stop => break,
+                    _ = running.join_next(), if !running.is_empty() => {}
+                    () = tokio::time::sleep(pause) => {}
+                }
+            } else if futures_util::FutureExt::now_or_never(&mut stop).is_some() {
+                break;
+            }
+        }
+        tracing::info!(in_flight = running.len(), "worker stopped claiming; finishing tasks in hand");
+        while running.join_next().await.is_some() {}
+    }
+
+    /// Claims and runs every task that is due until none is (and no due job is left waiting
+    /// for a retry), or `limit` real time passes. For tests and tools on a clock they move.
+    pub async fn run_until_idle(&self, limit: Duration) -> Result<(), JobError> {
+        let started = Instant::now();
+        loop {
+            let tasks = self.claim(self.inner.settings.concurrency).await?;
+            if tasks.is_empty() {
+                if self.open_due_jobs().await? == 0 {
+                    return Ok(());
+                }
+                if started.elapsed() > limit {
+                    return Err(JobError::Database {
+                        context: format!("waiting {} s for due jobs to finish", limit.as_secs()),
+                        source: sqlx::Error::PoolTimedOut,
+                    });
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+            let mut running = JoinSet::new();
+            for (task, job) in tasks {
+                let me = self.clone();
+                running.spawn(async move { me.execute(&task, job).await });
+            }
+            while running.join_next().await.is_some() {}
+        }
+    }
+
+    /// Jobs due by the clock that are not finished.
+    async fn open_due_jobs(&self) -> Result<i64, JobError> {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM planned_jobs
+             WHERE state = 'queued' AND GREATEST(slot, COALESCE(not_before, slot)) <= $1",
+        )
+        .bind(self.inner.clock.now().to_utc())
+        .fetch_one(&self.inner.pool)
+        .await
+        .map_err(db("counting open jobs"))
+    }
+
+    /// Up to `n` due tasks, locked to this worker.
+    async fn claim(&self, n: usize) -> Result<Vec<(String, i64)>, JobError> {
+        let config = apalis_postgres::Config::default().queue(QUEUE).batch_size(n);
+        let mut conn = self.inner.pool.acquire().await.map_err(db("claiming tasks"))?;
+        let tasks = apalis_postgres::queries::fetch_next(&mut *conn, &config, &self.inner.context).await?;
+        let mut out = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            let id = task.task_id().map(ToString::to_string).unwrap_or_default();
+            match serde_json::from_slice::<Payload>(&task.args) {
+                Ok(p) => out.push((id, p.job)),
+                Err(e) => {
+                    tracing::error!(task = %id, "a task in the queue is not a RaceLab job ({e}); killing it");
+                    let mut conn = self.inner.pool.acquire().await.map_err(db("killing a foreign task"))?;
+                    settle(&mut conn, &self.inner.clock, &id, Settle::Killed, "not a RaceLab job").await?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn in_hand(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+        self.inner.in_hand.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs one task to its end. When the database fails mid-way the job is tried again a few
+    /// times; after that the task is dropped from hand and the next heartbeat that reaches the
+    /// database hands it back to the queue (the job's data was not committed, so it reruns).
+    async fn execute(&self, task: &str, job: i64) {
+        self.in_hand().insert(task.to_string());
+        let mut wait = Duration::from_millis(200);
+        for attempt in 1..=8 {
+            match self.try_execute(task, job).await {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(
+                        task,
+                        job,
+                        attempt,
+                        "could not finish the job: {e}; retrying in {} ms",
+                        wait.as_millis()
+                    );
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        self.in_hand().remove(task);
+    }
+
+    async fn try_execute(&self, task: &str, job_id: i64) -> Result<(), JobError> {
+        let inner = &*self.inner;
+        let job: Option<JobRow> = sqlx::query_as(
+            "SELECT id, source, op, track, race_date, race_number, slot, lane, post_time, pools, state, attempts,
+                    not_before
+             FROM planned_jobs WHERE id = $1",
+        )
+        .bind(job_id)
+        .fetch_optional(&inner.pool)
+        .await
+        .map_err(db(format!("reading job {job_id}")))?;
+        let Some(job) = job else {
+            return self.settle_alone(task, Settle::Killed, "no such planned job").await;
+        };
+        if job.state != "queued" {
+            return self.settle_alone(task, Settle::Done, "already finished").await;
+        }
+        // Early (queued ahead by the planner, or paused until the quota resets): wait briefly,
+        // or hand it back until it is due.
+        // A worker slot is not held for a wait: a task more than a moment early goes back to
+        // the queue with its exact due time (a fixed clock moves only when told: a second).
+        let due = job.not_before.map_or(job.slot, |nb| nb.max(job.slot));
+        if inner.clock.now().to_utc() < due {
+            let wait = inner.clock.real_until(due.fixed_offset());
+            if wait.is_zero() || wait > Duration::from_millis(20) {
+                let back = if wait.is_zero() { Duration::from_secs(1) } else { wait };
+                return self.settle_alone(task, Settle::RetryIn(back), "not due yet").await;
+            }
+            tokio::time::sleep(wait).await;
+        }
+        let Some(op) = Op::parse(&job.op) else {
+            return self.settle_alone(task, Settle::Killed, "unknown operation").await;
+        };
+        let race = self.race(&job).await?;
+        if let (Some(planned), Some((Some(current), _))) = (job.post_time, &race)
+            && planned != *current
+        {
+            tracing::info!(job = job.id, "{}: post time moved from {planned} to {current}; superseded", job.describe());
+            return self.finish(task, &job, "superseded", Settle::Done).await;
+        }
+        let meeting = race.and_then(|(_, m)| m);
+        let Some(source) = inner.sources.get(&job.source) else {
+            let verdict = Verdict::Failed {
+                kind: "config",
+                message: format!("no plugin is configured for source {}", job.source),
+                retryable: false,
+                quota: false,
+            };
+            return self.record(task, &job, op, verdict, &JobHooks::new(inner, &job)).await;
+        };
+        let operation = operation(&job, op, meeting);
+        let hooks = JobHooks::new(inner, &job);
+        let captured_at = inner.clock.now().to_utc();
+        let run = runner::run_with(
+            &source.plugin,
+            &source.endpoint,
+            &inner.fetcher,
+            &operation,
+            &source.config,
+            &inner.settings.policy,
+            &hooks,
+        )
+        .await;
+        let verdict = match run {
+            Ok(outcome) => Verdict::Success { records: outcome.records, requests: hooks.seen().sent },
+            // Nothing published (yet): a valid, empty answer.
+            Err(RunError::Source { error: SourceError::NoData(_), .. }) => {
+                Verdict::Success { records: Vec::new(), requests: hooks.seen().sent }
+            }
+            Err(e) => {
+                let kind = e.kind();
+                let dataset = hooks.seen().dataset.clone();
+                if let (RunError::Source { error: SourceError::QuotaExhausted(_), .. }, Some(dataset)) = (&e, dataset)
+                    && let Err(be) = inner.budget.exhausted(&job.source, &dataset).await
+                {
+                    tracing::warn!("could not record the exhausted quota: {be}");
+                }
+                let retryable = matches!(kind, "transient" | "rate_limited");
+                Verdict::Failed { kind, message: e.to_string(), retryable, quota: kind == "quota_exhausted" }
+            }
+        };
+        if let Verdict::Success { records, requests } = &verdict {
+            match self.commit_success(task, &job, &source.plugin, records, *requests, op, captured_at).await {
+                Ok(()) => {
+                    inner.stats.done.fetch_add(1, Relaxed);
+                    if let Some(alerter) = &inner.alerter {
+                        for dataset in &hooks.seen().datasets {
+                            alerter.resolve_dataset(&job.source, dataset);
+                        }
+                    }
+                    return Ok(());
+                }
+                Err(StoreError::Invalid { plugin, index, reason }) => {
+                    let message = format!(
+                        "plugin {plugin} returned an invalid record #{index}: {reason}; the output was refused"
+                    );
+                    let failed = Verdict::Failed { kind: "plugin_fault", message, retryable: false, quota: false };
+                    return self.record(task, &job, op, failed, &hooks).await;
+                }
+                Err(e) => {
+                    let failed =
+                        Verdict::Failed { kind: "transient", message: e.to_string(), retryable: true, quota: false };
+                    return self.record(task, &job, op, failed, &hooks).await;
+                }
+            }
+        }
+        self.record(task, &job, op, verdict, &hooks).await
+    }
+
+    /// The race's current post time and meeting tag, for race jobs.
+    async fn race(&self, job: &JobRow) -> Result<Option<(Option<DateTime<Utc>>, Option<String>)>, JobError> {
+        if job.race_number == 0 {
+            return Ok(None);
+        }
+        sqlx::query_as("SELECT post_time, meeting FROM races WHERE track = $1 AND race_date = $2 AND race_number = $3")
+            .bind(&job.track)
+            .bind(job.race_date)
+            .bind(job.race_number)
+            .fetch_optional(&self.inner.pool)
+            .await
+            .map_err(db(format!("reading the race of {}", job.describe())))
+    }
+
+    /// Writes the records, marks the job done, resolves its open failures and settles the
+    /// task — one transaction.
+    #[allow(clippy::too_many_arguments)]
+    async fn commit_success(
+        &self,
+        task: &str,
+        job: &JobRow,
+        plugin: &Plugin,
+        records: &[Record],
+        requests: usize,
+        op: Op,
+        captured_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let inner = &*self.inner;
+        let db = |what: &str| {
+            let context = format!("{what} for {}", job.describe());
+            move |source| StoreError::Database { context, source }
+        };
+        let mut tx = inner.pool.begin().await.map_err(db("starting the job transaction"))?;
+        let output = JobOutput {
+            plugin: plugin.label(),
+            tracks: &plugin.manifest().tracks,
+            records,
+            captured_at,
+            final_odds: op == Op::OddsFinal,
+        };
+        inner.store.write(&mut tx, &output).await?;
+        sqlx::query(
+            "UPDATE planned_jobs SET state = 'done', finished_at = now(), attempts = attempts + 1,
+                    records = $2, requests = $3
+             WHERE id = $1",
+        )
+        .bind(job.id)
+        .bind(i32::try_from(records.len()).unwrap_or(i32::MAX))
+        .bind(i32::try_from(requests).unwrap_or(i32::MAX))
+        .execute(&mut *tx)
+        .await
+        .map_err(db("marking the job done"))?;
+        let resolved: Vec<(String, Option<String>, String)> = sqlx::query_as(
+            "UPDATE ingestion_failures SET resolved_at = now()
+             WHERE planned_job = $1 AND resolved_at IS NULL
+             RETURNING source, dataset, error_kind",
+        )
+        .bind(job.id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db("resolving the job's failures"))?;
+        settle(&mut tx, &inner.clock, task, Settle::Done, "done").await.map_err(|e| match e {
+            JobError::Database { source, .. } => db("settling the task")(source),
+            other => StoreError::Database { context: other.to_string(), source: sqlx::Error::PoolClosed },
+        })?;
+        tx.commit().await.map_err(db("committing the job"))?;
+        if let Some(alerter) = &inner.alerter {
+            for (source, dataset, kind) in resolved {
+                alerter.resolve(&Incident::new(source, dataset.unwrap_or_default(), kind));
+            }
+        }
+        tracing::debug!(job = job.id, records = records.len(), "{} done", job.describe());
+        Ok(())
+    }
+
+    /// Books a failed run: a retry later, a pause until the quota resets, or a final failure.
+    async fn record(
+        &self,
+        task: &str,
+        job: &JobRow,
+        op: Op,
+        verdict: Verdict,
+        hooks: &JobHooks<'_>,
+    ) -> Result<(), JobError> {
+        let inner = &*self.inner;
+        let Verdict::Failed { kind, message, retryable, quota } = verdict else { return Ok(()) };
+        let (dataset, raw_response) = {
+            let seen = hooks.seen();
+            (seen.dataset.clone(), seen.raw_response)
+        };
+        if quota {
+            let resets = inner.budget.quota_resets_at();
+            let mut tx = inner.pool.begin().await.map_err(db("pausing a job"))?;
+            sqlx::query("UPDATE planned_jobs SET not_before = $2 WHERE id = $1")
+                .bind(job.id)
+                .bind(resets)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("pausing a job"))?;
+            settle(&mut tx, &inner.clock, task, Settle::RetryAt(resets), &message).await?;
+            tx.commit().await.map_err(db("pausing a job"))?;
+            inner.stats.paused.fetch_add(1, Relaxed);
+            tracing::warn!(job = job.id, "{}: {message}; paused until {resets}", job.describe());
+            if let Some(alerter) = &inner.alerter {
+                let incident = Incident::new(&job.source, dataset.clone().unwrap_or_default(), kind);
+                alerter.raise(
+                    Alert::new(incident, format!("{message}; the dataset is paused until the quota resets"))
+                        .with("resumes", resets.with_timezone(&crate::tracks::kst()).to_rfc3339()),
+                );
+            }
+            return Ok(());
+        }
+        let attempts = u32::try_from(job.attempts).unwrap_or(0) + 1;
+        if retryable && attempts < inner.settings.backoff.max_attempts {
+            let delay = inner.settings.backoff.delay(attempts);
+            let mut tx = inner.pool.begin().await.map_err(db("scheduling a retry"))?;
+            sqlx::query("UPDATE planned_jobs SET attempts = $2 WHERE id = $1")
+                .bind(job.id)
+                .bind(attempts as i32)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("scheduling a retry"))?;
+            settle(&mut tx, &inner.clock, task, Settle::RetryIn(delay), &message).await?;
+            tx.commit().await.map_err(db("scheduling a retry"))?;
+            inner.stats.retried.fetch_add(1, Relaxed);
+            tracing::info!(
+                job = job.id,
+                attempt = attempts,
+                delay_ms = delay.as_millis() as u64,
+                "{}: {kind}: {message}; retrying",
+                job.describe()
+            );
+            return Ok(());
+        }
+        let job_json = serde_json::json!({
+            "planned_job": job.id, "source": job.source, "op": job.op, "track": job.track,
+            "race_date": job.race_date, "race_number": job.race_number, "slot": job.slot, "pools": job.pools,
+        });
+        let mut tx = inner.pool.begin().await.map_err(db("recording a failure"))?;
+        let failure: i64 = sqlx::query_scalar(
+            "INSERT INTO ingestion_failures (source, dataset, operation, track, race_date, race_number, error_kind,
+                                             message, attempts, raw_response_id, job, planned_job)
+             VALUES ($1, $2, $3, $4, $5, NULLIF($6, 0), $7, $8, $9, $10, $11, $12)
+             RETURNING id",
+        )
+        .bind(&job.source)
+        .bind(&dataset)
+        .bind(op.as_str())
+        .bind(&job.track)
+        .bind(job.race_date)
+        .bind(job.race_number)
+        .bind(kind)
+        .bind(&message)
+        .bind(attempts as i32)
+        .bind(raw_response)
+        .bind(job_json)
+        .bind(job.id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db("recording a failure"))?;
+        sqlx::query("UPDATE planned_jobs SET state = 'failed', attempts = $2, finished_at = now() WHERE id = $1")
+            .bind(job.id)
+            .bind(attempts as i32)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("recording a failure"))?;
+        settle(&mut tx, &inner.clock, task, Settle::Killed, &message).await?;
+        tx.commit().await.map_err(db("recording a failure"))?;
+        inner.stats.failed.fetch_add(1, Relaxed);
+        tracing::error!(job = job.id, failure, "{}: {kind}: {message}", job.describe());
+        if let Some(alerter) = &inner.alerter {
+            let incident = Incident::new(&job.source, dataset.unwrap_or_default(), kind);
+            alerter.raise(
+                Alert::new(incident, message)
+                    .with("job", job.describe())
+                    .with("failure", format!("#{failure} (racelab retry {failure})"))
+                    .with("attempts", attempts.to_string()),
+            );
+        }
+        Ok(())
+    }
+
+    /// Marks the job `state` and settles its task, in one transaction.
+    async fn finish(&self, task: &str, job: &JobRow, state: &str, how: Settle) -> Result<(), JobError> {
+        let mut tx = self.inner.pool.begin().await.map_err(db("finishing a job"))?;
+        sqlx::query("UPDATE planned_jobs SET state = $2, finished_at = now() WHERE id = $1")
+            .bind(job.id)
+            .bind(state)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("finishing a job"))?;
+        settle(&mut tx, &self.inner.clock, task, how, state).await?;
+        tx.commit().await.map_err(db("finishing a job"))?;
+        if state == "superseded" {
+            self.inner.stats.superseded.fetch_add(1, Relaxed);
+        }
+        Ok(())
+    }
+
+    async fn settle_alone(&self, task: &str, how: Settle, note: &str) -> Result<(), JobError> {
+        let mut conn = self.inner.pool.acquire().await.map_err(db("settling a task"))?;
+        settle(&mut conn, &self.inner.clock, task, how, note).await
+    }
+}
+
+impl<'a> JobHooks<'a> {
+    fn new(inner: &'a Inner, job: &'a JobRow) -> Self {
+        JobHooks { inner, source: &job.source, lane: job.lane(), seen: Mutex::new(Seen::default()) }
+    }
+}
+
+/// The plugin operation a job asks for.
+fn operation(job: &JobRow, op: Op, meeting: Option<String>) -> Operation {
+    let date = Date {
+        year: u16::try_from(job.race_date.year()).unwrap_or(0),
+        month: u8::try_from(job.race_date.month()).unwrap_or(0),
+        day: u8::try_from(job.race_date.day()).unwrap_or(0),
+    };
+    let race = RaceRef {
+        key: RaceKey { track: job.track.clone(), date, number: u8::try_from(job.race_number).unwrap_or(0) },
+        meeting,
+    };
+    match op {
+        Op::Schedule => Operation::Schedule(DayRef { track: job.track.clone(), date }),
+        Op::Entries => Operation::Entries(race),
+        Op::Results => Operation::Results(race),
+        Op::Odds | Op::OddsFinal => Operation::Odds(OddsQuery {
+            race,
+            pools: job.pools.iter().filter_map(|p| crate::json::pool_from_code(p)).collect(),
+        }),
+    }
+}
