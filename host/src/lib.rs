@@ -12,13 +12,19 @@
 //! | [`store`] | PostgreSQL: validating a plugin's output, idempotent upserts, bulk odds, odds partitions, the raw archive |
 //! | [`cli`] | the `racelab` command line |
 //! | [`alerts`] | Slack alerts: one message per incident, repeats suppressed, a resolved notice; never blocks ingestion |
-//!
-//! Coming with issue 2/4: the planner, the job queue, the daemon (`serve`, `demo`) and the HTTP API.
+//! | [`budget`] | per-dataset rate limits and daily quotas, counted in the database for every host |
+//! | [`jobs`] | the planner, the apalis-postgres queue, the worker, retries |
+//! | [`daemon`] | the running host: planner ticks, worker, upkeep, shutdown |
+//! | [`api`] | `/healthz`, `/readyz`, `/status` |
 
 pub mod alerts;
+pub mod api;
+pub mod budget;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod fetch;
+pub mod jobs;
 pub mod json;
 pub mod plugins;
 pub mod runner;

@@ -1,8 +1,11 @@
 //! The `racelab` command line: argument definitions and what each subcommand does. `main.rs`
 //! only parses and calls [`run`].
 
+mod demo;
 mod migrate;
 mod plugin;
+mod retry;
+mod serve;
 mod sim;
 
 use std::process::ExitCode;
@@ -29,15 +32,26 @@ pub enum Command {
     Sim(sim::SimArgs),
     /// Bring the database schema up to date and create the coming months' odds partitions.
     Migrate(migrate::MigrateArgs),
+    /// Run the daemon: plan, fetch and store, with health endpoints (configured by RACELAB_*).
+    Serve(serve::ServeArgs),
+    /// A whole race day in two minutes: own database, in-process simulator, fast clock.
+    Demo(demo::DemoArgs),
+    /// Queue the job behind an ingestion failure again.
+    Retry(retry::RetryArgs),
 }
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> ExitCode {
-    init_logging(cli.log_json);
+    // The demo draws a progress line: only warnings and errors interleave with it.
+    let quiet = matches!(cli.command, Command::Demo(_));
+    init_logging(cli.log_json, if quiet { "warn" } else { "warn,racelab=info" });
     let result = match cli.command {
         Command::Plugin(cmd) => plugin::run(cmd),
         Command::Sim(args) => async_runtime().and_then(|rt| rt.block_on(sim::run(args))),
         Command::Migrate(args) => async_runtime().and_then(|rt| rt.block_on(migrate::run(args))),
+        Command::Serve(args) => async_runtime().and_then(|rt| rt.block_on(serve::run(args))),
+        Command::Demo(args) => async_runtime().and_then(|rt| rt.block_on(demo::run(args))),
+        Command::Retry(args) => async_runtime().and_then(|rt| rt.block_on(retry::run(args))),
     };
     match result {
         Ok(code) => code,
@@ -57,9 +71,9 @@ pub(crate) fn async_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))
 }
 
-fn init_logging(json: bool) {
+fn init_logging(json: bool, default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RACELAB_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,racelab=info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = if json { builder.json().try_init() } else { builder.try_init() };
 }

@@ -1,0 +1,89 @@
+//! The HTTP side of `racelab serve`: liveness, readiness and a status summary.
+//!
+//! | path | answers |
+//! |---|---|
+//! | `GET /healthz` | 200 while the process runs (liveness: restart me if this stops) |
+//! | `GET /readyz` | 200 when the database answers within a second, else 503 (take me out of rotation) |
+//! | `GET /status` | JSON: jobs by state for today (KST), open failures, this worker's counters |
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json};
+use axum::routing::get;
+use serde_json::json;
+
+use crate::daemon::Daemon;
+use crate::jobs::worker::Worker;
+
+/// What the handlers read.
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    pub pool: sqlx::PgPool,
+    pub worker: Worker,
+    pub clock: racelab_sim::Clock,
+}
+
+impl ApiState {
+    /// The state of a started daemon.
+    pub fn of(daemon: &Daemon) -> Self {
+        ApiState { pool: daemon.pool.clone(), worker: daemon.worker.clone(), clock: daemon.clock.clone() }
+    }
+}
+
+/// The routes.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/status", get(status))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<ApiState>) -> impl IntoResponse {
+    let ping = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.pool);
+    match tokio::time::timeout(Duration::from_secs(1), ping).await {
+        Ok(Ok(_)) => (StatusCode::OK, "ready\n".to_string()),
+        Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, format!("database error: {e}\n")),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "the database did not answer within 1 s\n".to_string()),
+    }
+}
+
+async fn status(State(state): State<ApiState>) -> impl IntoResponse {
+    let today = state.clock.now().date_naive();
+    let jobs: Result<Vec<(String, String, i64)>, _> = sqlx::query_as(
+        "SELECT op, state, count(*) FROM planned_jobs WHERE race_date = $1 GROUP BY op, state ORDER BY op, state",
+    )
+    .bind(today)
+    .fetch_all(&state.pool)
+    .await;
+    let open: Result<i64, _> = sqlx::query_scalar("SELECT count(*) FROM ingestion_failures WHERE resolved_at IS NULL")
+        .fetch_one(&state.pool)
+        .await;
+    let s = state.worker.stats();
+    match (jobs, open) {
+        (Ok(jobs), Ok(open)) => (
+            StatusCode::OK,
+            Json(json!({
+                "kst_date": today,
+                "jobs_today": jobs.into_iter().map(|(op, st, n)| json!({"op": op, "state": st, "count": n})).collect::<Vec<_>>(),
+                "open_failures": open,
+                "worker": {
+                    "name": state.worker.name(),
+                    "done": s.done.load(Relaxed),
+                    "retried": s.retried.load(Relaxed),
+                    "failed": s.failed.load(Relaxed),
+                    "superseded": s.superseded.load(Relaxed),
+                    "paused": s.paused.load(Relaxed),
+                    "requests": s.requests.load(Relaxed),
+                },
+            })),
+        ),
+        (Err(e), _) | (_, Err(e)) => {
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": format!("database error: {e}") })))
+        }
+    }
+}

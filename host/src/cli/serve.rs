@@ -1,0 +1,59 @@
+//! `racelab serve`: the daemon. Configuration from the environment (and the TOML file
+//! `RACELAB_CONFIG` names); the schema migrated at start; `/healthz`, `/readyz` and `/status`
+//! on `RACELAB_LISTEN`; SIGTERM or Ctrl-C stops claiming jobs, lets those in flight finish
+//! within `jobs.shutdown_grace_s` and exits.
+
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::api::{self, ApiState};
+use crate::config::Config;
+use crate::daemon::{Daemon, Options};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {}
+
+pub async fn run(_: ServeArgs) -> anyhow::Result<ExitCode> {
+    let config = Config::from_env()?;
+    let daemon = Daemon::start(&config, Options::serve()).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {} (RACELAB_LISTEN): {e}", config.listen))?;
+    tracing::info!(listen = %config.listen, worker = daemon.worker.name(), "serving");
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let http = tokio::spawn(
+        axum::serve(listener, api::router(ApiState::of(&daemon)))
+            .with_graceful_shutdown(async {
+                let _ = http_stopped.await;
+            })
+            .into_future(),
+    );
+    daemon.run(shutdown_signal()).await?;
+    let _ = stop_http.send(());
+    let _ = http.await;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGTERM (what orchestrators send) or Ctrl-C.
+pub(crate) async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C received"),
+        () = term => tracing::info!("SIGTERM received"),
+    }
+}

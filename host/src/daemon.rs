@@ -1,0 +1,265 @@
+//! The daemon: the planner on apalis-cron ticks, the worker on the queue, daily upkeep, all
+//! stopped together. `racelab serve` runs it from the configuration; `racelab demo` runs it on
+//! an accelerated clock against the simulator.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use apalis_cron::CronScheduler;
+use futures_util::StreamExt;
+use racelab_sim::Clock;
+use sqlx::PgPool;
+use tokio::sync::watch;
+
+use crate::alerts::{self, AlertConfig, AlertTask, Alerter, SlackTarget};
+use crate::budget::{Budget, DatasetLimit};
+use crate::config::Config;
+use crate::fetch::{Endpoint, Fetcher};
+use crate::jobs::planner::{Planner, SourcePlan};
+use crate::jobs::retry::Backoff;
+use crate::jobs::worker::{SourceRuntime, Worker, WorkerParts, WorkerSettings};
+use crate::plugins::{Limits, Plugin, Runtime};
+use crate::store::{self, Store, StoreConfig};
+
+/// What differs between `serve`, `demo` and tests.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The planner's clock.
+    pub clock: Clock,
+    /// This host's worker name, unique among hosts on the database.
+    pub worker_name: String,
+    /// Planner ticks, as a cron expression with seconds (apalis-cron).
+    pub tick: String,
+    /// Real time ahead the planner queues jobs (see [`Planner::new`]).
+    pub lookahead: Duration,
+    /// Real time between polls of an empty queue.
+    pub poll: Duration,
+}
+
+impl Options {
+    /// For `racelab serve`: the system clock, a tick every second.
+    pub fn serve() -> Self {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".to_string());
+        Options {
+            clock: Clock::system(),
+            worker_name: format!("racelab-{host}-{}", std::process::id()),
+            tick: "* * * * * *".to_string(),
+            lookahead: Duration::from_secs(2),
+            poll: Duration::from_millis(200),
+        }
+    }
+}
+
+/// Everything running.
+pub struct Daemon {
+    pub pool: PgPool,
+    pub store: Store,
+    pub clock: Clock,
+    pub planner: Planner,
+    pub worker: Worker,
+    pub alerter: Option<Alerter>,
+    alert_task: Option<AlertTask>,
+    options: Options,
+    raw_retention: Duration,
+    grace: Duration,
+}
+
+impl std::fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon").field("worker", &self.worker).finish_non_exhaustive()
+    }
+}
+
+impl Daemon {
+    /// Connects, migrates (under sqlx's advisory lock), creates the odds partitions ahead,
+    /// loads every configured plugin and wires the parts. Any problem is an error that says
+    /// what to fix; nothing runs yet.
+    pub async fn start(config: &Config, options: Options) -> anyhow::Result<Daemon> {
+        let pool = store::connect(config.database_url.expose()).await?;
+        store::migrate(&pool).await?;
+        let store = Store::new(pool.clone(), StoreConfig { skip_unchanged_odds: config.store.skip_unchanged_odds });
+        let today = options.clock.now().date_naive();
+        store.ensure_partitions(today, 3).await?;
+        let runtime = Runtime::new(Limits::default()).context("starting the plugin runtime")?;
+        let mut budget = Budget::new(pool.clone(), options.clock.clone());
+        let mut sources = HashMap::new();
+        let mut plans = Vec::new();
+        for (name, source) in &config.sources {
+            let path = source.plugin.as_deref().context("a configured source has no plugin")?;
+            let plugin = runtime.load_file(path).with_context(|| format!("loading the {name} plugin"))?;
+            budget = with_limits(budget, name, &plugin, source);
+            plans.push(source_plan(name, &plugin));
+            let credential = match (&plugin.manifest().credential_param, &source.service_key) {
+                (Some(param), Some(key)) => Some((param.clone(), key.clone())),
+                _ => None,
+            };
+            let endpoint = Endpoint::new(source.base_url.as_deref().unwrap_or_default(), credential);
+            tracing::info!(source = %name, plugin = %plugin.label(), tracks = ?plugin.manifest().tracks, "plugin loaded");
+            sources.insert(name.clone(), SourceRuntime { plugin, endpoint, config: Vec::new() });
+        }
+        // Without a Slack target alerts are still deduplicated and logged.
+        let alert_config = AlertConfig {
+            target: alert_target(config),
+            repeat_window: Duration::from_secs(config.alerts.repeat_window_s),
+            ..AlertConfig::default()
+        };
+        let (alerter, alert_task) = alerts::spawn(alert_config, alerts::SystemClock)?;
+        let (alerter, alert_task) = (Some(alerter), Some(alert_task));
+        let jobs = &config.jobs;
+        let settings = WorkerSettings {
+            concurrency: jobs.workers,
+            poll: options.poll,
+            backoff: Backoff {
+                base: Duration::from_millis(jobs.backoff_base_ms),
+                cap: Duration::from_secs(jobs.backoff_cap_s),
+                max_attempts: jobs.max_attempts,
+            },
+            orphan_after: Duration::from_secs(jobs.orphan_after_s),
+            ..WorkerSettings::default()
+        };
+        let fetcher = Fetcher::new(Duration::from_secs(config.http.timeout_s))?;
+        let worker = Worker::new(WorkerParts {
+            name: options.worker_name.clone(),
+            store: store.clone(),
+            clock: options.clock.clone(),
+            budget,
+            alerter: alerter.clone(),
+            sources,
+            fetcher,
+            settings,
+        });
+        worker.register().await?;
+        let planner =
+            Planner::new(pool.clone(), options.clock.clone(), config.cadence.clone(), plans, options.lookahead);
+        Ok(Daemon {
+            pool,
+            store,
+            clock: options.clock.clone(),
+            planner,
+            worker,
+            alerter,
+            alert_task,
+            options,
+            raw_retention: Duration::from_secs(u64::from(config.store.raw_retention_days) * 86_400),
+            grace: Duration::from_secs(jobs.shutdown_grace_s),
+        })
+    }
+
+    /// Runs until `shutdown` completes: then stops planning and claiming, gives the jobs in
+    /// flight the configured grace to finish, hands any still running back to the queue and
+    /// returns.
+    pub async fn run(mut self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let schedule = cron::Schedule::from_str(&self.options.tick)
+            .map_err(|e| anyhow::anyhow!("the planner tick {:?} is not a cron expression: {e}", self.options.tick))?;
+        let planner = self.planner.clone();
+        let store = self.store.clone();
+        let clock = self.clock.clone();
+        let retention = self.raw_retention;
+        let mut stop_planner = stop_rx.clone();
+        let planning = tokio::spawn(async move {
+            let mut ticks = Box::pin(CronScheduler::new(schedule).into_stream());
+            let mut last_upkeep: Option<chrono::NaiveDate> = None;
+            loop {
+                tokio::select! {
+                    _ = stop_planner.changed() => break,
+                    tick = ticks.next() => {
+                        if tick.is_none() { break }
+                    }
+                }
+                match planner.tick().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(queued = n, "planner queued jobs"),
+                    Err(e) => tracing::warn!("planning failed: {e}"),
+                }
+                let today = clock.now().date_naive();
+                if last_upkeep != Some(today) {
+                    last_upkeep = Some(today);
+                    upkeep(&store, today, retention).await;
+                }
+            }
+        });
+        let worker = self.worker.clone();
+        let mut stop_worker = stop_rx.clone();
+        let working = tokio::spawn(async move {
+            worker
+                .run(async move {
+                    let _ = stop_worker.changed().await;
+                })
+                .await;
+        });
+        shutdown.await;
+        tracing::info!(grace_s = self.grace.as_secs(), "shutting down: no new jobs; finishing those in flight");
+        let _ = stop_tx.send(true);
+        let _ = planning.await;
+        if tokio::time::timeout(self.grace, working).await.is_err() {
+            tracing::warn!("jobs still running after the grace period; handing them back to the queue");
+        }
+        // Whatever is still locked to this worker goes back to the queue now, not after the
+        // orphan timeout.
+        match crate::jobs::release_abandoned(&self.pool, self.worker.name(), &[]).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(released = n, "tasks handed back to the queue"),
+            Err(e) => tracing::warn!("could not hand tasks back: {e}"),
+        }
+        if let Some(task) = self.alert_task.take() {
+            task.shutdown(Duration::from_secs(2)).await;
+        }
+        Ok(())
+    }
+}
+
+/// Daily: partitions ahead, old raw responses out.
+async fn upkeep(store: &Store, today: chrono::NaiveDate, retention: Duration) {
+    if let Err(e) = store.ensure_partitions(today, 3).await {
+        tracing::warn!("creating odds partitions failed: {e}");
+    }
+    match store.prune_raw(retention).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(deleted = n, "raw responses past retention deleted"),
+        Err(e) => tracing::warn!("pruning raw responses failed: {e}"),
+    }
+}
+
+fn alert_target(config: &Config) -> Option<SlackTarget> {
+    let a = &config.alerts;
+    if let Some(url) = &a.slack_webhook_url {
+        return Some(SlackTarget::webhook(url.expose()));
+    }
+    match (&a.slack_bot_token, &a.slack_channel) {
+        (Some(token), Some(channel)) => Some(SlackTarget::bot(token.expose(), channel.clone())),
+        _ => None,
+    }
+}
+
+/// The budget limits of a source: the manifest's hints, overridden by the configuration
+/// (`daily_quota` per dataset, or `"*"` for every dataset of the source).
+fn with_limits(mut budget: Budget, name: &str, plugin: &Plugin, source: &crate::config::SourceConfig) -> Budget {
+    for hint in &plugin.manifest().datasets {
+        let limit = DatasetLimit {
+            daily_quota: source
+                .daily_quota
+                .get(&hint.dataset)
+                .or_else(|| source.daily_quota.get("*"))
+                .copied()
+                .or(hint.daily_quota),
+            per_second: source.per_second.or(hint.per_second),
+        };
+        budget = budget.with_limit(name, &hint.dataset, limit);
+    }
+    budget
+}
+
+/// What the planner needs from a plugin's manifest.
+pub fn source_plan(name: &str, plugin: &Plugin) -> SourcePlan {
+    let m = plugin.manifest();
+    SourcePlan {
+        source: name.to_string(),
+        tracks: m.tracks.clone(),
+        ops: m.operations.clone(),
+        pools: m.pools.iter().map(|p| crate::json::pool(*p).to_string()).collect(),
+    }
+}
