@@ -1,6 +1,8 @@
 //! Shared test setup: real components, built once per test process.
 #![allow(dead_code)]
 
+pub mod day;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;

@@ -1,0 +1,148 @@
+//! A race day driven step by step: the simulator and the host share one fixed clock, which the
+//! test moves; at every step the planner ticks and the worker runs whatever is due. No sleeping
+//! for simulated time, and every odds slot is hit exactly.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, TimeDelta};
+use racelab::budget::{Budget, DatasetLimit};
+use racelab::config::Cadence;
+use racelab::daemon::source_plan;
+use racelab::fetch::{Endpoint, Fetcher, Secret};
+use racelab::jobs::planner::Planner;
+use racelab::jobs::retry::Backoff;
+use racelab::jobs::worker::{SourceRuntime, Worker, WorkerParts, WorkerSettings};
+use racelab::plugins::{Limits, Runtime};
+use racelab::runner::Policy;
+use racelab::store::{Store, StoreConfig};
+use racelab_sim::{Calendar, Clock, SimConfig, Track};
+use sqlx::PgPool;
+
+use super::{Sim, component};
+
+/// Every track.
+pub const TRACKS: [Track; 5] = [Track::Seoul, Track::Busan, Track::Jeju, Track::Gwangmyeong, Track::Misari];
+
+/// The first date from `from` on which every track races (the simulator's calendar, `seed`).
+pub fn busiest_day(seed: u64, from: NaiveDate) -> (NaiveDate, Vec<Track>) {
+    let calendar = Calendar::new(seed);
+    from.iter_days()
+        .take(28)
+        .map(|d| (d, TRACKS.iter().copied().filter(|t| calendar.is_race_day(*t, d)).collect::<Vec<_>>()))
+        .max_by_key(|(d, t)| (t.len(), std::cmp::Reverse(*d)))
+        .expect("a race day within four weeks")
+}
+
+/// The day's post times, first and last.
+pub fn post_window(seed: u64, date: NaiveDate, tracks: &[Track]) -> (DateTime<FixedOffset>, DateTime<FixedOffset>) {
+    let calendar = Calendar::new(seed);
+    let posts: Vec<_> = tracks
+        .iter()
+        .filter_map(|t| calendar.day(*t, date))
+        .flat_map(|d| d.races.iter().map(|r| r.post_time).collect::<Vec<_>>())
+        .collect();
+    (*posts.iter().min().expect("races"), *posts.iter().max().expect("races"))
+}
+
+/// `date` at `hh:mm` KST.
+pub fn kst(date: NaiveDate, hh: u32, mm: u32) -> DateTime<FixedOffset> {
+    date.and_hms_opt(hh, mm, 0).expect("time").and_local_timezone(racelab_sim::clock::kst()).single().expect("kst")
+}
+
+/// The host and the simulator on one clock.
+pub struct Day {
+    pub pool: PgPool,
+    pub clock: Clock,
+    pub sim: Sim,
+    pub planner: Planner,
+    pub worker: Worker,
+}
+
+/// How the day is set up.
+pub struct DayOptions {
+    pub sim: SimConfig,
+    pub store: StoreConfig,
+    pub cadence: Cadence,
+    pub backoff: Backoff,
+    /// Per-dataset daily quota override for the host's budget (`None`: the manifests' hints).
+    pub daily_quota: Option<u32>,
+}
+
+impl Default for DayOptions {
+    fn default() -> Self {
+        DayOptions {
+            sim: SimConfig::default(),
+            store: StoreConfig::default(),
+            cadence: Cadence::default(),
+            backoff: Backoff { base: Duration::from_millis(5), cap: Duration::from_millis(40), max_attempts: 6 },
+            daily_quota: None,
+        }
+    }
+}
+
+impl Day {
+    /// Migrates `pool`, starts the simulator on a fixed clock at `start` and builds the host.
+    pub async fn new(pool: PgPool, start: DateTime<FixedOffset>, options: DayOptions) -> Day {
+        racelab::store::migrate(&pool).await.expect("migrate");
+        let clock = Clock::fixed(start);
+        let sim = Sim::start(SimConfig { clock: clock.clone(), ..options.sim });
+        let store = Store::new(pool.clone(), options.store);
+        store.ensure_partitions(start.date_naive(), 2).await.expect("partitions");
+        let runtime = Runtime::new(Limits::default()).expect("runtime");
+        let mut budget = Budget::new(pool.clone(), clock.clone());
+        let mut sources = HashMap::new();
+        let mut plans = Vec::new();
+        for (name, package) in [("kra", "racelab-plugin-kra"), ("kspo", "racelab-plugin-kspo")] {
+            let plugin = runtime.load_file(&component(package)).expect("plugin loads");
+            for hint in &plugin.manifest().datasets {
+                let limit = DatasetLimit { daily_quota: options.daily_quota.or(hint.daily_quota), per_second: None };
+                budget = budget.with_limit(name, &hint.dataset, limit);
+            }
+            plans.push(source_plan(name, &plugin));
+            let param = plugin.manifest().credential_param.clone().expect("credential param");
+            let endpoint = Endpoint::new(&sim.base_url, Some((param, Secret::new("test-key"))));
+            sources.insert(name.to_string(), SourceRuntime { plugin, endpoint, config: Vec::new() });
+        }
+        let settings = WorkerSettings {
+            concurrency: 4,
+            poll: Duration::from_millis(10),
+            backoff: options.backoff,
+            policy: Policy { retries: 1, backoff: Duration::from_millis(5), ..Policy::default() },
+            ..WorkerSettings::default()
+        };
+        let worker = Worker::new(WorkerParts {
+            name: "test-worker".into(),
+            store,
+            clock: clock.clone(),
+            budget,
+            alerter: None,
+            sources,
+            fetcher: Fetcher::new(Duration::from_secs(2)).expect("fetcher"),
+            settings,
+        });
+        worker.register().await.expect("register");
+        let planner = Planner::new(pool.clone(), clock.clone(), options.cadence, plans, Duration::ZERO);
+        Day { pool, clock, sim, planner, worker }
+    }
+
+    /// One step: plan what is due now, run it all.
+    pub async fn step(&self) {
+        self.planner.tick().await.expect("planner tick");
+        self.worker.run_until_idle(Duration::from_secs(60)).await.expect("worker drains");
+    }
+
+    /// Steps every `every` from the clock's time until `end`.
+    pub async fn run_until(&self, end: DateTime<FixedOffset>, every: TimeDelta) {
+        while self.clock.now() < end {
+            self.step().await;
+            self.clock.advance(every);
+        }
+        self.step().await;
+    }
+
+    /// `SELECT count(*)` of `sql`, bound to the day.
+    pub async fn count(&self, sql: &str, date: NaiveDate) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string())).bind(date).fetch_one(&self.pool).await.expect(sql)
+    }
+}
