@@ -462,6 +462,15 @@ impl Worker {
             tracing::info!(job = job.id, "{}: post time moved from {planned} to {current}; superseded", job.describe());
             return self.finish(task, &job, "superseded", Settle::Done).await;
         }
+        // A pre-race odds poll that waited out a quota pause past its race's start has nothing
+        // left to say: spending the fresh quota on it would only delay the work that matters.
+        if op == Op::Odds
+            && job.not_before.is_some()
+            && job.post_time.is_some_and(|post| post <= inner.clock.now().to_utc())
+        {
+            tracing::info!(job = job.id, "{}: the race started while the quota was out; expired", job.describe());
+            return self.finish(task, &job, "superseded", Settle::Done).await;
+        }
         let meeting = race.and_then(|(_, m)| m);
         let Some(source) = inner.sources.get(&job.source) else {
             let verdict = Verdict::Failed {
@@ -507,9 +516,11 @@ impl Worker {
             match self.commit_success(task, &job, &source.plugin, records, *requests, op, captured_at).await {
                 Ok(()) => {
                     inner.stats.done.fetch_add(1, Relaxed);
+                    // A dataset that answers again is no longer out of quota (a pause leaves no
+                    // failure row to resolve it by).
                     if let Some(alerter) = &inner.alerter {
                         for dataset in &hooks.seen().datasets {
-                            alerter.resolve_dataset(&job.source, dataset);
+                            alerter.resolve(&Incident::new(&job.source, dataset, "quota_exhausted"));
                         }
                     }
                     return Ok(());
@@ -583,10 +594,18 @@ impl Worker {
         .execute(&mut *tx)
         .await
         .map_err(db("marking the job done"))?;
-        let resolved: Vec<(String, Option<String>, String)> = sqlx::query_as(
-            "UPDATE ingestion_failures SET resolved_at = now()
-             WHERE planned_job = $1 AND resolved_at IS NULL
-             RETURNING source, dataset, error_kind",
+        // The job's failures are resolved; an incident (source, dataset, kind) clears when no
+        // failure of it is left open.
+        let cleared: Vec<(String, Option<String>, String)> = sqlx::query_as(
+            "WITH resolved AS (
+                 UPDATE ingestion_failures SET resolved_at = now()
+                 WHERE planned_job = $1 AND resolved_at IS NULL
+                 RETURNING id, source, dataset, error_kind)
+             SELECT DISTINCT r.source, r.dataset, r.error_kind FROM resolved r
+             WHERE NOT EXISTS (SELECT 1 FROM ingestion_failures f
+                               WHERE f.resolved_at IS NULL AND f.id <> ALL (SELECT id FROM resolved)
+                                 AND f.source = r.source AND f.dataset IS NOT DISTINCT FROM r.dataset
+                                 AND f.error_kind = r.error_kind)",
         )
         .bind(job.id)
         .fetch_all(&mut *tx)
@@ -598,7 +617,7 @@ impl Worker {
         })?;
         tx.commit().await.map_err(db("committing the job"))?;
         if let Some(alerter) = &inner.alerter {
-            for (source, dataset, kind) in resolved {
+            for (source, dataset, kind) in cleared {
                 alerter.resolve(&Incident::new(source, dataset.unwrap_or_default(), kind));
             }
         }

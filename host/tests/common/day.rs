@@ -67,6 +67,9 @@ pub struct DayOptions {
     pub backoff: Backoff,
     /// Per-dataset daily quota override for the host's budget (`None`: the manifests' hints).
     pub daily_quota: Option<u32>,
+    /// Per request to the simulator.
+    pub fetch_timeout: Duration,
+    pub alerter: Option<racelab::alerts::Alerter>,
 }
 
 impl Default for DayOptions {
@@ -77,6 +80,8 @@ impl Default for DayOptions {
             cadence: Cadence::default(),
             backoff: Backoff { base: Duration::from_millis(5), cap: Duration::from_millis(40), max_attempts: 6 },
             daily_quota: None,
+            fetch_timeout: Duration::from_secs(2),
+            alerter: None,
         }
     }
 }
@@ -116,9 +121,9 @@ impl Day {
             store,
             clock: clock.clone(),
             budget,
-            alerter: None,
+            alerter: options.alerter,
             sources,
-            fetcher: Fetcher::new(Duration::from_secs(2)).expect("fetcher"),
+            fetcher: Fetcher::new(options.fetch_timeout).expect("fetcher"),
             settings,
         });
         worker.register().await.expect("register");
@@ -144,5 +149,42 @@ impl Day {
     /// `SELECT count(*)` of `sql`, bound to the day.
     pub async fn count(&self, sql: &str, date: NaiveDate) -> i64 {
         sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string())).bind(date).fetch_one(&self.pool).await.expect(sql)
+    }
+}
+
+/// A Slack incoming webhook that keeps every message's text.
+pub struct FakeSlack {
+    pub url: String,
+    texts: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl FakeSlack {
+    pub async fn start() -> FakeSlack {
+        let texts = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = texts.clone();
+        let app = axum::Router::new().fallback(move |body: axum::Json<serde_json::Value>| {
+            let seen = seen.clone();
+            async move {
+                seen.lock().expect("not poisoned").push(body["text"].as_str().unwrap_or_default().to_string());
+                "ok"
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}/services/T0/B0/fake", listener.local_addr().expect("addr"));
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("fake Slack serves");
+        });
+        FakeSlack { url, texts, server }
+    }
+
+    pub fn texts(&self) -> Vec<String> {
+        self.texts.lock().expect("not poisoned").clone()
+    }
+}
+
+impl Drop for FakeSlack {
+    fn drop(&mut self) {
+        self.server.abort();
     }
 }

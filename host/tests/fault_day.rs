@@ -1,0 +1,140 @@
+//! A race day against a simulator that fails on purpose — 10% server errors, 2% answers slower
+//! than the host's timeout, 1% malformed bodies — through the real host. Transient faults are
+//! retried away; what cannot be (a malformed answer is final by the DESIGN's taxonomy) is an
+//! `ingestion_failures` row with its raw response and one Slack message per incident; after
+//! `racelab retry --all-open` the day is complete and every incident is resolved.
+
+mod common;
+
+use std::time::Duration;
+
+use chrono::{NaiveDate, TimeDelta};
+use common::day::{Day, DayOptions, FakeSlack, busiest_day, kst, post_window};
+use racelab::alerts::{self, AlertConfig, SlackTarget, SystemClock};
+use racelab::jobs::retry::{Retried, retry_all_open};
+use racelab_sim::{Calendar, Discipline, Faults, SimConfig, expect};
+use sqlx::PgPool;
+
+const SEED: u64 = 11;
+
+/// id, error kind, dataset, raw response id, source.
+type FailureRow = (i64, String, Option<String>, Option<i64>, String);
+
+#[sqlx::test(migrations = false)]
+async fn faults_are_retried_recorded_alerted_and_the_day_still_completes(pool: PgPool) {
+    let (date, tracks) = busiest_day(SEED, NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"));
+    let (first_post, last_post) = post_window(SEED, date, &tracks);
+    let slack = FakeSlack::start().await;
+    let alert_config = AlertConfig { target: Some(SlackTarget::webhook(slack.url.clone())), ..AlertConfig::default() };
+    let (alerter, alert_task) = alerts::spawn(alert_config, SystemClock).expect("alerts start");
+    let faults = Faults::parse("5xx=0.1,timeout=0.02,malformed=0.01,slow_ms=1500").expect("fault spec");
+    let options = DayOptions {
+        sim: SimConfig { seed: SEED, faults, ..SimConfig::default() },
+        daily_quota: Some(100_000),
+        fetch_timeout: Duration::from_millis(700),
+        alerter: Some(alerter.clone()),
+        ..DayOptions::default()
+    };
+    let day = Day::new(pool, kst(date, 5, 59), options).await;
+    day.step().await;
+    day.clock.advance(TimeDelta::minutes(1));
+    day.step().await;
+    day.clock.set(first_post - TimeDelta::minutes(61));
+    day.run_until(last_post + TimeDelta::minutes(20), TimeDelta::seconds(30)).await;
+
+    let stats = day.worker.stats();
+    let retried = stats.retried.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(retried > 0, "10% server errors and 2% timeouts make some attempts fail and retry");
+
+    // Every job ended: done, or failed for good with a failure row.
+    let open_jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM planned_jobs WHERE state = 'queued'")
+        .fetch_one(&day.pool)
+        .await
+        .expect("jobs");
+    assert_eq!(open_jobs, 0);
+    let failed_jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM planned_jobs WHERE state = 'failed'")
+        .fetch_one(&day.pool)
+        .await
+        .expect("jobs");
+    let failures: Vec<FailureRow> =
+        sqlx::query_as("SELECT id, error_kind, dataset, raw_response_id, source FROM ingestion_failures ORDER BY id")
+            .fetch_all(&day.pool)
+            .await
+            .expect("failures");
+    assert_eq!(failures.len() as i64, failed_jobs, "one failure row per job that failed for good");
+    assert!(!failures.is_empty(), "1% malformed answers over a race day's requests leave some failures");
+    for (id, kind, dataset, raw, _) in &failures {
+        assert!(dataset.is_some(), "failure {id} names its dataset");
+        if kind == "malformed" {
+            assert!(raw.is_some(), "failure {id}: the malformed answer is kept");
+        }
+        assert_ne!(kind, "transient", "failure {id}: transient faults are retried away (6 attempts)");
+    }
+
+    // One Slack message per incident (source, dataset, kind), however often it recurred.
+    let mut incidents: Vec<(String, String, String)> = failures
+        .iter()
+        .map(|(_, kind, dataset, _, source)| (source.clone(), dataset.clone().unwrap_or_default(), kind.clone()))
+        .collect();
+    incidents.sort();
+    incidents.dedup();
+    wait_for(|| slack.texts().iter().filter(|t| t.starts_with(":rotating_light:")).count() >= incidents.len()).await;
+    let opened: Vec<String> = slack.texts().into_iter().filter(|t| t.starts_with(":rotating_light:")).collect();
+    assert_eq!(opened.len(), incidents.len(), "{opened:#?}");
+
+    // The operator retries; the retried jobs succeed (faults are per request) and resolve.
+    let retried = retry_all_open(&day.pool, &day.clock).await.expect("retry");
+    assert_eq!(retried.iter().filter(|r| matches!(r, Retried::Queued { .. })).count(), failures.len());
+    for _ in 0..10 {
+        day.step().await;
+        let open: i64 = sqlx::query_scalar("SELECT count(*) FROM ingestion_failures WHERE resolved_at IS NULL")
+            .fetch_one(&day.pool)
+            .await
+            .expect("open");
+        if open == 0 {
+            break;
+        }
+        // A retried job can hit another injected fault: retry what failed again.
+        retry_all_open(&day.pool, &day.clock).await.expect("retry");
+    }
+    let open: i64 = sqlx::query_scalar("SELECT count(*) FROM ingestion_failures WHERE resolved_at IS NULL")
+        .fetch_one(&day.pool)
+        .await
+        .expect("open");
+    assert_eq!(open, 0);
+    wait_for(|| slack.texts().iter().filter(|t| t.starts_with(":white_check_mark:")).count() >= incidents.len()).await;
+
+    // The day is complete: every race, entry, result, dividend and final odds row.
+    let calendar = Calendar::new(SEED);
+    for track in &tracks {
+        for race in expect::day(&calendar, *track, date) {
+            let got: (i64, i64, i64, i64) = sqlx::query_as(
+                "SELECT (SELECT count(*) FROM entries WHERE track = $1 AND race_date = $2 AND race_number = $3),
+                        (SELECT count(*) FROM results WHERE track = $1 AND race_date = $2 AND race_number = $3),
+                        (SELECT count(*) FROM dividends WHERE track = $1 AND race_date = $2 AND race_number = $3),
+                        (SELECT count(*) FROM odds_snapshots o JOIN races r USING (track, race_date, race_number)
+                         WHERE o.track = $1 AND o.race_date = $2 AND o.race_number = $3
+                           AND o.captured_at >= r.post_time)",
+            )
+            .bind(track.code())
+            .bind(date)
+            .bind(i16::from(race.number))
+            .fetch_one(&day.pool)
+            .await
+            .expect("per-race counts");
+            let final_odds = if track.discipline() == Discipline::Horse { race.odds_rows_all_pools as i64 } else { 0 };
+            let want = (race.entries as i64, race.result_rows as i64, race.dividend_rows as i64, final_odds);
+            assert_eq!(got, want, "{} race {}: (entries, results, dividends, final odds)", track.code(), race.number);
+        }
+    }
+    alert_task.shutdown(Duration::from_secs(2)).await;
+}
+
+async fn wait_for(done: impl Fn() -> bool) {
+    for _ in 0..100 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
