@@ -93,6 +93,34 @@ impl Clock {
         self.set(self.now() + d);
     }
 
+    /// A clock that read `start` at the real instant `epoch` and runs at `speed`: processes
+    /// given the same three values read the same time (a simulator and the hosts under test).
+    pub fn anchored(start: DateTime<FixedOffset>, speed: f64, epoch: std::time::SystemTime) -> Self {
+        let elapsed = std::time::SystemTime::now().duration_since(epoch).unwrap_or_default().as_secs_f64() * speed;
+        let micros = (elapsed * 1e6).min(i64::MAX as f64) as i64;
+        Self::accelerated(start + TimeDelta::microseconds(micros), speed)
+    }
+
+    /// Reads `START,SPEED,EPOCH_MS` (RFC 3339, a number, Unix milliseconds) into
+    /// [`Clock::anchored`].
+    pub fn from_spec(spec: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = spec.split(',').map(str::trim).collect();
+        let [start, speed, epoch] = parts.as_slice() else {
+            return Err(format!(
+                "{spec:?}: expected START,SPEED,EPOCH_MS, e.g. 2026-12-05T10:00:00+09:00,60,1796000000000"
+            ));
+        };
+        let start =
+            DateTime::parse_from_rfc3339(start).map_err(|e| format!("{start:?} is not an RFC 3339 time: {e}"))?;
+        let speed: f64 = speed
+            .parse()
+            .ok()
+            .filter(|s: &f64| s.is_finite() && *s > 0.0)
+            .ok_or_else(|| format!("{speed:?} is not a positive speed"))?;
+        let epoch: u64 = epoch.parse().map_err(|_| format!("{epoch:?} is not Unix milliseconds"))?;
+        Ok(Self::anchored(start, speed, std::time::UNIX_EPOCH + std::time::Duration::from_millis(epoch)))
+    }
+
     /// How many clock seconds pass per real second: 1 for the system clock, the speed of an
     /// accelerated one, and 0 for a fixed clock (it moves only when told).
     pub fn speed(&self) -> f64 {

@@ -303,6 +303,7 @@ fn demo_config(url: &str, sim_url: &str, (kra, kspo): &(PathBuf, PathBuf)) -> Co
         http: HttpSettings { timeout_s: 10 },
         // Retries come back within the compressed day.
         jobs: JobSettings { backoff_base_ms: 100, backoff_cap_s: 2, ..JobSettings::default() },
+        sim_clock: None,
     }
 }
 

@@ -51,6 +51,9 @@ pub struct Config {
     pub store: StoreSettings,
     pub http: HttpSettings,
     pub jobs: JobSettings,
+    /// `RACELAB_SIM_CLOCK=START,SPEED,EPOCH_MS`: run on a simulated clock shared with a
+    /// simulator (tests, rehearsals). Never set against the real APIs.
+    pub sim_clock: Option<String>,
 }
 
 /// The job queue and its workers.
@@ -208,7 +211,7 @@ struct File {
 /// Sources the host knows how to name in the environment.
 pub const SOURCES: [&str; 2] = ["kra", "kspo"];
 const SOURCE_VARS: [&str; 3] = ["BASE_URL", "SERVICE_KEY", "PLUGIN"];
-const OTHER_VARS: [&str; 10] = [
+const OTHER_VARS: [&str; 11] = [
     "RACELAB_CONFIG",
     "RACELAB_LISTEN",
     "RACELAB_SLACK_WEBHOOK_URL",
@@ -219,6 +222,7 @@ const OTHER_VARS: [&str; 10] = [
     "RACELAB_SERVICE_KEY",
     "RACELAB_DEMO_SPEED",
     "RACELAB_DEMO_DATABASE",
+    "RACELAB_SIM_CLOCK",
 ];
 
 fn known_vars() -> Vec<String> {
@@ -309,6 +313,7 @@ impl Config {
             store: file.store,
             http: file.http,
             jobs: file.jobs,
+            sim_clock: get("RACELAB_SIM_CLOCK"),
         })
     }
 }

@@ -313,7 +313,7 @@ pub fn lane_str(lane: Lane) -> &'static str {
 /// How a task ends.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Settle {
-    /// Finished: done, or superseded.
+    /// Finished: done, or superseded. `lock_by` keeps the worker that finished it.
     Done,
     /// Finished for good without success (a failure row says why).
     Killed,
@@ -346,8 +346,7 @@ pub async fn settle(
     };
     let query = match how {
         Settle::Done | Settle::Killed => sqlx::query(
-            "UPDATE apalis.jobs SET status = $2, done_at = now(), last_result = $3, lock_by = NULL,
-                    attempts = attempts + 1
+            "UPDATE apalis.jobs SET status = $2, done_at = now(), last_result = $3, attempts = attempts + 1
              WHERE id = $1",
         )
         .bind(task_id)
