@@ -215,3 +215,96 @@ fn migrate_against_a_dead_server_fails_without_showing_the_password() {
     assert!(!stderr.contains("hunter2"), "{stderr}");
     assert!(stderr.contains("127.0.0.1:1"), "the error names the server: {stderr}");
 }
+
+/// `racelab` with only the given environment (no `RACELAB_*` from the caller's).
+fn racelab_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_racelab"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("RACELAB_") || k == "DATABASE_URL" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.args(args).envs(env.iter().copied()).env("RACELAB_LOG", "error").output().expect("racelab runs")
+}
+
+#[test]
+fn serve_refuses_a_missing_or_unknown_setting_saying_what_to_set() {
+    let out = racelab_env(&["serve"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+
+    let db = admin_url();
+    let out = racelab_env(&["serve"], &[("DATABASE_URL", &db), ("RACELAB_KRA_PLUGN", "x.wasm")]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("RACELAB_KRA_PLUGN"), "the unknown variable is named: {stderr}");
+
+    let out = racelab_env(
+        &["serve"],
+        &[("DATABASE_URL", &db), ("RACELAB_KRA_PLUGIN", "x.wasm"), ("RACELAB_KRA_BASE_URL", "https://apis.data.go.kr")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("RACELAB_KRA_SERVICE_KEY"), "the missing value is named: {stderr}");
+}
+
+#[test]
+fn retry_names_a_failure_that_does_not_exist_and_reports_when_none_is_open() {
+    use sqlx::Connection;
+    let rt = common::async_runtime();
+    let name = format!("racelab_cli_retry_{}", std::process::id());
+    let base = admin_url();
+    let db_url = format!("{}/{name}", base.rsplit_once('/').map_or(base.as_str(), |(head, _)| head));
+    rt.block_on(async {
+        let mut admin = sqlx::PgConnection::connect(&base).await.expect("admin connection");
+        for sql in [format!("DROP DATABASE IF EXISTS {name}"), format!("CREATE DATABASE {name}")] {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await.expect("create");
+        }
+    });
+    let out = racelab_env(&["migrate"], &[("DATABASE_URL", &db_url)]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = racelab_env(&["retry", "--all-open"], &[("DATABASE_URL", &db_url)]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "no open failures");
+    let out = racelab_env(&["retry", "999"], &[("DATABASE_URL", &db_url)]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("failure #999 cannot be retried: there is no such failure"), "{stderr}");
+    let out = racelab_env(&["retry"], &[("DATABASE_URL", &db_url)]);
+    assert_eq!(out.status.code(), Some(2), "an id or --all-open is required");
+    rt.block_on(async {
+        let mut admin = sqlx::PgConnection::connect(&base).await.expect("admin connection");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
+            .execute(&mut admin)
+            .await
+            .expect("drop");
+    });
+}
+
+#[test]
+fn demo_runs_a_whole_race_day_and_prints_a_summary() {
+    let plugins = common::component("racelab-plugin-kra").parent().expect("dir").to_path_buf();
+    let db = format!("racelab_cli_demo_{}", std::process::id());
+    let out = racelab_env(
+        &["demo", "--seconds", "45", "--database", &db, "--plugins", plugins.to_str().expect("utf-8")],
+        &[("DATABASE_URL", &admin_url())],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("the race day completed in"), "{stdout}");
+    assert!(stdout.contains("0 open ingestion failures"), "{stdout}");
+    assert!(stdout.contains("psql '"), "a query to try: {stdout}");
+    // Not a terminal: the progress comes as whole lines, not redrawn in place.
+    assert!(stdout.lines().filter(|l| l.contains(" KST ▕")).count() >= 2, "{stdout}");
+    assert!(!stdout.contains('\r'), "{stdout}");
+    let rt = common::async_runtime();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut admin = sqlx::PgConnection::connect(&admin_url()).await.expect("admin connection");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")))
+            .execute(&mut admin)
+            .await
+            .expect("drop");
+    });
+}

@@ -127,6 +127,24 @@ async fn faults_are_retried_recorded_alerted_and_the_day_still_completes(pool: P
             assert_eq!(got, want, "{} race {}: (entries, results, dividends, final odds)", track.code(), race.number);
         }
     }
+    // The service key is in no URL, message, raw response or Slack text.
+    let leaks: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM raw_responses WHERE url LIKE '%test-key%')
+              + (SELECT count(*) FROM ingestion_failures WHERE message LIKE '%test-key%' OR job::text LIKE '%test-key%')
+              + (SELECT count(*) FROM apalis.jobs WHERE last_result::text LIKE '%test-key%')",
+    )
+    .fetch_one(&day.pool)
+    .await
+    .expect("leak check");
+    assert_eq!(leaks, 0);
+    assert!(slack.texts().iter().all(|t| !t.contains("test-key")));
+    let bodies: Vec<Vec<u8>> =
+        sqlx::query_scalar("SELECT body_gz FROM raw_responses").fetch_all(&day.pool).await.expect("bodies");
+    assert!(!bodies.is_empty());
+    for gz in bodies {
+        let body = racelab::store::gunzip(&gz).expect("gzip");
+        assert!(!String::from_utf8_lossy(&body).contains("test-key"), "a raw body holds the key");
+    }
     alert_task.shutdown(Duration::from_secs(2)).await;
 }
 

@@ -58,6 +58,9 @@ per_second = 50
     let logs = std::fs::read_to_string(dir.path().join("second.log")).unwrap_or_default();
     assert!(clean, "SIGTERM ends the host cleanly:\n{logs}");
     assert!(took < Duration::from_secs(12), "SIGTERM → exit took {took:?} (grace 10 s)");
+    let first_logs = std::fs::read_to_string(dir.path().join("first.log")).unwrap_or_default();
+    assert!(!logs.is_empty() && !first_logs.is_empty());
+    assert!(!logs.contains("test-key") && !first_logs.contains("test-key"), "the service key is never logged");
 
     // Nothing due was lost: every job due well before the end ran (the dead host's included).
     let lost: Vec<(i64, String, String, i16, String)> = sqlx::query_as(
