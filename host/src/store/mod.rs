@@ -63,15 +63,11 @@ pub fn redact_database_url(url: &str) -> String {
 /// one applies the migrations and the others wait, then find nothing to do.
 ///
 /// The job queue's tables (schema `apalis`) come from apalis-postgres' own migrations, applied
-/// here too. Both sets share sqlx's bookkeeping table, their version numbers cannot collide
-/// (ours count from 1, apalis' are timestamps), and each is told to ignore the other's rows.
+/// here too; they keep their own bookkeeping (`apalis._sqlx_migrations`, set by the crate's
+/// `sqlx.toml`), apart from ours in `public._sqlx_migrations`.
 pub async fn migrate(pool: &PgPool) -> Result<()> {
-    let mut ours = sqlx::migrate!("../migrations");
-    ours.set_ignore_missing(true);
-    ours.run(pool).await?;
-    let mut queue = apalis_postgres::PostgresStorage::<()>::migrations();
-    queue.set_ignore_missing(true);
-    queue.run(pool).await?;
+    sqlx::migrate!("../migrations").run(pool).await?;
+    apalis_postgres::PostgresStorage::<()>::migrations().run(pool).await?;
     Ok(())
 }
 
