@@ -24,6 +24,8 @@
 //! transactions committed per job, and the plugin + HTTP path alone (`runner::run`, no budget,
 //! archive or database) at the same concurrency.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,6 +34,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeDelta, Utc};
+use common::{database_url, recreate, with_database};
 use racelab::budget::{Budget, Lane};
 use racelab::config::Cadence;
 use racelab::daemon::source_plan;
@@ -524,36 +527,5 @@ impl Drop for Sim {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-    }
-}
-
-async fn recreate(admin: &mut PgConnection, db: &str) -> anyhow::Result<()> {
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))).execute(&mut *admin).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}"))).execute(&mut *admin).await?;
-    Ok(())
-}
-
-/// `DATABASE_URL` from the environment or the workspace `.env`, else the local test server.
-fn database_url() -> String {
-    if let Ok(url) = std::env::var("DATABASE_URL") {
-        return url;
-    }
-    let env_file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.env");
-    std::fs::read_to_string(env_file)
-        .ok()
-        .and_then(|text| {
-            text.lines().find_map(|l| l.trim().strip_prefix("DATABASE_URL=").map(|v| v.trim_matches('"').to_string()))
-        })
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// `url` pointing at database `db` instead.
-fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
-    let (scheme, rest) = base.split_once("://").unwrap_or(("postgres", base));
-    let authority = rest.split_once('/').map_or(rest, |(a, _)| a);
-    match query {
-        Some(q) => format!("{scheme}://{authority}/{db}?{q}"),
-        None => format!("{scheme}://{authority}/{db}"),
     }
 }

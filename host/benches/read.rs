@@ -28,11 +28,13 @@
 //!
 //! The server is `DATABASE_URL` (or the workspace `.env`).
 
-use std::path::Path;
+mod common;
+
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, NaiveDate, Utc};
+use common::{database_url, recreate, with_database};
 use racelab::store::{self, Store, StoreConfig};
 use sqlx::{Connection, PgConnection, PgPool};
 
@@ -385,36 +387,5 @@ impl Rng {
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n
-    }
-}
-
-async fn recreate(admin: &mut PgConnection, db: &str) -> anyhow::Result<()> {
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))).execute(&mut *admin).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}"))).execute(&mut *admin).await?;
-    Ok(())
-}
-
-/// `DATABASE_URL` from the environment or the workspace `.env`, else the local test server.
-fn database_url() -> String {
-    if let Ok(url) = std::env::var("DATABASE_URL") {
-        return url;
-    }
-    let env_file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.env");
-    std::fs::read_to_string(env_file)
-        .ok()
-        .and_then(|text| {
-            text.lines().find_map(|l| l.trim().strip_prefix("DATABASE_URL=").map(|v| v.trim_matches('"').to_string()))
-        })
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// `url` pointing at database `db` instead.
-fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
-    let (scheme, rest) = base.split_once("://").unwrap_or(("postgres", base));
-    let authority = rest.split_once('/').map_or(rest, |(a, _)| a);
-    match query {
-        Some(q) => format!("{scheme}://{authority}/{db}?{q}"),
-        None => format!("{scheme}://{authority}/{db}"),
     }
 }
