@@ -36,10 +36,7 @@ async fn faults_are_retried_recorded_alerted_and_the_day_still_completes(pool: P
         ..DayOptions::default()
     };
     let day = Day::new(pool, kst(date, 5, 59), options).await;
-    day.step().await;
-    day.clock.advance(TimeDelta::minutes(1));
-    day.step().await;
-    day.clock.set(first_post - TimeDelta::minutes(61));
+    day.morning(first_post).await;
     day.run_until(last_post + TimeDelta::minutes(20), TimeDelta::seconds(30)).await;
 
     let stats = day.worker.stats();

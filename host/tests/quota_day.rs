@@ -30,10 +30,7 @@ async fn an_exhausted_quota_pauses_its_dataset_until_kst_midnight(pool: PgPool) 
         ..DayOptions::default()
     };
     let day = Day::new(pool, kst(date, 5, 59), options).await;
-    day.step().await;
-    day.clock.advance(TimeDelta::minutes(1));
-    day.step().await;
-    day.clock.set(first_post - TimeDelta::minutes(61));
+    day.morning(first_post).await;
     day.run_until(first_post + TimeDelta::minutes(30), TimeDelta::seconds(30)).await;
 
     // The odds dataset (two requests a poll) ran out; its count stopped exactly at the quota.

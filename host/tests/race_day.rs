@@ -40,13 +40,9 @@ async fn a_full_race_day_lands_with_the_expected_rows_and_nothing_twice(pool: Pg
     };
     let day = Day::new(pool, kst(date, 5, 59), options).await;
 
-    // 05:59: the latest 06:00 slot (yesterday's) syncs at start; 06:00: today's sync and the
-    // race-day entries.
-    day.step().await;
-    day.clock.advance(TimeDelta::minutes(1));
-    day.step().await;
-    // Then the day in 30-second steps from just before the first odds poll.
-    day.clock.set(first_post - TimeDelta::minutes(61));
+    // The start-up and 06:00 syncs, then the day in 30-second steps from just before the first
+    // odds poll.
+    day.morning(first_post).await;
     day.run_until(last_post + TimeDelta::minutes(20), TimeDelta::seconds(30)).await;
 
     let calendar = Calendar::new(SEED);

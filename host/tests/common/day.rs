@@ -137,6 +137,16 @@ impl Day {
         self.worker.run_until_idle(Duration::from_secs(60)).await.expect("worker drains");
     }
 
+    /// The morning of a race day whose first post is `first_post`, from a clock at 05:59 KST:
+    /// the start-up sync (the latest 06:00 slot, yesterday's), today's 06:00 sync with the
+    /// race-day entries, then the clock to just before the first odds poll.
+    pub async fn morning(&self, first_post: DateTime<FixedOffset>) {
+        self.step().await;
+        self.clock.advance(TimeDelta::minutes(1));
+        self.step().await;
+        self.clock.set(first_post - TimeDelta::minutes(61));
+    }
+
     /// Steps every `every` from the clock's time until `end`.
     pub async fn run_until(&self, end: DateTime<FixedOffset>, every: TimeDelta) {
         while self.clock.now() < end {
