@@ -257,21 +257,7 @@ async fn fresh_database(server_url: &str, name: &str) -> anyhow::Result<String> 
             .with_context(|| format!("{sql} on {}", shown(server_url)))?;
     }
     conn.close().await.ok();
-    Ok(with_database(server_url, name))
-}
-
-/// `url` pointing at database `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
-    let authority_end = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[authority_end..].find('/') {
-        Some(slash) => &base[..authority_end + slash],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{base}/{name}?{q}"),
-        None => format!("{base}/{name}"),
-    }
+    Ok(crate::store::with_database(server_url, name))
 }
 
 /// A URL with its password masked.

@@ -58,6 +58,20 @@ pub fn redact_database_url(url: &str) -> String {
     error::redact_url(url)
 }
 
+/// `url` pointing at database `name` on the same server (the query string kept).
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority_end..].find('/') {
+        Some(slash) => &base[..authority_end + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
 /// Brings the schema up to date with `migrations/` (embedded at build time). Several hosts may
 /// start at once: sqlx holds a PostgreSQL advisory lock on the database while it migrates, so
 /// one applies the migrations and the others wait, then find nothing to do.
@@ -191,5 +205,20 @@ impl Store {
             .await
             .map_err(error::db(format!("creating odds partitions from {from} for {months} months")))?;
         Ok(created.max(0) as u32)
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::with_database;
+
+    #[test]
+    fn with_database_swaps_only_the_database() {
+        assert_eq!(with_database("postgres://u:p@h:5432/postgres", "demo"), "postgres://u:p@h:5432/demo");
+        assert_eq!(
+            with_database("postgres://h:5432/x?sslmode=disable", "demo"),
+            "postgres://h:5432/demo?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://h:5432", "demo"), "postgres://h:5432/demo");
     }
 }

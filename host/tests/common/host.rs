@@ -40,16 +40,7 @@ impl SimWorld {
 pub fn database_url(pool: &PgPool) -> String {
     let base = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let name = pool.connect_options().get_database().expect("the test pool names its database").to_string();
-    let (base, query) = base.split_once('?').map_or((base.as_str(), None), |(b, q)| (b, Some(q)));
-    let cut = base.find("://").map_or(0, |i| i + 3);
-    let root = match base[cut..].find('/') {
-        Some(slash) => &base[..cut + slash],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{root}/{name}?{q}"),
-        None => format!("{root}/{name}"),
-    }
+    racelab::store::with_database(&base, &name)
 }
 
 /// Writes the TOML configuration the hosts share and returns its path.
