@@ -17,11 +17,17 @@
 //!   the source declares exhausted ([`Budget::exhausted`]) is marked used up until KST midnight.
 //!
 //! The price is one or two statements per request, small beside the HTTP round trip it guards.
+//! A dataset with no quota has nothing to refuse, so its requests are counted in the process and
+//! written in one statement at most once a second ([`COUNT_FLUSH`]) and on [`Budget::flush`]:
+//! the per-request upsert of one shared row was the slowest statement of a job (every request of
+//! a dataset queued on that row's lock through its commit). A crash loses at most that second's
+//! counts of unlimited datasets, which only inform. Their pause is read at a job's first
+//! request ([`Budget::acquire_with`]).
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
 use racelab_sim::Clock;
@@ -40,6 +46,9 @@ pub const MAX_PAUSE_WAIT: Duration = Duration::from_secs(30);
 /// The longest pause [`Budget::pause_for`] records: a garbled "retry after" must not silence a
 /// dataset for longer than a quota day; if the source still means it, it will say so again.
 pub const MAX_PAUSE: Duration = Duration::from_secs(24 * 3600);
+
+/// How often the counts of datasets without a quota are written at the latest.
+pub const COUNT_FLUSH: Duration = Duration::from_secs(1);
 
 /// Who is asking: live work (today's cards, odds, results) may use the whole quota, backfill
 /// only its share.
@@ -135,12 +144,26 @@ pub struct Budget {
     clock: Clock,
     limits: Arc<HashMap<Bucket, DatasetLimit>>,
     backfill_share: f64,
+    /// Requests of datasets without a quota, not yet written.
+    unwritten: Arc<Mutex<Unwritten>>,
+}
+
+#[derive(Debug, Default)]
+struct Unwritten {
+    counts: HashMap<(Bucket, NaiveDate), u32>,
+    written: Option<Instant>,
 }
 
 impl Budget {
     /// A budget with no limits configured: every dataset unlimited, but counted.
     pub fn new(pool: PgPool, clock: Clock) -> Self {
-        Budget { pool, clock, limits: Arc::default(), backfill_share: DEFAULT_BACKFILL_SHARE }
+        Budget {
+            pool,
+            clock,
+            limits: Arc::default(),
+            backfill_share: DEFAULT_BACKFILL_SHARE,
+            unwritten: Arc::default(),
+        }
     }
 
     /// Sets the limits of a dataset.
@@ -172,8 +195,23 @@ impl Budget {
     /// at the limit anyway. Cancelling the returned future after it counted leaves the request
     /// counted and its slot unused: it costs a little quota and throughput, never the limits.
     pub async fn acquire(&self, source: &str, dataset: &str, lane: Lane) -> Result<()> {
+        self.acquire_with(source, dataset, lane, true).await
+    }
+
+    /// [`Budget::acquire`] for a later request of the same job: with `recheck_pause` false, a
+    /// dataset with neither a quota nor a per-second limit skips reading the pause again (the
+    /// job's first request just did; the caller rechecks after the source asked to wait).
+    pub async fn acquire_with(&self, source: &str, dataset: &str, lane: Lane, recheck_pause: bool) -> Result<()> {
         let bucket = Bucket::new(source, dataset);
         let limit = self.limit(&bucket);
+        if limit.daily_quota.is_none() {
+            let per_second = limit.per_second.and_then(NonZeroU32::new);
+            let wait =
+                if per_second.is_none() && !recheck_pause { Duration::ZERO } else { self.turn(&bucket, per_second).await? };
+            self.count_here(bucket).await;
+            tokio::time::sleep(wait).await;
+            return Ok(());
+        }
         self.count(&bucket, lane, limit.daily_quota).await?;
         match self.turn(&bucket, limit.per_second.and_then(NonZeroU32::new)).await {
             Ok(wait) => {
@@ -188,6 +226,65 @@ impl Budget {
                 Err(error)
             }
         }
+    }
+
+    /// Writes the counts of datasets without a quota that are not in the database yet. The
+    /// worker calls it with its heartbeat and when it stops; a failed write keeps the counts for
+    /// the next.
+    pub async fn flush(&self) -> Result<()> {
+        let counts = {
+            let mut unwritten = self.unwritten();
+            unwritten.written = Some(Instant::now());
+            std::mem::take(&mut unwritten.counts)
+        };
+        let Some(((first, _), _)) = counts.iter().next() else { return Ok(()) };
+        let first = first.clone();
+        // In key order: two processes writing the same rows lock them in the same order.
+        let mut rows: Vec<_> = counts.iter().collect();
+        rows.sort_by(|((a, a_day), _), ((b, b_day), _)| (&a.source, &a.dataset, a_day).cmp(&(&b.source, &b.dataset, b_day)));
+        let (mut sources, mut datasets, mut days, mut used) = (vec![], vec![], vec![], vec![]);
+        for ((bucket, day), n) in rows {
+            sources.push(bucket.source.as_str());
+            datasets.push(bucket.dataset.as_str());
+            days.push(*day);
+            used.push(to_i32(*n));
+        }
+        let written = sqlx::query(
+            "INSERT INTO quota_usage AS q (source, dataset, kst_day, used)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::date[], $4::integer[])
+             ON CONFLICT (source, dataset, kst_day) DO UPDATE SET used = q.used + EXCLUDED.used",
+        )
+        .bind(&sources)
+        .bind(&datasets)
+        .bind(&days)
+        .bind(&used)
+        .execute(&self.pool)
+        .await;
+        if let Err(error) = written {
+            let mut unwritten = self.unwritten();
+            for (key, n) in counts {
+                *unwritten.counts.entry(key).or_default() += n;
+            }
+            return Err(db(&first, "writing request counts")(error));
+        }
+        Ok(())
+    }
+
+    /// Counts a request of a dataset without a quota, writing the counts when they are older
+    /// than [`COUNT_FLUSH`] (the first request of a process writes at once).
+    async fn count_here(&self, bucket: Bucket) {
+        let due = {
+            let mut unwritten = self.unwritten();
+            *unwritten.counts.entry((bucket, self.kst_day())).or_default() += 1;
+            unwritten.written.is_none_or(|at| at.elapsed() >= COUNT_FLUSH)
+        };
+        if due && let Err(e) = self.flush().await {
+            tracing::warn!("request counts not written yet: {e}");
+        }
+    }
+
+    fn unwritten(&self) -> std::sync::MutexGuard<'_, Unwritten> {
+        self.unwritten.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The source says today's quota is exhausted (data.go.kr code 22, or a 429 saying so): marks
@@ -234,6 +331,7 @@ impl Budget {
 
     /// Requests counted today (KST, by the clock) for the dataset.
     pub async fn used_today(&self, source: &str, dataset: &str) -> Result<u32> {
+        self.flush().await?;
         self.used_on(&Bucket::new(source, dataset), self.kst_day()).await
     }
 

@@ -145,6 +145,9 @@ async fn two_processes_together_keep_the_per_second_rate(pool: PgPool) {
 
     // 26 requests at 50/s are spaced 20 ms apart: the last goes 25 × 20 ms after the first.
     assert!(elapsed >= Duration::from_millis(500), "26 requests at 50/s took only {elapsed:?}");
+    // Without a quota each process keeps its count and writes it within a second (and when
+    // its worker beats or stops): the other process's count is in once it has written.
+    b.flush().await.expect("the other process writes its count");
     assert_eq!(used(&a, ODDS).await, N, "requests are counted without a quota too");
 }
 
@@ -188,6 +191,22 @@ async fn a_short_pause_is_waited_out_by_every_process(pool: PgPool) {
         a.acquire(KRA, dataset, Lane::Live).await.expect("the pause is short enough to wait out");
         let elapsed = start.elapsed();
         assert!(elapsed >= Duration::from_millis(300), "{dataset}: sent after {elapsed:?}, inside the pause");
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn only_an_unlimited_dataset_may_skip_rereading_the_pause_within_a_job(pool: PgPool) {
+    for (dataset, limit, skips) in [(ODDS, rate(50), false), (ODDS, quota(100), false), (RESULTS, DatasetLimit::default(), true)]
+    {
+        let (a, b) = two_processes(&pool, "2026-11-28T10:00:00+09:00", limit);
+        let (a, b) = (a.with_limit(KRA, dataset, limit), b.with_limit(KRA, dataset, limit));
+        a.acquire(KRA, dataset, Lane::Live).await.expect("the job's first request");
+        b.pause_for(KRA, dataset, Duration::from_secs(120)).await.expect("pause");
+        let second = a.acquire_with(KRA, dataset, Lane::Live, false).await;
+        assert_eq!(second.is_ok(), skips, "{dataset} {limit:?}: {second:?}");
+        let recheck = a.acquire_with(KRA, dataset, Lane::Live, true).await;
+        assert!(matches!(recheck, Err(BudgetError::Paused { .. })), "{dataset} {limit:?}: {recheck:?}");
+        sqlx::query("DELETE FROM rate_slots").execute(&pool).await.expect("clear the pause");
     }
 }
 

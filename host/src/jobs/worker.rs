@@ -147,7 +147,20 @@ struct JobRow {
     state: String,
     attempts: i32,
     not_before: Option<DateTime<Utc>>,
+    /// The race as stored now (race jobs whose race is known): post time and meeting tag.
+    race_found: bool,
+    race_post_time: Option<DateTime<Utc>>,
+    race_meeting: Option<String>,
 }
+
+/// Planned jobs with their race, read in one statement for a whole claim.
+const READ_JOBS: &str = "SELECT j.id, j.source, j.op, j.track, j.race_date, j.race_number, j.slot, j.lane, j.post_time,
+            j.pools, j.state, j.attempts, j.not_before,
+            r.track IS NOT NULL AS race_found, r.post_time AS race_post_time, r.meeting AS race_meeting
+     FROM planned_jobs j
+     LEFT JOIN races r ON j.race_number > 0 AND r.track = j.track AND r.race_date = j.race_date
+                      AND r.race_number = j.race_number
+     WHERE j.id = ANY($1)";
 
 impl JobRow {
     fn lane(&self) -> Lane {
@@ -168,6 +181,8 @@ struct Seen {
     dataset: Option<String>,
     raw_response: Option<i64>,
     datasets: BTreeSet<String>,
+    /// Datasets whose pause this job has read, and not heard "wait" from since.
+    pause_read: BTreeSet<String>,
 }
 
 /// The budget and the archive around one job's requests.
@@ -186,13 +201,15 @@ impl JobHooks<'_> {
 
 impl Hooks for JobHooks<'_> {
     async fn before_send(&self, request: &HttpRequest) -> Result<(), RunError> {
-        {
+        let recheck = {
             let mut seen = self.seen();
             seen.sent += 1;
             seen.dataset = Some(request.dataset.clone());
             seen.datasets.insert(request.dataset.clone());
-        }
-        self.inner.budget.acquire(self.source, &request.dataset, self.lane).await?;
+            !seen.pause_read.contains(&request.dataset)
+        };
+        self.inner.budget.acquire_with(self.source, &request.dataset, self.lane, recheck).await?;
+        self.seen().pause_read.insert(request.dataset.clone());
         self.inner.stats.requests.fetch_add(1, Relaxed);
         Ok(())
     }
@@ -208,6 +225,7 @@ impl Hooks for JobHooks<'_> {
     }
 
     async fn rate_limited(&self, request: &HttpRequest, wait: Duration) {
+        self.seen().pause_read.remove(&request.dataset);
         if let Err(e) = self.inner.budget.pause_for(self.source, &request.dataset, wait).await {
             tracing::warn!("could not share a rate-limit pause: {e}");
         }
@@ -276,6 +294,9 @@ impl Worker {
             .execute(pool)
             .await
             .map_err(db("sending the heartbeat"))?;
+        if let Err(e) = self.inner.budget.flush().await {
+            tracing::warn!("{e}");
+        }
         let in_hand: Vec<String> = self.in_hand().iter().cloned().collect();
         let released = super::release_abandoned(pool, &self.inner.name, &in_hand).await?;
         if released > 0 {
@@ -306,9 +327,9 @@ impl Worker {
             let idle = match claimed {
                 Ok(tasks) => {
                     let none = tasks.is_empty();
-                    for (task, job) in tasks {
+                    for (task, job, row) in tasks {
                         let me = self.clone();
-                        running.spawn(async move { me.execute(&task, job).await });
+                        running.spawn(async move { me.execute(&task, job, row).await });
                     }
                     pause = self.inner.settings.poll;
                     none
@@ -331,33 +352,55 @@ impl Worker {
         }
         tracing::info!(in_flight = running.len(), "worker stopped claiming; finishing tasks in hand");
         while running.join_next().await.is_some() {}
+        if let Err(e) = self.inner.budget.flush().await {
+            tracing::warn!("{e}");
+        }
     }
 
     /// Claims and runs every task that is due until none is (and no due job is left waiting
     /// for a retry), or `limit` real time passes. For tests and tools on a clock they move.
     pub async fn run_until_idle(&self, limit: Duration) -> Result<(), JobError> {
         let started = Instant::now();
+        let concurrency = self.inner.settings.concurrency.max(1);
+        let mut running = JoinSet::new();
         loop {
-            let tasks = self.claim(self.inner.settings.concurrency).await?;
-            if tasks.is_empty() {
-                if self.open_due_jobs().await? == 0 {
-                    return Ok(());
+            // Refill once half the slots are free: a claim per finished task would cost a
+            // queue query each, a claim per full batch would idle the batch's fast tasks.
+            let free = concurrency - running.len();
+            let mut claimed = 0;
+            if free * 2 >= concurrency || running.is_empty() {
+                let tasks = match self.claim(free).await {
+                    Ok(tasks) => tasks,
+                    Err(e) => {
+                        while running.join_next().await.is_some() {}
+                        return Err(e);
+                    }
+                };
+                claimed = tasks.len();
+                for (task, job, row) in tasks {
+                    let me = self.clone();
+                    running.spawn(async move { me.execute(&task, job, row).await });
                 }
-                if started.elapsed() > limit {
-                    return Err(JobError::Database {
-                        context: format!("waiting {} s for due jobs to finish", limit.as_secs()),
-                        source: sqlx::Error::PoolTimedOut,
-                    });
+            }
+            if !running.is_empty() {
+                if claimed == 0 || running.len() == concurrency {
+                    running.join_next().await;
                 }
-                tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
-            let mut running = JoinSet::new();
-            for (task, job) in tasks {
-                let me = self.clone();
-                running.spawn(async move { me.execute(&task, job).await });
+            if self.open_due_jobs().await? == 0 {
+                if let Err(e) = self.inner.budget.flush().await {
+                    tracing::warn!("{e}");
+                }
+                return Ok(());
             }
-            while running.join_next().await.is_some() {}
+            if started.elapsed() > limit {
+                return Err(JobError::Database {
+                    context: format!("waiting {} s for due jobs to finish", limit.as_secs()),
+                    source: sqlx::Error::PoolTimedOut,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 
@@ -373,8 +416,9 @@ impl Worker {
         .map_err(db("counting open jobs"))
     }
 
-    /// Up to `n` due tasks, locked to this worker.
-    async fn claim(&self, n: usize) -> Result<Vec<(String, i64)>, JobError> {
+    /// Up to `n` due tasks, locked to this worker, each with its planned job as read at the
+    /// claim (one statement for all of them).
+    async fn claim(&self, n: usize) -> Result<Vec<(String, i64, Option<JobRow>)>, JobError> {
         let config = apalis_postgres::Config::default().queue(QUEUE).batch_size(n);
         let mut conn = self.inner.pool.acquire().await.map_err(db("claiming tasks"))?;
         let tasks = apalis_postgres::queries::fetch_next(&mut *conn, &config, &self.inner.context).await?;
@@ -382,12 +426,25 @@ impl Worker {
         for task in tasks {
             let id = task.task_id().map(ToString::to_string).unwrap_or_default();
             match serde_json::from_slice::<Payload>(&task.args) {
-                Ok(p) => out.push((id, p.job)),
+                Ok(p) => out.push((id, p.job, None)),
                 Err(e) => {
                     tracing::error!(task = %id, "a task in the queue is not a RaceLab job ({e}); killing it");
                     let mut conn = self.inner.pool.acquire().await.map_err(db("killing a foreign task"))?;
                     settle(&mut conn, &self.inner.clock, &id, Settle::Killed, "not a RaceLab job").await?;
                 }
+            }
+        }
+        if !out.is_empty() {
+            let ids: Vec<i64> = out.iter().map(|(_, job, _)| *job).collect();
+            // A failed read only costs each job its own read later.
+            match sqlx::query_as::<_, JobRow>(READ_JOBS).bind(&ids).fetch_all(&mut *conn).await {
+                Ok(rows) => {
+                    let mut rows: HashMap<i64, JobRow> = rows.into_iter().map(|r| (r.id, r)).collect();
+                    for (_, job, row) in &mut out {
+                        *row = rows.remove(job);
+                    }
+                }
+                Err(e) => tracing::warn!("reading the claimed jobs: {e}"),
             }
         }
         Ok(out)
@@ -400,11 +457,11 @@ impl Worker {
     /// Runs one task to its end. When the database fails mid-way the job is tried again a few
     /// times; after that the task is dropped from hand and the next heartbeat that reaches the
     /// database hands it back to the queue (the job's data was not committed, so it reruns).
-    async fn execute(&self, task: &str, job: i64) {
+    async fn execute(&self, task: &str, job: i64, mut read: Option<JobRow>) {
         self.in_hand().insert(task.to_string());
         let mut wait = Duration::from_millis(200);
         for attempt in 1..=8 {
-            match self.try_execute(task, job).await {
+            match self.try_execute(task, job, read.take()).await {
                 Ok(()) => break,
                 Err(e) => {
                     tracing::warn!(
@@ -422,17 +479,17 @@ impl Worker {
         self.in_hand().remove(task);
     }
 
-    async fn try_execute(&self, task: &str, job_id: i64) -> Result<(), JobError> {
+    /// Runs the job once; `read` is the job as the claim read it, if it did.
+    async fn try_execute(&self, task: &str, job_id: i64, read: Option<JobRow>) -> Result<(), JobError> {
         let inner = &*self.inner;
-        let job: Option<JobRow> = sqlx::query_as(
-            "SELECT id, source, op, track, race_date, race_number, slot, lane, post_time, pools, state, attempts,
-                    not_before
-             FROM planned_jobs WHERE id = $1",
-        )
-        .bind(job_id)
-        .fetch_optional(&inner.pool)
-        .await
-        .map_err(db(format!("reading job {job_id}")))?;
+        let job = match read {
+            Some(job) => Some(job),
+            None => sqlx::query_as::<_, JobRow>(READ_JOBS)
+                .bind([job_id])
+                .fetch_optional(&inner.pool)
+                .await
+                .map_err(db(format!("reading job {job_id}")))?,
+        };
         let Some(job) = job else {
             return self.settle_alone(task, Settle::Killed, "no such planned job").await;
         };
@@ -455,9 +512,8 @@ impl Worker {
         let Some(op) = Op::parse(&job.op) else {
             return self.settle_alone(task, Settle::Killed, "unknown operation").await;
         };
-        let race = self.race(&job).await?;
-        if let (Some(planned), Some((Some(current), _))) = (job.post_time, &race)
-            && planned != *current
+        if let (Some(planned), true, Some(current)) = (job.post_time, job.race_found, job.race_post_time)
+            && planned != current
         {
             tracing::info!(job = job.id, "{}: post time moved from {planned} to {current}; superseded", job.describe());
             return self.finish(task, &job, "superseded", Settle::Done).await;
@@ -471,7 +527,7 @@ impl Worker {
             tracing::info!(job = job.id, "{}: the race started while the quota was out; expired", job.describe());
             return self.finish(task, &job, "superseded", Settle::Done).await;
         }
-        let meeting = race.and_then(|(_, m)| m);
+        let meeting = job.race_meeting.clone();
         let Some(source) = inner.sources.get(&job.source) else {
             let verdict = Verdict::Failed {
                 kind: "config",
@@ -542,20 +598,6 @@ impl Worker {
         self.record(task, &job, op, verdict, &hooks).await
     }
 
-    /// The race's current post time and meeting tag, for race jobs.
-    async fn race(&self, job: &JobRow) -> Result<Option<(Option<DateTime<Utc>>, Option<String>)>, JobError> {
-        if job.race_number == 0 {
-            return Ok(None);
-        }
-        sqlx::query_as("SELECT post_time, meeting FROM races WHERE track = $1 AND race_date = $2 AND race_number = $3")
-            .bind(&job.track)
-            .bind(job.race_date)
-            .bind(job.race_number)
-            .fetch_optional(&self.inner.pool)
-            .await
-            .map_err(db(format!("reading the race of {}", job.describe())))
-    }
-
     /// Writes the records, marks the job done, resolves its open failures and settles the
     /// task — one transaction.
     #[allow(clippy::too_many_arguments)]
@@ -583,21 +625,18 @@ impl Worker {
             final_odds: op == Op::OddsFinal,
         };
         inner.store.write(&mut tx, &output).await?;
-        sqlx::query(
-            "UPDATE planned_jobs SET state = 'done', finished_at = now(), attempts = attempts + 1,
-                    records = $2, requests = $3
-             WHERE id = $1",
-        )
-        .bind(job.id)
-        .bind(i32::try_from(records.len()).unwrap_or(i32::MAX))
-        .bind(i32::try_from(requests).unwrap_or(i32::MAX))
-        .execute(&mut *tx)
-        .await
-        .map_err(db("marking the job done"))?;
-        // The job's failures are resolved; an incident (source, dataset, kind) clears when no
-        // failure of it is left open.
+        // One statement: the job done, its task settled (as `settle` does with `Settle::Done`),
+        // and its failures resolved; an incident (source, dataset, kind) clears when no failure
+        // of it is left open.
         let cleared: Vec<(String, Option<String>, String)> = sqlx::query_as(
-            "WITH resolved AS (
+            "WITH job AS (
+                 UPDATE planned_jobs SET state = 'done', finished_at = now(), attempts = attempts + 1,
+                        records = $2, requests = $3
+                 WHERE id = $1),
+             task AS (
+                 UPDATE apalis.jobs SET status = 'Done', done_at = now(), last_result = $5, attempts = attempts + 1
+                 WHERE id = $4),
+             resolved AS (
                  UPDATE ingestion_failures SET resolved_at = now()
                  WHERE planned_job = $1 AND resolved_at IS NULL
                  RETURNING id, source, dataset, error_kind)
@@ -608,13 +647,13 @@ impl Worker {
                                  AND f.error_kind = r.error_kind)",
         )
         .bind(job.id)
+        .bind(i32::try_from(records.len()).unwrap_or(i32::MAX))
+        .bind(i32::try_from(requests).unwrap_or(i32::MAX))
+        .bind(task)
+        .bind(serde_json::json!({ "note": "done" }))
         .fetch_all(&mut *tx)
         .await
-        .map_err(db("resolving the job's failures"))?;
-        settle(&mut tx, &inner.clock, task, Settle::Done, "done").await.map_err(|e| match e {
-            JobError::Database { source, .. } => db("settling the task")(source),
-            other => StoreError::Database { context: other.to_string(), source: sqlx::Error::PoolClosed },
-        })?;
+        .map_err(db("marking the job done"))?;
         tx.commit().await.map_err(db("committing the job"))?;
         if let Some(alerter) = &inner.alerter {
             for (source, dataset, kind) in cleared {

@@ -27,7 +27,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::{PgPool, Postgres, Transaction};
 
 pub use archive::{gunzip, gzip};
@@ -45,12 +45,43 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// masked.
 pub async fn connect(url: &str) -> Result<PgPool> {
     let shown = error::redact_url(url);
-    let options = PgConnectOptions::from_str(url).map_err(error::db(format!("reading the database URL {shown}")))?;
+    let mut options =
+        PgConnectOptions::from_str(url).map_err(error::db(format!("reading the database URL {shown}")))?;
+    if plain_for_loopback(url, std::env::var_os("PGSSLMODE").is_some()) {
+        options = options.ssl_mode(PgSslMode::Disable);
+    }
     PgPoolOptions::new()
         .acquire_timeout(CONNECT_TIMEOUT)
         .connect_with(options)
         .await
         .map_err(error::db(format!("connecting to {shown}")))
+}
+
+/// Whether a connection to `url` should skip TLS: the server is on this machine (a loopback
+/// address, `localhost`, or a Unix socket) and neither the URL (`sslmode=`) nor `PGSSLMODE`
+/// chose a mode. sqlx's default, `prefer`, encrypts a loopback connection whenever the server
+/// has `ssl = on`, which protects nothing there and costs ~40 ms per job: sqlx 0.9.0 no longer
+/// sets `TCP_NODELAY`, so a large message written as TLS records waits for a delayed ACK
+/// (BENCHMARKS.md, "Store"). A remote server keeps sqlx's default.
+fn plain_for_loopback(url: &str, env_sslmode: bool) -> bool {
+    let Ok(parsed) = url::Url::parse(url) else { return false };
+    if env_sslmode || parsed.query_pairs().any(|(k, _)| k.eq_ignore_ascii_case("sslmode")) {
+        return false;
+    }
+    if parsed.query_pairs().any(|(k, v)| k == "host" && v.starts_with('/')) {
+        return true;
+    }
+    match parsed.host() {
+        None => true,
+        // `postgres:` is not a special scheme to the URL parser: an IPv4 address stays a name.
+        Some(url::Host::Domain(name)) => {
+            name.is_empty()
+                || name.eq_ignore_ascii_case("localhost")
+                || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+    }
 }
 
 /// `url` with any password masked, for messages.
@@ -210,7 +241,30 @@ impl Store {
 
 #[cfg(test)]
 mod url_tests {
-    use super::with_database;
+    use super::{plain_for_loopback, with_database};
+
+    #[test]
+    fn tls_is_skipped_only_for_a_server_on_this_machine_with_no_mode_chosen() {
+        for local in [
+            "postgres://postgres@127.0.0.1:5432/racelab",
+            "postgres://postgres@127.0.0.2/racelab",
+            "postgres://postgres@localhost/racelab",
+            "postgres://postgres@[::1]:5432/racelab",
+            "postgres:///racelab?host=/var/run/postgresql",
+        ] {
+            assert!(plain_for_loopback(local, false), "{local}");
+            assert!(!plain_for_loopback(local, true), "{local} with PGSSLMODE set");
+        }
+        for chosen in [
+            "postgres://postgres@127.0.0.1/racelab?sslmode=require",
+            "postgres://postgres@localhost/racelab?sslmode=prefer",
+            "postgres://postgres@db.example.com/racelab",
+            "postgres://postgres@10.0.0.5:5432/racelab",
+            "not a url",
+        ] {
+            assert!(!plain_for_loopback(chosen, false), "{chosen}");
+        }
+    }
 
     #[test]
     fn with_database_swaps_only_the_database() {
