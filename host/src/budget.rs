@@ -206,8 +206,11 @@ impl Budget {
         let limit = self.limit(&bucket);
         if limit.daily_quota.is_none() {
             let per_second = limit.per_second.and_then(NonZeroU32::new);
-            let wait =
-                if per_second.is_none() && !recheck_pause { Duration::ZERO } else { self.turn(&bucket, per_second).await? };
+            let wait = if per_second.is_none() && !recheck_pause {
+                Duration::ZERO
+            } else {
+                self.turn(&bucket, per_second).await?
+            };
             self.count_here(bucket).await;
             tokio::time::sleep(wait).await;
             return Ok(());
@@ -241,7 +244,9 @@ impl Budget {
         let first = first.clone();
         // In key order: two processes writing the same rows lock them in the same order.
         let mut rows: Vec<_> = counts.iter().collect();
-        rows.sort_by(|((a, a_day), _), ((b, b_day), _)| (&a.source, &a.dataset, a_day).cmp(&(&b.source, &b.dataset, b_day)));
+        rows.sort_by(|((a, a_day), _), ((b, b_day), _)| {
+            (&a.source, &a.dataset, a_day).cmp(&(&b.source, &b.dataset, b_day))
+        });
         let (mut sources, mut datasets, mut days, mut used) = (vec![], vec![], vec![], vec![]);
         for ((bucket, day), n) in rows {
             sources.push(bucket.source.as_str());

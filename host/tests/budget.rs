@@ -196,7 +196,8 @@ async fn a_short_pause_is_waited_out_by_every_process(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn only_an_unlimited_dataset_may_skip_rereading_the_pause_within_a_job(pool: PgPool) {
-    for (dataset, limit, skips) in [(ODDS, rate(50), false), (ODDS, quota(100), false), (RESULTS, DatasetLimit::default(), true)]
+    for (dataset, limit, skips) in
+        [(ODDS, rate(50), false), (ODDS, quota(100), false), (RESULTS, DatasetLimit::default(), true)]
     {
         let (a, b) = two_processes(&pool, "2026-11-28T10:00:00+09:00", limit);
         let (a, b) = (a.with_limit(KRA, dataset, limit), b.with_limit(KRA, dataset, limit));
