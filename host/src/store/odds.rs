@@ -1,4 +1,10 @@
-//! Writing odds: the hot path (a race day is ~50k rows, a post-race poll ~1,400 at once).
+//! Writing odds: the hot path (a race day is ~50k quotes, a post-race poll ~1,400 at once).
+//!
+//! Odds are stored as poll rows (`odds_polls`, migrations/0005): one row per race, pool and
+//! capture, holding the stored selections as a 2-D `smallint[]` and their prices as a
+//! `float8[]` (NULL for the display cap). A track-day is then ~800 rows instead of ~31,000,
+//! which is what makes the day read fast; the view `odds_snapshots` shows them one row per
+//! selection as before. Everything else here still works per quote.
 //!
 //! Per race in the output (an odds job is one race), in the caller's transaction, whose races
 //! upsert has already locked the race row (`ON CONFLICT DO UPDATE` locks even the rows it leaves
@@ -7,14 +13,18 @@
 //! 1. with the unchanged-skip on, read the race's `odds_latest` rows (one index range scan) and
 //!    decide here which quotes to keep: comparing in Rust keeps the write free of joins, whose
 //!    plan was the difference between ~20 and ~50 ms a job;
-//! 2. one statement: the kept quotes into `odds_snapshots` via `UNNEST`, `odds_latest` updated in
-//!    place by row id (HOT, no index work) or inserted for new selections, and the race's odds
-//!    bookkeeping. With the skip off that is the only round trip.
+//! 2. one statement: the kept quotes bound as flat columns (`UNNEST`), grouped by pool
+//!    server-side into one `odds_polls` row each (a pool with no kept quote gets no row),
+//!    `odds_latest` updated in place by row id (HOT, no index work) or inserted for new
+//!    selections, and the race's odds bookkeeping. With the skip off that is the only round
+//!    trip.
 //!
 //! Idempotence without `ON CONFLICT` on the common path: `races.odds_captured_at` is the newest
-//! capture stored for the race, so a later capture cannot collide with a stored row and goes in
-//! with a plain insert; only a job written again, or late, pays for `ON CONFLICT DO NOTHING`
-//! (~60% more per row).
+//! capture stored for the race, so a later capture cannot collide with a stored poll row and
+//! goes in with a plain insert. Only a job written again, or late, takes the other path: the
+//! kept quotes not yet stored for that capture are merged into the pool's row (`ON CONFLICT DO
+//! UPDATE`), so a selection is stored once per capture, exactly as with one row per selection,
+//! and a replay of the same output changes nothing.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -226,7 +236,10 @@ impl<'a> Batch<'a> {
 
 /// Step 2. `$1`–`$3` the race, `$4` the capture time, `$5` whether this write leaves
 /// `odds_latest` alone, `$6`–`$13` the kept quotes with their `LatestAction` and row id. Every
-/// part reads the statement's one snapshot, so `race` sees the bookkeeping as it was before.
+/// part reads the statement's one snapshot, so `race` sees the bookkeeping, and `fresh` and
+/// `merged` the stored polls, as they were before. `polls`/`inserted` is the common path (a new
+/// capture); `fresh`/`merged`/`inserted_again` the replay path, which stores the quotes this
+/// capture lacks and reports how many (a plain replay: none, and no row is touched).
 const WRITE: &str = "
     WITH input AS (
         SELECT pool, array_remove(ARRAY[s1, s2, s3], NULL) AS selection, price, capped, action, tid
@@ -237,18 +250,43 @@ const WRITE: &str = "
         SELECT odds_captured_at IS NULL OR odds_captured_at < $4 AS new_capture
         FROM races WHERE track = $1 AND race_date = $2 AND race_number = $3
     ),
+    polls AS (
+        SELECT pool, array_agg(selection ORDER BY selection) AS selections,
+               array_agg(price ORDER BY selection) AS prices
+        FROM input GROUP BY pool
+    ),
     inserted AS (
-        INSERT INTO odds_snapshots (track, race_date, race_number, pool, selection, captured_at, price, capped)
-        SELECT $1, $2, $3, pool, selection, $4, price, capped FROM input
+        INSERT INTO odds_polls (track, race_date, race_number, pool, captured_at, selections, prices)
+        SELECT $1, $2, $3, pool, $4, selections, prices FROM polls
         WHERE (SELECT new_capture FROM race)
-        RETURNING 1
+        RETURNING cardinality(prices) AS n
+    ),
+    fresh AS (
+        SELECT i.pool, i.selection, i.price FROM input i
+        WHERE NOT (SELECT new_capture FROM race)
+          AND NOT EXISTS (
+              SELECT FROM odds_snapshots s
+              WHERE s.track = $1 AND s.race_date = $2 AND s.race_number = $3 AND s.captured_at = $4
+                AND s.pool = i.pool AND s.selection = i.selection)
+    ),
+    merged AS (
+        SELECT pool, array_agg(selection ORDER BY selection) AS selections,
+               array_agg(price ORDER BY selection) AS prices
+        FROM (
+            SELECT pool, selection, price FROM fresh
+            UNION ALL
+            SELECT s.pool, s.selection, s.price FROM odds_snapshots s
+            WHERE NOT (SELECT new_capture FROM race)
+              AND s.track = $1 AND s.race_date = $2 AND s.race_number = $3 AND s.captured_at = $4
+              AND s.pool IN (SELECT pool FROM fresh)
+        ) AS u
+        GROUP BY pool
     ),
     inserted_again AS (
-        INSERT INTO odds_snapshots (track, race_date, race_number, pool, selection, captured_at, price, capped)
-        SELECT $1, $2, $3, pool, selection, $4, price, capped FROM input
-        WHERE NOT (SELECT new_capture FROM race)
-        ON CONFLICT DO NOTHING
-        RETURNING 1
+        INSERT INTO odds_polls (track, race_date, race_number, pool, captured_at, selections, prices)
+        SELECT $1, $2, $3, pool, $4, selections, prices FROM merged
+        ON CONFLICT (track, race_date, race_number, pool, captured_at)
+            DO UPDATE SET selections = EXCLUDED.selections, prices = EXCLUDED.prices
     ),
     moved AS (
         UPDATE odds_latest l SET price = i.price, capped = i.capped, captured_at = $4
@@ -269,4 +307,4 @@ const WRITE: &str = "
           AND (odds_captured_at IS NULL OR odds_captured_at < $4
                OR ($5 AND (odds_latest_valid_from IS NULL OR odds_latest_valid_from < $4)))
     )
-    SELECT (SELECT count(*) FROM inserted) + (SELECT count(*) FROM inserted_again), (SELECT count(*) FROM moved)";
+    SELECT (SELECT coalesce(sum(n), 0) FROM inserted) + (SELECT count(*) FROM fresh), (SELECT count(*) FROM moved)";
