@@ -716,8 +716,10 @@ async fn a_poll_is_one_row_per_pool_and_the_view_gives_every_selection_back(pool
     assert_eq!(stats.odds_inserted, 6);
 
     let rows = polls(&pool).await;
-    let shape: Vec<(&str, usize, Vec<&[i16]>, &[Option<f64>])> =
-        rows.iter().map(|p| (p.pool.as_str(), p.selections.width(), p.selections.iter().collect(), &p.prices[..])).collect();
+    let shape: Vec<(&str, usize, Vec<&[i16]>, &[Option<f64>])> = rows
+        .iter()
+        .map(|p| (p.pool.as_str(), p.selections.width(), p.selections.iter().collect(), &p.prices[..]))
+        .collect();
     assert_eq!(
         shape,
         [
@@ -752,7 +754,10 @@ async fn a_poll_is_one_row_per_pool_and_the_view_gives_every_selection_back(pool
     assert_eq!((stats.odds_inserted, stats.odds_skipped_unchanged), (1, 5));
     let rows = polls(&pool).await;
     assert_eq!(rows.len(), 4);
-    assert_eq!((rows[3].pool.as_str(), rows[3].selections.runners(), &rows[3].prices[..]), ("WIN", &[2][..], &[Some(3.9)][..]));
+    assert_eq!(
+        (rows[3].pool.as_str(), rows[3].selections.runners(), &rows[3].prices[..]),
+        ("WIN", &[2][..], &[Some(3.9)][..])
+    );
 
     // Nothing moves: no row at all.
     let stats = write(&store, &output(&tracks, &second, at(0, 40))).await.expect("third poll");
@@ -825,10 +830,11 @@ async fn the_migration_to_poll_rows_keeps_every_snapshot(pool: PgPool) {
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM odds_polls").fetch_one(&pool).await.expect("count");
     assert_eq!(n, 5, "WIN, QNL and TRI at 00:30, WIN at 00:35, WIN in 2040");
     assert!(partitions(&pool).await.contains(&"odds_polls_2026_11".to_string()), "the old months are there");
-    let far: String = sqlx::query_scalar("SELECT tableoid::regclass::text FROM odds_polls WHERE race_date = '2040-01-06'")
-        .fetch_one(&pool)
-        .await
-        .expect("far row");
+    let far: String =
+        sqlx::query_scalar("SELECT tableoid::regclass::text FROM odds_polls WHERE race_date = '2040-01-06'")
+            .fetch_one(&pool)
+            .await
+            .expect("far row");
     assert_eq!(far, "odds_polls_default");
     let kind: String = sqlx::query_scalar("SELECT relkind::text FROM pg_class WHERE relname = 'odds_snapshots'")
         .fetch_one(&pool)

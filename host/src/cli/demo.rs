@@ -316,11 +316,12 @@ impl Progress {
         .fetch_one(pool)
         .await?;
         // Snapshots (selections), counted from the poll rows without unnesting them.
-        let odds: i64 =
-            sqlx::query_scalar("SELECT coalesce(sum(cardinality(prices)), 0)::bigint FROM odds_polls WHERE race_date = $1")
-            .bind(date)
-            .fetch_one(pool)
-            .await?;
+        let odds: i64 = sqlx::query_scalar(
+            "SELECT coalesce(sum(cardinality(prices)), 0)::bigint FROM odds_polls WHERE race_date = $1",
+        )
+        .bind(date)
+        .fetch_one(pool)
+        .await?;
         let complete: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM races r WHERE r.race_date = $1
                AND EXISTS (SELECT 1 FROM results x
