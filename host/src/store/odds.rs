@@ -15,8 +15,8 @@
 //!    plan was the difference between ~20 and ~50 ms a job;
 //! 2. one statement: the kept quotes grouped by pool here into one `odds_polls` row each (a
 //!    pool with no kept quote gets no row), bound as array literals, one element per pool (sqlx
-//!    encodes no 2-D arrays; binding the quotes as flat columns and grouping them server-side
-//!    cost the server ~4 ms a 1,397-quote job against ~1 ms, BENCHMARKS.md); `odds_latest`
+//!    encodes no 2-D arrays; binding the quotes as flat columns and grouping them in the
+//!    statement gave 1.4–2× less throughput, BENCHMARKS.md "Odds as poll rows"); `odds_latest`
 //!    updated in place by row id (HOT, no index work) or inserted for new selections, from flat
 //!    `UNNEST` columns of just those quotes; and the race's odds bookkeeping. With the skip off
 //!    that is the only round trip.
