@@ -688,6 +688,9 @@ async fn polls(pool: &PgPool) -> Vec<OddsPoll> {
     .expect("odds_polls")
 }
 
+/// pool, width, selections, prices
+type PollShape<'a> = (&'a str, usize, Vec<&'a [i16]>, &'a [Option<f64>]);
+
 /// pool, selection, captured_at, price, capped
 type ViewRow = (String, Vec<i16>, DateTime<Utc>, Option<f64>, bool);
 
@@ -716,7 +719,7 @@ async fn a_poll_is_one_row_per_pool_and_the_view_gives_every_selection_back(pool
     assert_eq!(stats.odds_inserted, 6);
 
     let rows = polls(&pool).await;
-    let shape: Vec<(&str, usize, Vec<&[i16]>, &[Option<f64>])> = rows
+    let shape: Vec<PollShape> = rows
         .iter()
         .map(|p| (p.pool.as_str(), p.selections.width(), p.selections.iter().collect(), &p.prices[..]))
         .collect();

@@ -244,10 +244,13 @@ impl<'a> Batch<'a> {
     }
 }
 
+/// A kept quote of a poll: runner numbers and price (`None`: capped).
+type PollQuote<'a> = (&'a [u8], Option<f64>);
+
 /// The kept quotes of one race as poll rows, pool by pool, selections in order.
 #[derive(Default)]
 struct Polls<'a> {
-    by_pool: BTreeMap<&'static str, Vec<(&'a [u8], Option<f64>)>>,
+    by_pool: BTreeMap<&'static str, Vec<PollQuote<'a>>>,
     quotes: usize,
 }
 
