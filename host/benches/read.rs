@@ -1,11 +1,15 @@
 //! Reading one track-day of odds with a year loaded. Target: p95 ≤ 20 ms.
 //!
 //! Creates `racelab_bench_read` (dropped and created afresh), migrates it, creates the year's
-//! monthly partitions and loads a year of race days server-side (`INSERT … SELECT` over
-//! `generate_series`, one statement per month, rows in capture-time order as a live day writes
-//! them, tracks interleaved). Then ANALYZE, a warm-up, and N random track-day reads of
-//! `SELECT race_number, pool, selection, captured_at, price FROM odds_snapshots
-//! WHERE track = $1 AND race_date = $2`, every row fetched, one at a time from a warm pool.
+//! monthly partitions and loads a year of race days server-side into `odds_polls` (`INSERT …
+//! SELECT` over `generate_series`, one statement per month, the quotes grouped into one row per
+//! race, pool and capture as the store writes them, in capture-time order as a live day writes
+//! them, tracks interleaved). Then VACUUM ANALYZE, a warm-up, and N random track-day reads of
+//! `SELECT race_number, pool, captured_at, selections, prices FROM odds_polls
+//! WHERE track = $1 AND race_date = $2`, every row fetched and decoded into
+//! `racelab::store::OddsPoll` (the 2-D `selections` by `store::Selections`, sqlx's own `Vec`
+//! taking 1-D arrays only), one at a time from a warm pool. Counts are of quotes (one
+//! selection's price at one capture, a row of the `odds_snapshots` view), as before poll rows.
 //!
 //! ```sh
 //! cargo bench -p racelab --bench read            # 300 reads
@@ -17,14 +21,16 @@
 //! Wed+Thu — 572 track-days of 12 races, 10–14 starters each. Per race, the default cadence
 //! with the unchanged-skip off: 29 pre-race polls (every 5 min from 60 to 15 min before post,
 //! every minute to 5 min, every 30 s to post) of WIN and PLC, and one all-pool poll a minute
-//! after post (1,040–2,940 rows): 1,620–3,752 rows a race, about 31,000 a track-day, 17.9M in
-//! all.
+//! after post (1,040–2,940 quotes): 1,620–3,752 quotes a race, about 31,000 a track-day, 17.9M
+//! in all; 65 poll rows a race, 780 a track-day, 447k in all.
 //! (KSPO publishes no odds today; its two tracks stand in for the volume a year of KRA days
 //! with more races would bring.)
 //!
 //! After the figure, where the time goes, over the first reads' days again: the server's own
 //! execution time (`EXPLAIN (ANALYZE, TIMING OFF)`), the same query with the rows fetched but
-//! not decoded, and the plan of the largest track-day.
+//! not decoded, other read shapes (the selections as text via `array_to_string`, parsed here;
+//! the old per-selection rows through the `odds_snapshots` view), and the plan of the largest
+//! track-day.
 //!
 //! The server is `DATABASE_URL` (or the workspace `.env`).
 
@@ -35,7 +41,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use chrono::{DateTime, NaiveDate, Utc};
 use common::{database_url, recreate, with_database};
-use racelab::store::{self, Store, StoreConfig};
+use racelab::store::{self, OddsPoll, Store, StoreConfig};
 use sqlx::{Connection, PgConnection, PgPool};
 
 const DATABASE: &str = "racelab_bench_read";
@@ -48,8 +54,11 @@ const TARGET_P95: Duration = Duration::from_millis(20);
 const CALENDAR: &str = "(VALUES ('seoul', ARRAY[6, 0]), ('busan', ARRAY[5, 0]), ('jeju', ARRAY[5, 6]),
                                ('gwangmyeong', ARRAY[5, 6, 0]), ('misari', ARRAY[3, 4])) AS t(track, dows)";
 
-/// A row of the read.
+/// A row of the per-selection read through the view.
 type OddsRow = (i16, String, Vec<i16>, DateTime<Utc>, Option<f64>);
+
+/// A row of the text-shaped read: race, pool, capture, width, runners as text, prices.
+type TextPollRow = (i16, String, DateTime<Utc>, i32, String, Vec<Option<f64>>);
 
 fn main() -> anyhow::Result<()> {
     let reads = std::env::args()
@@ -109,7 +118,7 @@ async fn loaded_already(admin: &mut PgConnection, db_url: &str) -> bool {
     )))
     .fetch_one(&mut conn)
     .await;
-    let actual: Result<i64, _> = sqlx::query_scalar("SELECT count(*) FROM odds_snapshots").fetch_one(&mut conn).await;
+    let actual: Result<i64, _> = sqlx::query_scalar(QUOTES).fetch_one(&mut conn).await;
     matches!((expected, actual), (Ok(e), Ok(a)) if e == a && a > 0)
 }
 
@@ -140,16 +149,17 @@ async fn load(pool: &PgPool) -> anyhow::Result<()> {
         let filter = format!("d >= '{from}' AND d < '{to}'");
         let rows = sqlx::query(sqlx::AssertSqlSafe(insert_odds(&filter))).execute(pool).await?.rows_affected();
         total += rows;
-        println!("  {from}: {rows:>9} odds rows in {:>6.1} s", t.elapsed().as_secs_f64());
+        println!("  {from}: {rows:>9} odds_polls rows in {:>6.1} s", t.elapsed().as_secs_f64());
     }
     let load_time = started.elapsed();
+    let quotes: i64 = sqlx::query_scalar(QUOTES).fetch_one(pool).await?;
     let t = Instant::now();
     // As autovacuum would have left a year-old table: hint bits set, visibility map, statistics.
     sqlx::raw_sql("VACUUM (ANALYZE)").execute(pool).await.context("VACUUM ANALYZE")?;
     println!(
-        "loaded {total} odds rows in {:.0} s ({:.0} rows/s); VACUUM ANALYZE {:.0} s",
+        "loaded {quotes} quotes as {total} odds_polls rows in {:.0} s ({:.0} quotes/s); VACUUM ANALYZE {:.0} s",
         load_time.as_secs_f64(),
-        total as f64 / load_time.as_secs_f64(),
+        quotes as f64 / load_time.as_secs_f64(),
         t.elapsed().as_secs_f64()
     );
     Ok(())
@@ -157,7 +167,7 @@ async fn load(pool: &PgPool) -> anyhow::Result<()> {
 
 /// The generator as CTEs: `days` (track-days whose date `d` passes `day_filter`), `race_list`
 /// (12 races a day, 10–14 starters, posts every 35 min from 11:00 KST) and `race_rows` (odds
-/// rows per race).
+/// quotes per race).
 fn generator_ctes(day_filter: &str) -> String {
     format!(
         "days AS (
@@ -179,11 +189,11 @@ fn generator_ctes(day_filter: &str) -> String {
     )
 }
 
-/// One month's odds: the pre-race WIN/PLC polls and the all-pool poll after post, in capture
-/// order.
+/// One month's odds: the pre-race WIN/PLC polls and the all-pool poll after post, one row per
+/// race, pool and capture, in capture order.
 fn insert_odds(day_filter: &str) -> String {
     format!(
-        "INSERT INTO odds_snapshots (track, race_date, race_number, pool, selection, captured_at, price, capped)
+        "INSERT INTO odds_polls (track, race_date, race_number, pool, captured_at, selections, prices)
          WITH {},
          polls AS (
              SELECT s AS before_s FROM generate_series(3600, 1200, -300) AS s
@@ -222,9 +232,11 @@ fn insert_odds(day_filter: &str) -> String {
                        END AS price
              FROM all_rows
          )
-         SELECT track, race_date, race_number, pool, selection, captured_at, price, price IS NULL
+         SELECT track, race_date, race_number, pool, captured_at,
+                array_agg(selection ORDER BY selection), array_agg(price ORDER BY selection)
          FROM priced
-         ORDER BY captured_at, track, race_number, pool, selection",
+         GROUP BY track, race_date, race_number, pool, captured_at
+         ORDER BY captured_at, track, race_number, pool",
         generator_ctes(day_filter)
     )
 }
@@ -235,10 +247,11 @@ async fn measure(pool: &PgPool, reads: usize) -> anyhow::Result<()> {
     if days.is_empty() {
         bail!("no race days loaded");
     }
-    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM odds_snapshots").fetch_one(pool).await?;
+    let total: i64 = sqlx::query_scalar(QUOTES).fetch_one(pool).await?;
+    let polls: i64 = sqlx::query_scalar("SELECT count(*) FROM odds_polls").fetch_one(pool).await?;
     let size: String =
         sqlx::query_scalar("SELECT pg_size_pretty(pg_database_size(current_database()))").fetch_one(pool).await?;
-    println!("odds rows: {total}; track-days: {}; database size: {size}", days.len());
+    println!("odds quotes: {total} in {polls} odds_polls rows; track-days: {}; database size: {size}", days.len());
 
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     let mut conn = pool.acquire().await?;
@@ -247,27 +260,34 @@ async fn measure(pool: &PgPool, reads: usize) -> anyhow::Result<()> {
         read(&mut conn, track, *date).await?;
     }
     let mut times = Vec::with_capacity(reads);
-    let mut rows = Vec::with_capacity(reads);
+    let mut sizes = Vec::with_capacity(reads);
     let mut sample = Vec::with_capacity(reads);
     let started = Instant::now();
     for _ in 0..reads {
         let (track, date) = &days[rng.below(days.len())];
         let t = Instant::now();
-        let n = read(&mut conn, track, *date).await?;
+        let size = read(&mut conn, track, *date).await?;
         times.push(t.elapsed());
-        rows.push(n);
+        sizes.push(size);
         sample.push((track.as_str(), *date));
     }
     let wall = started.elapsed();
-    rows.sort();
     println!(
         "{reads} random track-day reads (after {WARMUP_READS} warm-up), {:.1} s: {}",
         wall.as_secs_f64(),
         Percentiles::of(&mut times)
     );
-    let mean_rows = rows.iter().sum::<usize>() as f64 / rows.len() as f64;
+    let mut rows: Vec<usize> = sizes.iter().map(|s| s.0).collect();
+    let mut quotes: Vec<usize> = sizes.iter().map(|s| s.1).collect();
+    rows.sort();
+    quotes.sort();
+    let mean = |v: &[usize]| v.iter().sum::<usize>() as f64 / v.len() as f64;
     println!(
-        "rows per read: min {}, median {}, mean {mean_rows:.0}, max {}",
+        "quotes per read: min {}, median {}, mean {:.0}, max {} (odds_polls rows: min {}, median {}, max {})",
+        quotes[0],
+        quotes[quotes.len() / 2],
+        mean(&quotes),
+        quotes[quotes.len() - 1],
         rows[0],
         rows[rows.len() / 2],
         rows[rows.len() - 1]
@@ -278,21 +298,33 @@ async fn measure(pool: &PgPool, reads: usize) -> anyhow::Result<()> {
 
     println!("where the time goes, the first {} of these days again:", sample.len().min(DIAGNOSED_READS));
     let sample = &sample[..sample.len().min(DIAGNOSED_READS)];
-    let mut server = Vec::with_capacity(sample.len());
-    let mut undecoded = Vec::with_capacity(sample.len());
-    let mut decoded = Vec::with_capacity(sample.len());
-    for (track, date) in sample {
-        server.push(server_time(&mut conn, track, *date).await?);
+    let [mut server, mut undecoded, mut decoded, mut text, mut view_server, mut view] =
+        std::array::from_fn(|_| Vec::with_capacity(sample.len()));
+    for (i, (track, date)) in sample.iter().enumerate() {
+        server.push(server_time(&mut conn, READ, track, *date).await?);
         let t = Instant::now();
         sqlx::query(READ).bind(track).bind(date).fetch_all(&mut *conn).await?;
         undecoded.push(t.elapsed());
         let t = Instant::now();
         read(&mut conn, track, *date).await?;
         decoded.push(t.elapsed());
+        let t = Instant::now();
+        let n = read_text(&mut conn, track, *date).await?;
+        text.push(t.elapsed());
+        if n != sizes[i].1 {
+            bail!("{track} {date}: the text read gave {n} quotes, the binary read {}", sizes[i].1);
+        }
+        view_server.push(server_time(&mut conn, READ_VIEW, track, *date).await?);
+        let t = Instant::now();
+        read_view(&mut conn, track, *date).await?;
+        view.push(t.elapsed());
     }
-    println!("  server execution (EXPLAIN ANALYZE, TIMING OFF): {}", Percentiles::of(&mut server));
-    println!("  fetched, not decoded (Vec<PgRow>):               {}", Percentiles::of(&mut undecoded));
-    println!("  fetched and decoded (the read above):            {}", Percentiles::of(&mut decoded));
+    println!("  server execution (EXPLAIN ANALYZE, TIMING OFF):   {}", Percentiles::of(&mut server));
+    println!("  fetched, not decoded (Vec<PgRow>):                 {}", Percentiles::of(&mut undecoded));
+    println!("  fetched and decoded (the read above):              {}", Percentiles::of(&mut decoded));
+    println!("  selections as text (array_to_string), parsed:      {}", Percentiles::of(&mut text));
+    println!("  per selection via the odds_snapshots view, server: {}", Percentiles::of(&mut view_server));
+    println!("  per selection via the odds_snapshots view, read:   {}", Percentiles::of(&mut view));
     drop(conn);
     explain(pool, &days).await
 }
@@ -300,8 +332,21 @@ async fn measure(pool: &PgPool, reads: usize) -> anyhow::Result<()> {
 /// Reads diagnosed after the measurement.
 const DIAGNOSED_READS: usize = 100;
 
-const READ: &str = "SELECT race_number, pool, selection, captured_at, price FROM odds_snapshots
+/// Quotes stored: the rows the `odds_snapshots` view would give, counted without unnesting.
+const QUOTES: &str = "SELECT coalesce(sum(cardinality(prices)), 0)::bigint FROM odds_polls";
+
+/// The measured read.
+const READ: &str = "SELECT race_number, pool, captured_at, selections, prices FROM odds_polls
                     WHERE track = $1 AND race_date = $2";
+
+/// The same poll rows with the selections as text (`1,2,1,3,…`) and the pool's width.
+const READ_TEXT: &str = "SELECT race_number, pool, captured_at, array_length(selections, 2),
+                                array_to_string(selections, ','), prices
+                         FROM odds_polls WHERE track = $1 AND race_date = $2";
+
+/// The old read, one row per selection, now through the view.
+const READ_VIEW: &str = "SELECT race_number, pool, selection, captured_at, price FROM odds_snapshots
+                         WHERE track = $1 AND race_date = $2";
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
@@ -335,10 +380,10 @@ impl std::fmt::Display for Percentiles {
     }
 }
 
-/// The server's execution time of the read, without the client's share.
-async fn server_time(conn: &mut PgConnection, track: &str, date: NaiveDate) -> anyhow::Result<Duration> {
+/// The server's execution time of a read, without the client's share.
+async fn server_time(conn: &mut PgConnection, query: &str, track: &str, date: NaiveDate) -> anyhow::Result<Duration> {
     let plan: serde_json::Value =
-        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) {READ}")))
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) {query}")))
             .bind(track)
             .bind(date)
             .fetch_one(&mut *conn)
@@ -347,13 +392,51 @@ async fn server_time(conn: &mut PgConnection, track: &str, date: NaiveDate) -> a
     Ok(Duration::from_secs_f64(exec / 1e3))
 }
 
-async fn read(conn: &mut PgConnection, track: &str, date: NaiveDate) -> anyhow::Result<usize> {
-    let rows: Vec<OddsRow> = sqlx::query_as(READ)
+/// The measured read: (poll rows, quotes).
+async fn read(conn: &mut PgConnection, track: &str, date: NaiveDate) -> anyhow::Result<(usize, usize)> {
+    let polls: Vec<OddsPoll> = sqlx::query_as(READ)
         .bind(track)
         .bind(date)
         .fetch_all(&mut *conn)
         .await
         .with_context(|| format!("reading {track} {date}"))?;
+    let mut quotes = 0;
+    for p in &polls {
+        if p.selections.len() != p.prices.len() {
+            bail!("{track} {date}: {} selections for {} prices", p.selections.len(), p.prices.len());
+        }
+        quotes += p.prices.len();
+    }
+    Ok((polls.len(), quotes))
+}
+
+/// The text-shaped read, parsed into the same flat runners: quotes.
+async fn read_text(conn: &mut PgConnection, track: &str, date: NaiveDate) -> anyhow::Result<usize> {
+    let rows: Vec<TextPollRow> = sqlx::query_as(READ_TEXT)
+        .bind(track)
+        .bind(date)
+        .fetch_all(&mut *conn)
+        .await
+        .with_context(|| format!("reading {track} {date} as text"))?;
+    let mut quotes = 0;
+    for (_, _, _, width, runners, prices) in &rows {
+        let runners = runners.split(',').map(str::parse::<i16>).collect::<Result<Vec<_>, _>>()?;
+        if runners.len() != *width as usize * prices.len() {
+            bail!("{track} {date}: {} runners for {} prices of width {width}", runners.len(), prices.len());
+        }
+        quotes += prices.len();
+    }
+    Ok(quotes)
+}
+
+/// The per-selection read through the view: quotes.
+async fn read_view(conn: &mut PgConnection, track: &str, date: NaiveDate) -> anyhow::Result<usize> {
+    let rows: Vec<OddsRow> = sqlx::query_as(READ_VIEW)
+        .bind(track)
+        .bind(date)
+        .fetch_all(&mut *conn)
+        .await
+        .with_context(|| format!("reading {track} {date} through the view"))?;
     Ok(rows.len())
 }
 
@@ -366,7 +449,7 @@ async fn explain(pool: &PgPool, days: &[(String, NaiveDate)]) -> anyhow::Result<
     .await?
     .unwrap_or_else(|| days[0].clone());
     let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "EXPLAIN (ANALYZE, BUFFERS) SELECT race_number, pool, selection, captured_at, price FROM odds_snapshots
+        "EXPLAIN (ANALYZE, BUFFERS) SELECT race_number, pool, captured_at, selections, prices FROM odds_polls
          WHERE track = '{track}' AND race_date = '{date}'"
     )))
     .fetch_all(pool)

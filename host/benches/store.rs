@@ -1,7 +1,9 @@
-//! Odds write throughput: the same rows through `Store::write` (job-sized transactions, the
-//! unchanged-skip off so every row is inserted) and through `psql \copy` (PostgreSQL's bulk
-//! loader, the practical ceiling), in one run against the same server. Target: the store
-//! reaches at least 70% of `\copy`.
+//! Odds write throughput: the same quotes through `Store::write` (job-sized transactions, the
+//! unchanged-skip off so every quote is stored) and through `psql \copy` (PostgreSQL's bulk
+//! loader, the practical ceiling) of the same poll rows into `odds_polls`, in one run against the
+//! same server. Target: the store reaches at least 70% of `\copy`. Rates count quotes (one
+//! selection's price at one capture, a row of the `odds_snapshots` view), as before poll rows;
+//! a job here is 7 poll rows (one per pool) of 1,397 quotes.
 //!
 //! ```sh
 //! cargo bench -p racelab --bench store            # 500,000 rows
@@ -89,13 +91,22 @@ async fn compare(url: &str, jobs: &[Job], total: usize) -> anyhow::Result<()> {
     let async_time = write_through_store(&async_store, jobs, false).await?;
 
     let all = [("store", &store), ("copy", &copy_store), ("skip on", &skip_store), ("async", &async_store)];
+    let mut poll_rows = vec![];
     for (name, s) in all {
-        let n: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM odds_snapshots").fetch_one(s.pool()).await.context("count")?;
+        let (polls, n): (i64, i64) =
+            sqlx::query_as("SELECT count(*), coalesce(sum(cardinality(prices)), 0)::bigint FROM odds_polls")
+                .fetch_one(s.pool())
+                .await
+                .context("count")?;
         if n as usize != total {
-            bail!("{name}: {n} rows in odds_snapshots, expected {total}");
+            bail!("{name}: {n} quotes in odds_polls, expected {total}");
         }
+        poll_rows.push(polls);
     }
+    if poll_rows.iter().any(|p| *p != poll_rows[0]) {
+        bail!("the four databases hold different numbers of poll rows: {poll_rows:?}");
+    }
+    println!("odds_polls rows: {} in each database", poll_rows[0]);
     let rate = |d: Duration| total as f64 / d.as_secs_f64();
     let line = |what: &str, d: Duration| println!("{what:<48} {:>7.2} s {:>9.0} rows/s", d.as_secs_f64(), rate(d));
     line(&format!("Store::write, skip off ({} transactions)", jobs.len()), store_time);
@@ -145,7 +156,7 @@ async fn write_through_store(store: &Store, jobs: &[Job], synchronous_commit: bo
 fn psql_copy(url: &str, csv: &Path) -> anyhow::Result<Duration> {
     let psql = std::env::var("PSQL").unwrap_or_else(|_| "psql".into());
     let copy = format!(
-        "\\copy odds_snapshots(track, race_date, race_number, pool, selection, captured_at, price, capped) from '{}' csv",
+        "\\copy odds_polls(track, race_date, race_number, pool, captured_at, selections, prices) from '{}' csv",
         csv.display()
     );
     let start = Instant::now();
@@ -160,27 +171,45 @@ fn psql_copy(url: &str, csv: &Path) -> anyhow::Result<Duration> {
     Ok(elapsed)
 }
 
+/// The jobs as the poll rows the store makes of them: one line per job and pool, the pool's
+/// selections and prices as array literals in selection order.
 fn write_csv(path: &Path, jobs: &[Job]) -> anyhow::Result<()> {
     let mut out = BufWriter::new(std::fs::File::create(path)?);
     for job in jobs {
         let at = job.captured_at.format("%Y-%m-%d %H:%M:%S%.6f+00");
-        for record in &job.records {
-            let Record::Odds(o) = record else { continue };
-            let k = &o.race;
-            let selection = o.selection.iter().map(u8::to_string).collect::<Vec<_>>().join(",");
-            let (price, capped) = match o.quote {
-                Quote::Price(p) => (p.to_string(), "f"),
-                Quote::Capped => (String::new(), "t"),
-            };
+        let mut quotes: Vec<&OddsSnapshot> =
+            job.records.iter().filter_map(|r| if let Record::Odds(o) = r { Some(o) } else { None }).collect();
+        quotes.sort_by(|a, b| {
+            (a.race.number, racelab::json::pool(a.pool), &a.selection).cmp(&(
+                b.race.number,
+                racelab::json::pool(b.pool),
+                &b.selection,
+            ))
+        });
+        for poll in quotes.chunk_by(|a, b| a.race == b.race && a.pool == b.pool) {
+            let k = &poll[0].race;
+            let selections = poll
+                .iter()
+                .map(|o| format!("{{{}}}", o.selection.iter().map(u8::to_string).collect::<Vec<_>>().join(",")))
+                .collect::<Vec<_>>()
+                .join(",");
+            let prices = poll
+                .iter()
+                .map(|o| match o.quote {
+                    Quote::Price(p) => p.to_string(),
+                    Quote::Capped => "NULL".into(),
+                })
+                .collect::<Vec<_>>()
+                .join(",");
             writeln!(
                 out,
-                "{},{:04}-{:02}-{:02},{},{},\"{{{selection}}}\",{at},{price},{capped}",
+                "{},{:04}-{:02}-{:02},{},{},{at},\"{{{selections}}}\",\"{{{prices}}}\"",
                 k.track,
                 k.date.year,
                 k.date.month,
                 k.date.day,
                 k.number,
-                racelab::json::pool(o.pool),
+                racelab::json::pool(poll[0].pool),
             )?;
         }
     }

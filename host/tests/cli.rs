@@ -184,7 +184,7 @@ fn migrate_creates_the_schema_and_is_idempotent() {
         let tracks: i64 = sqlx::query_scalar("SELECT count(*) FROM tracks").fetch_one(&mut db).await.expect("tracks");
         assert_eq!(tracks, 5);
         let partitions: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM pg_inherits WHERE inhparent = 'odds_snapshots'::regclass")
+            sqlx::query_scalar("SELECT count(*) FROM pg_inherits WHERE inhparent = 'odds_polls'::regclass")
                 .fetch_one(&mut db)
                 .await
                 .expect("partitions");

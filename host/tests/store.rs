@@ -10,7 +10,7 @@ use racelab::plugins::wit::{
     ClockTime, Date, DayRef, Dividend, Entry, FinishStatus, OddsQuery, OddsSnapshot, Operation, OperationKind, Pool,
     Quote, Race, RaceKey, RaceRef, Record, ResultRow, Scratch,
 };
-use racelab::store::{self, JobOutput, Store, StoreConfig, StoreError, WriteStats};
+use racelab::store::{self, JobOutput, OddsPoll, Store, StoreConfig, StoreError, WriteStats};
 use sqlx::{PgPool, Row};
 
 const PLUGIN: &str = "kra";
@@ -109,8 +109,8 @@ fn output<'a>(tracks: &'a [String], records: &'a [Record], captured_at: DateTime
     JobOutput { plugin: PLUGIN, tracks, records, captured_at, final_odds: false }
 }
 
-const TABLES: [&str; 7] =
-    ["races", "entries", "odds_snapshots", "odds_latest", "results", "dividends", "raw_responses"];
+const TABLES: [&str; 8] =
+    ["races", "entries", "odds_polls", "odds_snapshots", "odds_latest", "results", "dividends", "raw_responses"];
 
 async fn row_counts(pool: &PgPool) -> Vec<(&'static str, i64)> {
     let mut counts = vec![];
@@ -363,7 +363,7 @@ async fn a_late_job_is_stored_and_does_not_move_the_latest_back(pool: PgPool) {
 async fn partitions(pool: &PgPool) -> Vec<String> {
     sqlx::query_scalar(
         "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-         WHERE i.inhparent = 'odds_snapshots'::regclass ORDER BY 1",
+         WHERE i.inhparent = 'odds_polls'::regclass ORDER BY 1",
     )
     .fetch_all(pool)
     .await
@@ -378,9 +378,9 @@ async fn partitions_are_created_ahead_and_far_months_land_in_the_default(pool: P
     assert_eq!(store.ensure_partitions(around, 2).await.expect("again"), 0, "idempotent");
     let names = partitions(&pool).await;
     for month in ["2031_03", "2031_04", "2031_05"] {
-        assert!(names.contains(&format!("odds_snapshots_{month}")), "{month} in {names:?}");
+        assert!(names.contains(&format!("odds_polls_{month}")), "{month} in {names:?}");
     }
-    assert!(!names.contains(&"odds_snapshots_2031_06".to_string()));
+    assert!(!names.contains(&"odds_polls_2031_06".to_string()));
 
     // Nothing covers 2040: the row goes to the default partition instead of failing.
     let tracks = kra_tracks();
@@ -388,16 +388,16 @@ async fn partitions_are_created_ahead_and_far_months_land_in_the_default(pool: P
     let records = [odds(1, Pool::Win, &[1], Quote::Price(2.0))];
     write(&store, &output(&tracks, &records, far)).await.expect("a far month still writes");
     let home = || async {
-        sqlx::query_scalar::<_, String>("SELECT tableoid::regclass::text FROM odds_snapshots")
+        sqlx::query_scalar::<_, String>("SELECT tableoid::regclass::text FROM odds_polls")
             .fetch_one(&pool)
             .await
             .expect("row")
     };
-    assert_eq!(home().await, "odds_snapshots_default");
+    assert_eq!(home().await, "odds_polls_default");
 
     // Creating that month later moves its rows out of the default partition.
     store.ensure_partitions(far.date_naive(), 0).await.expect("ensure 2040-01");
-    assert_eq!(home().await, "odds_snapshots_2040_01");
+    assert_eq!(home().await, "odds_polls_2040_01");
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -406,6 +406,9 @@ async fn odds_reads_by_race_and_by_track_day_use_an_index(pool: PgPool) {
     // The tables are empty; forbid sequential scans so the plan shows what an index can serve.
     sqlx::query("SET enable_seqscan = off").execute(&mut *conn).await.expect("set");
     for read in [
+        "SELECT * FROM odds_polls WHERE track = 'seoul' AND race_date = '2026-11-28' AND race_number = 3",
+        "SELECT * FROM odds_polls WHERE track = 'seoul' AND race_date = '2026-11-28'",
+        // The per-selection view reaches the same key.
         "SELECT * FROM odds_snapshots WHERE track = 'seoul' AND race_date = '2026-11-28' AND race_number = 3",
         "SELECT * FROM odds_snapshots WHERE track = 'seoul' AND race_date = '2026-11-28'",
     ] {
@@ -672,4 +675,173 @@ async fn real_plugin_output_for_a_race_day_is_accepted(pool: PgPool) {
     assert!(odds_rows > 1000, "odds stored: {odds_rows}");
     let counts = row_counts(&pool).await;
     assert!(counts.iter().filter(|(t, _)| *t != "raw_responses").all(|(_, n)| *n > 0), "{counts:?}");
+}
+
+/// The poll rows of race 1, pool by pool.
+async fn polls(pool: &PgPool) -> Vec<OddsPoll> {
+    sqlx::query_as(
+        "SELECT race_number, pool, captured_at, selections, prices FROM odds_polls
+         WHERE track = 'seoul' AND race_date = '2026-11-28' ORDER BY captured_at, pool",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("odds_polls")
+}
+
+/// pool, width, selections, prices
+type PollShape<'a> = (&'a str, usize, Vec<&'a [i16]>, &'a [Option<f64>]);
+
+/// pool, selection, captured_at, price, capped
+type ViewRow = (String, Vec<i16>, DateTime<Utc>, Option<f64>, bool);
+
+async fn view_rows(pool: &PgPool) -> Vec<ViewRow> {
+    sqlx::query_as(
+        "SELECT pool, selection, captured_at, price, capped FROM odds_snapshots ORDER BY captured_at, pool, selection",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("odds_snapshots")
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_poll_is_one_row_per_pool_and_the_view_gives_every_selection_back(pool: PgPool) {
+    let store = Store::new(pool.clone(), StoreConfig::default());
+    let tracks = kra_tracks();
+    let first = [
+        odds(1, Pool::Win, &[2], Quote::Price(4.5)),
+        odds(1, Pool::Win, &[1], Quote::Capped),
+        odds(1, Pool::Qnl, &[1, 3], Quote::Price(12.5)),
+        odds(1, Pool::Qnl, &[1, 2], Quote::Capped),
+        odds(1, Pool::Tri, &[3, 1, 2], Quote::Price(88.0)),
+        odds(1, Pool::Tri, &[2, 1, 3], Quote::Capped),
+    ];
+    let stats = write(&store, &output(&tracks, &first, at(0, 30))).await.expect("write");
+    assert_eq!(stats.odds_inserted, 6);
+
+    let rows = polls(&pool).await;
+    let shape: Vec<PollShape> = rows
+        .iter()
+        .map(|p| (p.pool.as_str(), p.selections.width(), p.selections.iter().collect(), &p.prices[..]))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("QNL", 2, vec![&[1, 2][..], &[1, 3]], &[None, Some(12.5)][..]),
+            ("TRI", 3, vec![&[2, 1, 3][..], &[3, 1, 2]], &[None, Some(88.0)][..]),
+            ("WIN", 1, vec![&[1][..], &[2]], &[None, Some(4.5)][..]),
+        ],
+        "one row per pool, selections sorted, each price beside its selection"
+    );
+    assert!(rows.iter().all(|p| p.race_number == 1 && p.captured_at == at(0, 30)));
+
+    let t = at(0, 30);
+    let view = |pool: &str, selection: &[i16], price: Option<f64>| -> ViewRow {
+        (pool.into(), selection.to_vec(), t, price, price.is_none())
+    };
+    assert_eq!(
+        view_rows(&pool).await,
+        [
+            view("QNL", &[1, 2], None),
+            view("QNL", &[1, 3], Some(12.5)),
+            view("TRI", &[2, 1, 3], None),
+            view("TRI", &[3, 1, 2], Some(88.0)),
+            view("WIN", &[1], None),
+            view("WIN", &[2], Some(4.5)),
+        ]
+    );
+
+    // Later, only WIN 2 moves: one row, for WIN, holding that selection alone.
+    let mut second = first.clone();
+    second[0] = odds(1, Pool::Win, &[2], Quote::Price(3.9));
+    let stats = write(&store, &output(&tracks, &second, at(0, 35))).await.expect("second poll");
+    assert_eq!((stats.odds_inserted, stats.odds_skipped_unchanged), (1, 5));
+    let rows = polls(&pool).await;
+    assert_eq!(rows.len(), 4);
+    assert_eq!(
+        (rows[3].pool.as_str(), rows[3].selections.runners(), &rows[3].prices[..]),
+        ("WIN", &[2][..], &[Some(3.9)][..])
+    );
+
+    // Nothing moves: no row at all.
+    let stats = write(&store, &output(&tracks, &second, at(0, 40))).await.expect("third poll");
+    assert_eq!((stats.odds_inserted, stats.odds_skipped_unchanged), (0, 6));
+    assert_eq!(polls(&pool).await.len(), 4);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_rewrite_of_a_capture_adds_only_the_selections_it_lacks(pool: PgPool) {
+    let store = Store::new(pool.clone(), StoreConfig { skip_unchanged_odds: false });
+    let tracks = kra_tracks();
+    let first = [odds(1, Pool::Win, &[1], Quote::Price(2.0)), odds(1, Pool::Win, &[3], Quote::Price(6.0))];
+    write(&store, &output(&tracks, &first, at(0, 30))).await.expect("first");
+    // The same capture again with a new selection, another pool and a different price for a
+    // stored one: as with one row per selection, the stored snapshot stays and the rest is added.
+    let again = [
+        odds(1, Pool::Win, &[1], Quote::Price(9.0)),
+        odds(1, Pool::Win, &[2], Quote::Capped),
+        odds(1, Pool::Win, &[3], Quote::Price(6.0)),
+        odds(1, Pool::Exa, &[2, 1], Quote::Price(30.0)),
+    ];
+    let stats = write(&store, &output(&tracks, &again, at(0, 30))).await.expect("again");
+    assert_eq!(stats.odds_inserted, 2);
+    let t = at(0, 30);
+    assert_eq!(
+        view_rows(&pool).await,
+        [
+            ("EXA".into(), vec![2, 1], t, Some(30.0), false),
+            ("WIN".into(), vec![1], t, Some(2.0), false),
+            ("WIN".into(), vec![2], t, None, true),
+            ("WIN".into(), vec![3], t, Some(6.0), false),
+        ]
+    );
+    assert_eq!(polls(&pool).await.len(), 2, "still one row per pool and capture");
+    let stats = write(&store, &output(&tracks, &again, at(0, 30))).await.expect("a third time");
+    assert_eq!(stats.odds_inserted, 0);
+}
+
+/// 0005 moves the rows of the per-selection table into poll rows, partitions included.
+#[sqlx::test(migrations = false)]
+async fn the_migration_to_poll_rows_keeps_every_snapshot(pool: PgPool) {
+    sqlx::migrate!("../migrations").run_to(4, &pool).await.expect("0001–0004");
+    let mut conn = pool.acquire().await.expect("conn");
+    sqlx::raw_sql(
+        "SELECT racelab_ensure_odds_partitions('2026-11-01', 1);
+         INSERT INTO odds_snapshots (track, race_date, race_number, pool, selection, captured_at, price, capped) VALUES
+         ('seoul', '2026-11-28', 1, 'WIN', '{2}',     '2026-11-28 00:30+00', 4.5,  false),
+         ('seoul', '2026-11-28', 1, 'WIN', '{1}',     '2026-11-28 00:30+00', NULL, true),
+         ('seoul', '2026-11-28', 1, 'QNL', '{1,3}',   '2026-11-28 00:30+00', 12.5, false),
+         ('seoul', '2026-11-28', 1, 'QNL', '{1,2}',   '2026-11-28 00:30+00', NULL, true),
+         ('seoul', '2026-11-28', 1, 'TRI', '{3,1,2}', '2026-11-28 00:30+00', 88,   false),
+         ('seoul', '2026-11-28', 1, 'TRI', '{2,1,3}', '2026-11-28 00:30+00', NULL, true),
+         ('seoul', '2026-11-28', 1, 'WIN', '{2}',     '2026-11-28 00:35+00', 3.9,  false),
+         ('seoul', '2040-01-06', 1, 'WIN', '{1}',     '2040-01-06 03:00+00', 2.0,  false);",
+    )
+    .execute(&mut *conn)
+    .await
+    .expect("old rows");
+    let before: Vec<ViewRow> = sqlx::query_as(
+        "SELECT pool::text, selection, captured_at, price, capped FROM odds_snapshots ORDER BY captured_at, pool, selection",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .expect("before");
+    drop(conn);
+
+    // The rest (0005 onwards) as the host applies it.
+    store::migrate(&pool).await.expect("migrate");
+    assert_eq!(view_rows(&pool).await, before, "every snapshot, through the view");
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM odds_polls").fetch_one(&pool).await.expect("count");
+    assert_eq!(n, 5, "WIN, QNL and TRI at 00:30, WIN at 00:35, WIN in 2040");
+    assert!(partitions(&pool).await.contains(&"odds_polls_2026_11".to_string()), "the old months are there");
+    let far: String =
+        sqlx::query_scalar("SELECT tableoid::regclass::text FROM odds_polls WHERE race_date = '2040-01-06'")
+            .fetch_one(&pool)
+            .await
+            .expect("far row");
+    assert_eq!(far, "odds_polls_default");
+    let kind: String = sqlx::query_scalar("SELECT relkind::text FROM pg_class WHERE relname = 'odds_snapshots'")
+        .fetch_one(&pool)
+        .await
+        .expect("relkind");
+    assert_eq!(kind, "v", "odds_snapshots is a view now");
 }

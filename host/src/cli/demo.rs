@@ -315,10 +315,13 @@ impl Progress {
         .bind(now.to_utc())
         .fetch_one(pool)
         .await?;
-        let odds: i64 = sqlx::query_scalar("SELECT count(*) FROM odds_snapshots WHERE race_date = $1")
-            .bind(date)
-            .fetch_one(pool)
-            .await?;
+        // Snapshots (selections), counted from the poll rows without unnesting them.
+        let odds: i64 = sqlx::query_scalar(
+            "SELECT coalesce(sum(cardinality(prices)), 0)::bigint FROM odds_polls WHERE race_date = $1",
+        )
+        .bind(date)
+        .fetch_one(pool)
+        .await?;
         let complete: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM races r WHERE r.race_date = $1
                AND EXISTS (SELECT 1 FROM results x
@@ -337,7 +340,8 @@ async fn summary(pool: &PgPool, url: &str, date: NaiveDate) -> anyhow::Result<()
     let rows: Vec<(String, i64, i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT r.track, count(*),
                 (SELECT count(*) FROM entries e WHERE e.track = r.track AND e.race_date = $1),
-                (SELECT count(*) FROM odds_snapshots o WHERE o.track = r.track AND o.race_date = $1),
+                (SELECT coalesce(sum(cardinality(o.prices)), 0)::bigint FROM odds_polls o
+                 WHERE o.track = r.track AND o.race_date = $1),
                 (SELECT count(*) FROM results x WHERE x.track = r.track AND x.race_date = $1),
                 (SELECT count(*) FROM dividends d WHERE d.track = r.track AND d.race_date = $1)
          FROM races r WHERE r.race_date = $1 GROUP BY r.track ORDER BY r.track",

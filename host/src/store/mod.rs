@@ -4,21 +4,24 @@
 //! fault) and then [`Store::write`], inside the caller's transaction so the job's rows and its
 //! progress commit together. Every write is an upsert on the natural key, so running a job again
 //! never duplicates a row. Odds go in bulk, one `UNNEST` statement per race (an odds job is one
-//! race), and a quote unchanged since the last stored snapshot of its selection is skipped
-//! unless [`StoreConfig`] says otherwise.
+//! race) that stores one `odds_polls` row per pool, and a quote unchanged since the last stored
+//! snapshot of its selection is skipped unless [`StoreConfig`] says otherwise. [`OddsPoll`]
+//! reads those rows back.
 //!
 //! | file | owns |
 //! |---|---|
 //! | `validate.rs` | the contract checks on every record |
 //! | `rows.rs` | merging records by natural key into columns |
 //! | `write.rs` | the upserts of races, entries, scratches, results and dividends |
-//! | `odds.rs` | the odds path: the unchanged-skip, `odds_latest`, bulk insert |
+//! | `odds.rs` | the odds path: the unchanged-skip, `odds_latest`, bulk insert of poll rows |
+//! | `polls.rs` | reading poll rows: [`OddsPoll`], [`Selections`] (2-D arrays) |
 //! | `archive.rs` | raw responses: gzip, retention |
 //! | `error.rs` | [`StoreError`] |
 
 mod archive;
 mod error;
 mod odds;
+mod polls;
 mod rows;
 mod validate;
 mod write;
@@ -32,6 +35,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 
 pub use archive::{gunzip, gzip};
 pub use error::{Result, StoreError};
+pub use polls::{OddsPoll, Selections};
 pub use validate::{MAX_TEXT_CHARS, validate};
 
 use crate::plugins::wit::Record;
@@ -160,7 +164,7 @@ pub struct WriteStats {
     pub entries: u64,
     /// Entries newly marked scratched (or whose reason changed).
     pub scratches: u64,
-    /// Odds snapshots stored.
+    /// Odds snapshots (selections) stored, in however many `odds_polls` rows.
     pub odds_inserted: u64,
     /// Odds quotes not stored because they equal the latest stored one.
     pub odds_skipped_unchanged: u64,

@@ -1,4 +1,10 @@
-//! Writing odds: the hot path (a race day is ~50k rows, a post-race poll ~1,400 at once).
+//! Writing odds: the hot path (a race day is ~50k quotes, a post-race poll ~1,400 at once).
+//!
+//! Odds are stored as poll rows (`odds_polls`, migrations/0005): one row per race, pool and
+//! capture, holding the stored selections as a 2-D `smallint[]` and their prices as a
+//! `float8[]` (NULL for the display cap). A track-day is then ~800 rows instead of ~31,000,
+//! which is what makes the day read fast; the view `odds_snapshots` shows them one row per
+//! selection as before. Everything else here still works per quote.
 //!
 //! Per race in the output (an odds job is one race), in the caller's transaction, whose races
 //! upsert has already locked the race row (`ON CONFLICT DO UPDATE` locks even the rows it leaves
@@ -7,14 +13,20 @@
 //! 1. with the unchanged-skip on, read the race's `odds_latest` rows (one index range scan) and
 //!    decide here which quotes to keep: comparing in Rust keeps the write free of joins, whose
 //!    plan was the difference between ~20 and ~50 ms a job;
-//! 2. one statement: the kept quotes into `odds_snapshots` via `UNNEST`, `odds_latest` updated in
-//!    place by row id (HOT, no index work) or inserted for new selections, and the race's odds
-//!    bookkeeping. With the skip off that is the only round trip.
+//! 2. one statement: the kept quotes grouped by pool here into one `odds_polls` row each (a
+//!    pool with no kept quote gets no row), bound as array literals, one element per pool (sqlx
+//!    encodes no 2-D arrays; binding the quotes as flat columns and grouping them in the
+//!    statement gave 1.4–2× less throughput, BENCHMARKS.md "Odds as poll rows"); `odds_latest`
+//!    updated in place by row id (HOT, no index work) or inserted for new selections, from flat
+//!    `UNNEST` columns of just those quotes; and the race's odds bookkeeping. With the skip off
+//!    that is the only round trip.
 //!
 //! Idempotence without `ON CONFLICT` on the common path: `races.odds_captured_at` is the newest
-//! capture stored for the race, so a later capture cannot collide with a stored row and goes in
-//! with a plain insert; only a job written again, or late, pays for `ON CONFLICT DO NOTHING`
-//! (~60% more per row).
+//! capture stored for the race, so a later capture cannot collide with a stored poll row and
+//! goes in with a plain insert. Only a job written again, or late, takes the other path: the
+//! kept quotes not yet stored for that capture are merged into the pool's row (`ON CONFLICT DO
+//! UPDATE`), so a selection is stored once per capture, exactly as with one row per selection,
+//! and a replay of the same output changes nothing.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -91,6 +103,7 @@ async fn write_race(
     let (latest, valid_from) =
         if mode.maintain_latest { read_latest(conn, race).await.map_err(db(at()))? } else { (HashMap::new(), None) };
 
+    let mut polls = Polls::default();
     let mut batch = Batch::default();
     let mut skipped = 0;
     for (pool, selection, quote) in quotes {
@@ -113,18 +126,25 @@ async fn write_race(
             Some(l) if l.captured_at < captured_at => LatestAction::Update,
             Some(_) => LatestAction::Leave,
         };
-        batch.push(pool, selection, price, capped, action, current.map(|l| l.tid.as_str()));
+        polls.push(pool, selection, price);
+        if action != LatestAction::Leave {
+            batch.push(pool, selection, price, capped, action, current.map(|l| l.tid.as_str()));
+        }
     }
 
-    if batch.action.is_empty() {
+    if polls.quotes == 0 {
         return Ok(OddsWritten { inserted: 0, skipped_unchanged: skipped });
     }
+    let (pools, selections, prices) = polls.literals();
     let (inserted, updated): (i64, i64) = sqlx::query_as(WRITE)
         .bind(race.track)
         .bind(race.date)
         .bind(race.number)
         .bind(captured_at)
         .bind(!mode.maintain_latest)
+        .bind(&pools)
+        .bind(&selections)
+        .bind(&prices)
         .bind(&batch.pool)
         .bind(&batch.s1)
         .bind(&batch.s2)
@@ -189,7 +209,7 @@ struct LatestRow {
     tid: Option<String>,
 }
 
-/// The kept quotes of one race as columns.
+/// The kept quotes of one race whose `odds_latest` row changes, as columns.
 #[derive(Default)]
 struct Batch<'a> {
     pool: Vec<&'static str>,
@@ -224,41 +244,136 @@ impl<'a> Batch<'a> {
     }
 }
 
+/// A kept quote of a poll: runner numbers and price (`None`: capped).
+type PollQuote<'a> = (&'a [u8], Option<f64>);
+
+/// The kept quotes of one race as poll rows, pool by pool, selections in order.
+#[derive(Default)]
+struct Polls<'a> {
+    by_pool: BTreeMap<&'static str, Vec<PollQuote<'a>>>,
+    quotes: usize,
+}
+
+impl<'a> Polls<'a> {
+    fn push(&mut self, pool: &'static str, selection: &'a [u8], price: Option<f64>) {
+        self.by_pool.entry(pool).or_default().push((selection, price));
+        self.quotes += 1;
+    }
+
+    /// One element per pool: its code, its selections as a 2-D array literal (`{{1,2},{1,3}}`)
+    /// and its prices as an array literal (`{5.5,NULL}`), in selection order. sqlx encodes no
+    /// 2-D arrays, and literals cost the server less than grouping flat columns itself. A
+    /// price's `Display` is the shortest text that parses back to the same `f64`.
+    fn literals(mut self) -> (Vec<&'static str>, Vec<String>, Vec<String>) {
+        use std::fmt::Write;
+        let mut pools = Vec::with_capacity(self.by_pool.len());
+        let mut selections = Vec::with_capacity(self.by_pool.len());
+        let mut prices = Vec::with_capacity(self.by_pool.len());
+        for (pool, quotes) in &mut self.by_pool {
+            quotes.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            let mut s = String::with_capacity(quotes.len() * 8 + 2);
+            let mut p = String::with_capacity(quotes.len() * 8 + 2);
+            s.push('{');
+            p.push('{');
+            for (i, (selection, price)) in quotes.iter().enumerate() {
+                if i > 0 {
+                    s.push(',');
+                    p.push(',');
+                }
+                s.push('{');
+                for (j, n) in selection.iter().enumerate() {
+                    if j > 0 {
+                        s.push(',');
+                    }
+                    let _ = write!(s, "{n}");
+                }
+                s.push('}');
+                match price {
+                    Some(price) => {
+                        let _ = write!(p, "{price}");
+                    }
+                    None => p.push_str("NULL"),
+                }
+            }
+            s.push('}');
+            p.push('}');
+            pools.push(*pool);
+            selections.push(s);
+            prices.push(p);
+        }
+        (pools, selections, prices)
+    }
+}
+
 /// Step 2. `$1`–`$3` the race, `$4` the capture time, `$5` whether this write leaves
-/// `odds_latest` alone, `$6`–`$13` the kept quotes with their `LatestAction` and row id. Every
-/// part reads the statement's one snapshot, so `race` sees the bookkeeping as it was before.
+/// `odds_latest` alone, `$6`–`$8` the poll rows (pool, selections and prices as array
+/// literals), `$9`–`$16` the kept quotes whose `odds_latest` row is updated (by row id) or
+/// inserted. Every part reads the statement's one snapshot, so `race` sees the bookkeeping, and
+/// `fresh` and `merged` the stored polls, as they were before. `inserted` is the common path (a
+/// new capture); `quotes`/`fresh`/`merged`/`inserted_again` the replay path, which stores the
+/// quotes this capture lacks and reports how many (a plain replay: none, and no row is touched).
 const WRITE: &str = "
-    WITH input AS (
+    WITH polls AS (
+        SELECT pool, selections::smallint[] AS selections, prices::float8[] AS prices
+        FROM UNNEST($6::text[], $7::text[], $8::text[]) AS u(pool, selections, prices)
+    ),
+    latest AS (
         SELECT pool, array_remove(ARRAY[s1, s2, s3], NULL) AS selection, price, capped, action, tid
-        FROM UNNEST($6::text[], $7::int2[], $8::int2[], $9::int2[], $10::float8[], $11::bool[],
-                    $12::int2[], $13::text[]) AS u(pool, s1, s2, s3, price, capped, action, tid)
+        FROM UNNEST($9::text[], $10::int2[], $11::int2[], $12::int2[], $13::float8[], $14::bool[],
+                    $15::int2[], $16::text[]) AS u(pool, s1, s2, s3, price, capped, action, tid)
     ),
     race AS (
         SELECT odds_captured_at IS NULL OR odds_captured_at < $4 AS new_capture
         FROM races WHERE track = $1 AND race_date = $2 AND race_number = $3
     ),
     inserted AS (
-        INSERT INTO odds_snapshots (track, race_date, race_number, pool, selection, captured_at, price, capped)
-        SELECT $1, $2, $3, pool, selection, $4, price, capped FROM input
+        INSERT INTO odds_polls (track, race_date, race_number, pool, captured_at, selections, prices)
+        SELECT $1, $2, $3, pool, $4, selections, prices FROM polls
         WHERE (SELECT new_capture FROM race)
-        RETURNING 1
+        RETURNING cardinality(prices) AS n
+    ),
+    quotes AS (
+        SELECT p.pool, array_remove(ARRAY[p.selections[i][1], p.selections[i][2], p.selections[i][3]], NULL)
+                   AS selection,
+               p.prices[i] AS price
+        FROM polls p, generate_subscripts(p.prices, 1) AS i
+        WHERE NOT (SELECT new_capture FROM race)
+    ),
+    fresh AS (
+        SELECT q.pool, q.selection, q.price FROM quotes q
+        WHERE NOT EXISTS (
+            SELECT FROM odds_snapshots s
+            WHERE s.track = $1 AND s.race_date = $2 AND s.race_number = $3 AND s.captured_at = $4
+              AND s.pool = q.pool AND s.selection = q.selection)
+    ),
+    merged AS (
+        SELECT pool, array_agg(selection ORDER BY selection) AS selections,
+               array_agg(price ORDER BY selection) AS prices
+        FROM (
+            SELECT pool, selection, price FROM fresh
+            UNION ALL
+            SELECT s.pool, s.selection, s.price FROM odds_snapshots s
+            WHERE NOT (SELECT new_capture FROM race)
+              AND s.track = $1 AND s.race_date = $2 AND s.race_number = $3 AND s.captured_at = $4
+              AND s.pool IN (SELECT pool FROM fresh)
+        ) AS u
+        GROUP BY pool
     ),
     inserted_again AS (
-        INSERT INTO odds_snapshots (track, race_date, race_number, pool, selection, captured_at, price, capped)
-        SELECT $1, $2, $3, pool, selection, $4, price, capped FROM input
-        WHERE NOT (SELECT new_capture FROM race)
-        ON CONFLICT DO NOTHING
-        RETURNING 1
+        INSERT INTO odds_polls (track, race_date, race_number, pool, captured_at, selections, prices)
+        SELECT $1, $2, $3, pool, $4, selections, prices FROM merged
+        ON CONFLICT (track, race_date, race_number, pool, captured_at)
+            DO UPDATE SET selections = EXCLUDED.selections, prices = EXCLUDED.prices
     ),
     moved AS (
         UPDATE odds_latest l SET price = i.price, capped = i.capped, captured_at = $4
-        FROM input i
+        FROM latest i
         WHERE i.action = 1 AND l.ctid = i.tid::tid
         RETURNING 1
     ),
     added AS (
         INSERT INTO odds_latest (track, race_date, race_number, pool, selection, price, capped, captured_at)
-        SELECT $1, $2, $3, pool, selection, price, capped, $4 FROM input WHERE action = 2
+        SELECT $1, $2, $3, pool, selection, price, capped, $4 FROM latest WHERE action = 2
     ),
     bookkeeping AS (
         UPDATE races SET
@@ -269,4 +384,4 @@ const WRITE: &str = "
           AND (odds_captured_at IS NULL OR odds_captured_at < $4
                OR ($5 AND (odds_latest_valid_from IS NULL OR odds_latest_valid_from < $4)))
     )
-    SELECT (SELECT count(*) FROM inserted) + (SELECT count(*) FROM inserted_again), (SELECT count(*) FROM moved)";
+    SELECT (SELECT coalesce(sum(n), 0) FROM inserted) + (SELECT count(*) FROM fresh), (SELECT count(*) FROM moved)";
