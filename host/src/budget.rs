@@ -334,6 +334,27 @@ impl Budget {
         Ok(())
     }
 
+    /// Whether the dataset cannot be asked now: today's quota (the whole of it) is used up, or
+    /// the source's pause holds. A job that succeeds right after another ran the quota out
+    /// (its requests counted just before) must not clear the incident.
+    pub async fn held_up(&self, source: &str, dataset: &str) -> Result<bool> {
+        let bucket = Bucket::new(source, dataset);
+        let quota = self.limit(&bucket).daily_quota.map(to_i32);
+        sqlx::query_scalar(
+            "SELECT COALESCE((SELECT used FROM quota_usage WHERE source = $1 AND dataset = $2 AND kst_day = $3)
+                             >= $4, false)
+                 OR EXISTS (SELECT 1 FROM rate_slots
+                            WHERE source = $1 AND dataset = $2 AND paused_until > clock_timestamp())",
+        )
+        .bind(source)
+        .bind(dataset)
+        .bind(self.kst_day())
+        .bind(quota)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db(&bucket, "reading whether the dataset is held up"))
+    }
+
     /// Requests counted today (KST, by the clock) for the dataset.
     pub async fn used_today(&self, source: &str, dataset: &str) -> Result<u32> {
         self.flush().await?;

@@ -212,6 +212,24 @@ async fn only_an_unlimited_dataset_may_skip_rereading_the_pause_within_a_job(poo
 }
 
 #[sqlx::test(migrations = "../migrations")]
+async fn a_dataset_is_held_up_while_its_quota_is_used_up_or_a_pause_holds(pool: PgPool) {
+    let clock = Clock::fixed(at("2026-11-28T23:00:00+09:00"));
+    let budget = Budget::new(pool.clone(), clock.clone()).with_limit(KRA, ODDS, quota(2));
+    assert!(!budget.held_up(KRA, ODDS).await.expect("held_up"), "nothing used yet");
+    for _ in 0..2 {
+        budget.acquire(KRA, ODDS, Lane::Live).await.expect("within the quota");
+    }
+    assert!(budget.held_up(KRA, ODDS).await.expect("held_up"), "the quota is used up");
+    clock.set(at("2026-11-29T00:00:01+09:00"));
+    assert!(!budget.held_up(KRA, ODDS).await.expect("held_up"), "a new KST day");
+
+    budget.acquire(KRA, RESULTS, Lane::Live).await.expect("no quota");
+    assert!(!budget.held_up(KRA, RESULTS).await.expect("held_up"), "no quota, no pause");
+    budget.pause_for(KRA, RESULTS, Duration::from_secs(60)).await.expect("pause");
+    assert!(budget.held_up(KRA, RESULTS).await.expect("held_up"), "the source's pause holds");
+}
+
+#[sqlx::test(migrations = "../migrations")]
 async fn a_long_pause_refuses_at_once_without_counting(pool: PgPool) {
     let (a, b) = two_processes(&pool, "2026-11-28T10:00:00+09:00", rate(50));
     b.pause_for(KRA, ODDS, Duration::from_secs(120)).await.expect("pause");

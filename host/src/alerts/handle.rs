@@ -73,6 +73,11 @@ impl Alerter {
         }
     }
 
+    /// Whether the incident is open (raised and not resolved since).
+    pub fn is_open(&self, incident: &Incident) -> bool {
+        self.ledger().get(incident).is_some()
+    }
+
     /// Closes an open incident with a "resolved" message; does nothing if it is not open.
     /// Never waits.
     pub fn resolve(&self, incident: &Incident) {

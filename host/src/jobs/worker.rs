@@ -573,10 +573,17 @@ impl Worker {
                 Ok(()) => {
                     inner.stats.done.fetch_add(1, Relaxed);
                     // A dataset that answers again is no longer out of quota (a pause leaves no
-                    // failure row to resolve it by).
+                    // failure row to resolve it by) — unless this job's requests were counted
+                    // just before another job ran the quota out: then it is still held up.
                     if let Some(alerter) = &inner.alerter {
-                        for dataset in &hooks.seen().datasets {
-                            alerter.resolve(&Incident::new(&job.source, dataset, "quota_exhausted"));
+                        let datasets: Vec<String> = hooks.seen().datasets.iter().cloned().collect();
+                        for dataset in datasets {
+                            let incident = Incident::new(&job.source, &dataset, "quota_exhausted");
+                            if alerter.is_open(&incident)
+                                && matches!(inner.budget.held_up(&job.source, &dataset).await, Ok(false))
+                            {
+                                alerter.resolve(&incident);
+                            }
                         }
                     }
                     return Ok(());
