@@ -137,31 +137,10 @@ async fn write_race(
     }
     let (pools, selections, prices) = polls.literals();
     // The common case, a capture newer than any stored for the race, first with the lean
-    // statement; it does nothing at all when the capture is not new.
-    let (new_capture, inserted, updated): (bool, i64, i64) = sqlx::query_as(WRITE_NEW)
-        .bind(race.track)
-        .bind(race.date)
-        .bind(race.number)
-        .bind(captured_at)
-        .bind(!mode.maintain_latest)
-        .bind(&pools)
-        .bind(&selections)
-        .bind(&prices)
-        .bind(&batch.pool)
-        .bind(&batch.s1)
-        .bind(&batch.s2)
-        .bind(&batch.s3)
-        .bind(&batch.price)
-        .bind(&batch.capped)
-        .bind(&batch.action)
-        .bind(&batch.tid)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db(at()))?;
-    let (inserted, updated) = if new_capture {
-        (inserted, updated)
-    } else {
-        sqlx::query_as(WRITE)
+    // statement; it writes nothing when the capture is not new, and the full one follows.
+    let mut written = (0, 0);
+    for sql in [WRITE_NEW, WRITE] {
+        let (done, inserted, updated): (bool, i64, i64) = sqlx::query_as(sql)
             .bind(race.track)
             .bind(race.date)
             .bind(race.number)
@@ -180,8 +159,13 @@ async fn write_race(
             .bind(&batch.tid)
             .fetch_one(&mut *conn)
             .await
-            .map_err(db(at()))?
-    };
+            .map_err(db(at()))?;
+        if done {
+            written = (inserted, updated);
+            break;
+        }
+    }
+    let (inserted, updated) = written;
     let expected = batch.action.iter().filter(|a| **a == LatestAction::Update as i16).count();
     if updated as usize != expected {
         // Cannot happen while every odds writer goes through here (the race row lock serialises
@@ -334,8 +318,8 @@ impl<'a> Polls<'a> {
 /// Step 2 for a capture newer than every stored one of the race (every live poll): the poll
 /// rows, `odds_latest` and the bookkeeping, as [`WRITE`] does on that path, without the replay
 /// path's parts, which cost their planning and execution on every write (~15% of the store's
-/// throughput). Parameters as in [`WRITE`]; returns whether the capture was new (else nothing
-/// was written and [`WRITE`] follows), quotes inserted and `odds_latest` rows updated.
+/// throughput). Parameters and result as in [`WRITE`]; the first column says whether the
+/// capture was new (else nothing was written and [`WRITE`] follows).
 const WRITE_NEW: &str = "
     WITH race AS (
         SELECT odds_captured_at IS NULL OR odds_captured_at < $4 AS new_capture
@@ -381,6 +365,7 @@ const WRITE_NEW: &str = "
 /// `fresh` and `merged` the stored polls, as they were before. `inserted` is the common path (a
 /// new capture); `quotes`/`fresh`/`merged`/`inserted_again` the replay path, which stores the
 /// quotes this capture lacks and reports how many (a plain replay: none, and no row is touched).
+/// Returns `true` (written), the quotes inserted and the `odds_latest` rows updated.
 const WRITE: &str = "
     WITH polls AS (
         SELECT pool, selections::smallint[] AS selections, prices::float8[] AS prices
@@ -453,4 +438,5 @@ const WRITE: &str = "
           AND (odds_captured_at IS NULL OR odds_captured_at < $4
                OR ($5 AND (odds_latest_valid_from IS NULL OR odds_latest_valid_from < $4)))
     )
-    SELECT (SELECT coalesce(sum(n), 0) FROM inserted) + (SELECT count(*) FROM fresh), (SELECT count(*) FROM moved)";
+    SELECT true, (SELECT coalesce(sum(n), 0) FROM inserted) + (SELECT count(*) FROM fresh),
+           (SELECT count(*) FROM moved)";
