@@ -148,7 +148,6 @@ struct JobRow {
     attempts: i32,
     not_before: Option<DateTime<Utc>>,
     /// The race as stored now (race jobs whose race is known): post time and meeting tag.
-    race_found: bool,
     race_post_time: Option<DateTime<Utc>>,
     race_meeting: Option<String>,
 }
@@ -156,7 +155,7 @@ struct JobRow {
 /// Planned jobs with their race, read in one statement for a whole claim.
 const READ_JOBS: &str = "SELECT j.id, j.source, j.op, j.track, j.race_date, j.race_number, j.slot, j.lane, j.post_time,
             j.pools, j.state, j.attempts, j.not_before,
-            r.track IS NOT NULL AS race_found, r.post_time AS race_post_time, r.meeting AS race_meeting
+            r.post_time AS race_post_time, r.meeting AS race_meeting
      FROM planned_jobs j
      LEFT JOIN races r ON j.race_number > 0 AND r.track = j.track AND r.race_date = j.race_date
                       AND r.race_number = j.race_number
@@ -512,7 +511,7 @@ impl Worker {
         let Some(op) = Op::parse(&job.op) else {
             return self.settle_alone(task, Settle::Killed, "unknown operation").await;
         };
-        if let (Some(planned), true, Some(current)) = (job.post_time, job.race_found, job.race_post_time)
+        if let (Some(planned), Some(current)) = (job.post_time, job.race_post_time)
             && planned != current
         {
             tracing::info!(job = job.id, "{}: post time moved from {planned} to {current}; superseded", job.describe());
