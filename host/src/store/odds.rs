@@ -14,9 +14,10 @@
 //!    decide here which quotes to keep: comparing in Rust keeps the write free of joins, whose
 //!    plan was the difference between ~20 and ~50 ms a job;
 //! 2. one statement: the kept quotes grouped by pool here into one `odds_polls` row each (a
-//!    pool with no kept quote gets no row), bound as array literals, one element per pool (sqlx
-//!    encodes no 2-D arrays; binding the quotes as flat columns and grouping them in the
-//!    statement gave 1.4–2× less throughput, BENCHMARKS.md "Odds as poll rows"); `odds_latest`
+//!    pool with no kept quote gets no row), each pool's selections and prices bound as a
+//!    parameter pair of its own, in binary ([`Selections`] encodes the 2-D array; grouping flat
+//!    quote columns in the statement gave 1.4–2× less throughput, array literals cost the
+//!    server their parsing, BENCHMARKS.md "Odds as poll rows"); `odds_latest`
 //!    updated in place by row id (HOT, no index work) or inserted for new selections, from flat
 //!    `UNNEST` columns of just those quotes; and the race's odds bookkeeping. With the skip off
 //!    that is the only round trip.
@@ -28,13 +29,14 @@
 //! UPDATE`), so a selection is stored once per capture, exactly as with one row per selection,
 //! and a replay of the same output changes nothing.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use super::error::{Result, StoreError, db};
-use super::rows::{RaceId, Rows, legs};
+use super::polls::Selections;
+use super::rows::{RaceId, Rows, SelectionKey, legs};
 use crate::plugins::wit::Quote;
 
 /// How odds are written.
@@ -53,8 +55,8 @@ pub(crate) struct OddsWritten {
     pub skipped_unchanged: u64,
 }
 
-/// One quote of a race: pool code, runner numbers, quote.
-type Quoted<'a> = (&'static str, &'a [u8], Quote);
+/// One quote of a race: the selection's key and the quote.
+type Quoted<'a> = (SelectionKey<'a>, Quote);
 
 pub(crate) async fn write(
     conn: &mut PgConnection,
@@ -62,13 +64,11 @@ pub(crate) async fn write(
     captured_at: DateTime<Utc>,
     mode: Mode,
 ) -> Result<OddsWritten> {
-    let mut by_race: BTreeMap<RaceId<'_>, Vec<Quoted<'_>>> = BTreeMap::new();
-    for ((race, pool, selection), quote) in &rows.odds {
-        by_race.entry(*race).or_default().push((pool, selection, *quote));
-    }
     let mut total = OddsWritten::default();
-    for (race, quotes) in &by_race {
-        let written = write_race(conn, race, quotes, captured_at, mode).await?;
+    // Sorted by race, then pool and selection (`Rows::of`).
+    for quotes in rows.odds.chunk_by(|a, b| a.0.0 == b.0.0) {
+        let race = quotes[0].0.0;
+        let written = write_race(conn, &race, quotes, captured_at, mode).await?;
         total.inserted += written.inserted;
         total.skipped_unchanged += written.skipped_unchanged;
     }
@@ -106,12 +106,12 @@ async fn write_race(
     let mut polls = Polls::default();
     let mut batch = Batch::default();
     let mut skipped = 0;
-    for (pool, selection, quote) in quotes {
+    for ((_, pool, selection), quote) in quotes {
         let (price, capped) = match *quote {
             Quote::Price(p) => (Some(p), false),
             Quote::Capped => (None, true),
         };
-        let current = latest.get(&(pool.to_string(), selection.iter().map(|n| i16::from(*n)).collect::<Vec<_>>()));
+        let current = if latest.is_empty() { None } else { latest.get(&latest_key(pool, selection)) };
         // Equality with a newer (or this very) capture says nothing about this moment, and a
         // latest older than the last write without the skip may be stale.
         let comparable =
@@ -126,7 +126,7 @@ async fn write_race(
             Some(l) if l.captured_at < captured_at => LatestAction::Update,
             Some(_) => LatestAction::Leave,
         };
-        polls.push(pool, selection, price);
+        polls.push(pool, selection, price)?;
         if action != LatestAction::Leave {
             batch.push(pool, selection, price, capped, action, current.map(|l| l.tid.as_str()));
         }
@@ -135,20 +135,24 @@ async fn write_race(
     if polls.quotes == 0 {
         return Ok(OddsWritten { inserted: 0, skipped_unchanged: skipped });
     }
-    let (pools, selections, prices) = polls.literals();
+    let Polls { selections, prices, .. } = polls;
     // The common case, a capture newer than any stored for the race, first with the lean
     // statement; it writes nothing when the capture is not new, and the full one follows.
     let mut written = (0, 0);
     for sql in [WRITE_NEW, WRITE] {
-        let (done, inserted, updated): (bool, i64, i64) = sqlx::query_as(sql)
+        let mut query = sqlx::query_as(sql)
             .bind(race.track)
             .bind(race.date)
             .bind(race.number)
             .bind(captured_at)
-            .bind(!mode.maintain_latest)
-            .bind(&pools)
-            .bind(&selections)
-            .bind(&prices)
+            .bind(!mode.maintain_latest);
+        for s in &selections {
+            query = query.bind(s);
+        }
+        for p in &prices {
+            query = query.bind(p);
+        }
+        let (done, inserted, updated): (bool, i64, i64) = query
             .bind(&batch.pool)
             .bind(&batch.s1)
             .bind(&batch.s2)
@@ -199,13 +203,34 @@ async fn read_latest(conn: &mut PgConnection, race: &RaceId<'_>) -> sqlx::Result
         .into_iter()
         .filter_map(|r| {
             let latest = Latest { tid: r.tid?, price: r.price, capped: r.capped?, captured_at: r.captured_at? };
-            Some(((r.pool?, r.selection?), latest))
+            Some((stored_key(&r.pool?, &r.selection?)?, latest))
         })
         .collect();
     Ok((latest, valid_from))
 }
 
-type LatestRows = HashMap<(String, Vec<i16>), Latest>;
+type LatestRows = HashMap<LatestKey, Latest>;
+
+/// A selection of a race as a small copyable key: the pool's place in [`POOLS`] and the runner
+/// numbers, padded with zeros (a pool's selections are all of one width, and no runner is 0).
+type LatestKey = (usize, [u8; 3]);
+
+fn latest_key(pool: &str, selection: &[u8]) -> LatestKey {
+    let mut runners = [0; 3];
+    for (slot, n) in runners.iter_mut().zip(selection) {
+        *slot = *n;
+    }
+    (POOLS.iter().position(|p| *p == pool).unwrap_or(POOLS.len()), runners)
+}
+
+/// The key of a stored `odds_latest` row; `None` for a row no job can have written (a pool
+/// outside [`POOLS`], a runner number outside 1–255 or more than three): the job's insert of
+/// that selection then fails on the table's key and says so.
+fn stored_key(pool: &str, selection: &[i16]) -> Option<LatestKey> {
+    let runners: Vec<u8> = selection.iter().map(|n| u8::try_from(*n).ok()).collect::<Option<_>>()?;
+    let key = latest_key(pool, &runners);
+    (key.0 < POOLS.len() && runners.len() <= 3).then_some(key)
+}
 
 /// A row of [`read_latest`]'s query; the `odds_latest` columns are null when it has none.
 #[derive(sqlx::FromRow)]
@@ -254,64 +279,32 @@ impl<'a> Batch<'a> {
     }
 }
 
-/// A kept quote of a poll: runner numbers and price (`None`: capped).
-type PollQuote<'a> = (&'a [u8], Option<f64>);
+/// Every pool code, in the order of the odds statements' poll parameters.
+const POOLS: [&str; 8] = ["WIN", "PLC", "QNL", "EXA", "QPL", "TLA", "TRI", "XLA"];
 
-/// The kept quotes of one race as poll rows, pool by pool, selections in order.
+/// The kept quotes of one race as poll rows: for each of [`POOLS`], its selections and their
+/// prices (`None`: capped), in selection order, or `None` when the pool has no kept quote.
+/// Bound as a parameter pair per pool, in binary, so the server parses no text (as array
+/// literals, parsing was about a quarter of the statement's time).
 #[derive(Default)]
-struct Polls<'a> {
-    by_pool: BTreeMap<&'static str, Vec<PollQuote<'a>>>,
+struct Polls {
+    selections: [Option<Selections>; POOLS.len()],
+    prices: [Option<Vec<Option<f64>>>; POOLS.len()],
     quotes: usize,
 }
 
-impl<'a> Polls<'a> {
-    fn push(&mut self, pool: &'static str, selection: &'a [u8], price: Option<f64>) {
-        self.by_pool.entry(pool).or_default().push((selection, price));
+impl Polls {
+    /// Quotes arrive sorted by pool and selection (`Rows::of`), so each pool's stay in order.
+    fn push(&mut self, pool: &str, selection: &[u8], price: Option<f64>) -> Result<()> {
+        let slot = POOLS.iter().position(|p| *p == pool).ok_or_else(|| StoreError::Database {
+            context: format!("writing odds: pool {pool} has no place in odds_polls"),
+            source: sqlx::Error::RowNotFound,
+        })?;
+        let selections = self.selections[slot].get_or_insert_with(|| Selections::with_width(selection.len(), 64));
+        selections.push(selection);
+        self.prices[slot].get_or_insert_with(|| Vec::with_capacity(64)).push(price);
         self.quotes += 1;
-    }
-
-    /// One element per pool: its code, its selections as a 2-D array literal (`{{1,2},{1,3}}`)
-    /// and its prices as an array literal (`{5.5,NULL}`), in selection order. sqlx encodes no
-    /// 2-D arrays, and literals cost the server less than grouping flat columns itself. A
-    /// price's `Display` is the shortest text that parses back to the same `f64`.
-    fn literals(mut self) -> (Vec<&'static str>, Vec<String>, Vec<String>) {
-        use std::fmt::Write;
-        let mut pools = Vec::with_capacity(self.by_pool.len());
-        let mut selections = Vec::with_capacity(self.by_pool.len());
-        let mut prices = Vec::with_capacity(self.by_pool.len());
-        for (pool, quotes) in &mut self.by_pool {
-            quotes.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            let mut s = String::with_capacity(quotes.len() * 8 + 2);
-            let mut p = String::with_capacity(quotes.len() * 8 + 2);
-            s.push('{');
-            p.push('{');
-            for (i, (selection, price)) in quotes.iter().enumerate() {
-                if i > 0 {
-                    s.push(',');
-                    p.push(',');
-                }
-                s.push('{');
-                for (j, n) in selection.iter().enumerate() {
-                    if j > 0 {
-                        s.push(',');
-                    }
-                    let _ = write!(s, "{n}");
-                }
-                s.push('}');
-                match price {
-                    Some(price) => {
-                        let _ = write!(p, "{price}");
-                    }
-                    None => p.push_str("NULL"),
-                }
-            }
-            s.push('}');
-            p.push('}');
-            pools.push(*pool);
-            selections.push(s);
-            prices.push(p);
-        }
-        (pools, selections, prices)
+        Ok(())
     }
 }
 
@@ -325,17 +318,25 @@ const WRITE_NEW: &str = "
         SELECT odds_captured_at IS NULL OR odds_captured_at < $4 AS new_capture
         FROM races WHERE track = $1 AND race_date = $2 AND race_number = $3
     ),
+    polls AS (
+        SELECT pool::pool_code AS pool, selections, prices
+        FROM (VALUES ('WIN', $6::int2[], $14::float8[]), ('PLC', $7::int2[], $15::float8[]),
+                     ('QNL', $8::int2[], $16::float8[]), ('EXA', $9::int2[], $17::float8[]),
+                     ('QPL', $10::int2[], $18::float8[]), ('TLA', $11::int2[], $19::float8[]),
+                     ('TRI', $12::int2[], $20::float8[]), ('XLA', $13::int2[], $21::float8[]))
+             AS p(pool, selections, prices)
+        WHERE selections IS NOT NULL
+    ),
     inserted AS (
         INSERT INTO odds_polls (track, race_date, race_number, pool, captured_at, selections, prices)
-        SELECT $1, $2, $3, u.pool::pool_code, $4, u.selections::smallint[], u.prices::float8[]
-        FROM UNNEST($6::text[], $7::text[], $8::text[]) AS u(pool, selections, prices)
+        SELECT $1, $2, $3, pool, $4, selections, prices FROM polls
         WHERE (SELECT new_capture FROM race)
         RETURNING cardinality(prices) AS n
     ),
     latest AS (
         SELECT pool, array_remove(ARRAY[s1, s2, s3], NULL) AS selection, price, capped, action, tid
-        FROM UNNEST($9::text[], $10::int2[], $11::int2[], $12::int2[], $13::float8[], $14::bool[],
-                    $15::int2[], $16::text[]) AS u(pool, s1, s2, s3, price, capped, action, tid)
+        FROM UNNEST($22::text[], $23::int2[], $24::int2[], $25::int2[], $26::float8[], $27::bool[],
+                    $28::int2[], $29::text[]) AS u(pool, s1, s2, s3, price, capped, action, tid)
         WHERE (SELECT new_capture FROM race)
     ),
     moved AS (
@@ -359,8 +360,8 @@ const WRITE_NEW: &str = "
            (SELECT coalesce(sum(n), 0) FROM inserted), (SELECT count(*) FROM moved)";
 
 /// Step 2. `$1`–`$3` the race, `$4` the capture time, `$5` whether this write leaves
-/// `odds_latest` alone, `$6`–`$8` the poll rows (pool, selections and prices as array
-/// literals), `$9`–`$16` the kept quotes whose `odds_latest` row is updated (by row id) or
+/// `odds_latest` alone, `$6`–`$13` the poll rows' selections and `$14`–`$21` their prices, one
+/// pair per pool in the order of [`POOLS`] (null: no row for that pool), `$22`–`$29` the kept quotes whose `odds_latest` row is updated (by row id) or
 /// inserted. Every part reads the statement's one snapshot, so `race` sees the bookkeeping, and
 /// `fresh` and `merged` the stored polls, as they were before. `inserted` is the common path (a
 /// new capture); `quotes`/`fresh`/`merged`/`inserted_again` the replay path, which stores the
@@ -368,13 +369,18 @@ const WRITE_NEW: &str = "
 /// Returns `true` (written), the quotes inserted and the `odds_latest` rows updated.
 const WRITE: &str = "
     WITH polls AS (
-        SELECT pool, selections::smallint[] AS selections, prices::float8[] AS prices
-        FROM UNNEST($6::text[], $7::text[], $8::text[]) AS u(pool, selections, prices)
+        SELECT pool::pool_code AS pool, selections, prices
+        FROM (VALUES ('WIN', $6::int2[], $14::float8[]), ('PLC', $7::int2[], $15::float8[]),
+                     ('QNL', $8::int2[], $16::float8[]), ('EXA', $9::int2[], $17::float8[]),
+                     ('QPL', $10::int2[], $18::float8[]), ('TLA', $11::int2[], $19::float8[]),
+                     ('TRI', $12::int2[], $20::float8[]), ('XLA', $13::int2[], $21::float8[]))
+             AS p(pool, selections, prices)
+        WHERE selections IS NOT NULL
     ),
     latest AS (
         SELECT pool, array_remove(ARRAY[s1, s2, s3], NULL) AS selection, price, capped, action, tid
-        FROM UNNEST($9::text[], $10::int2[], $11::int2[], $12::int2[], $13::float8[], $14::bool[],
-                    $15::int2[], $16::text[]) AS u(pool, s1, s2, s3, price, capped, action, tid)
+        FROM UNNEST($22::text[], $23::int2[], $24::int2[], $25::int2[], $26::float8[], $27::bool[],
+                    $28::int2[], $29::text[]) AS u(pool, s1, s2, s3, price, capped, action, tid)
     ),
     race AS (
         SELECT odds_captured_at IS NULL OR odds_captured_at < $4 AS new_capture

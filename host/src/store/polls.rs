@@ -1,11 +1,16 @@
-//! Reading `odds_polls` (migrations/0005): a poll's selections are a 2-D `smallint[]`, which
-//! sqlx does not decode (its `Vec<T>` takes one-dimensional arrays only), so [`Selections`]
-//! decodes PostgreSQL's array format itself into one flat buffer and the pool's width.
+//! `odds_polls` (migrations/0005): a poll's selections are a 2-D `smallint[]`, which sqlx
+//! neither decodes nor encodes (its `Vec<T>` takes one-dimensional arrays only), so
+//! [`Selections`] reads and writes PostgreSQL's binary array format itself, from and to one
+//! flat buffer and the pool's width.
 
 use chrono::{DateTime, Utc};
+use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
-use sqlx::postgres::{PgTypeInfo, PgValueFormat, PgValueRef};
-use sqlx::{Decode, Postgres, Type};
+use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, PgValueFormat, PgValueRef};
+use sqlx::{Decode, Encode, Postgres, Type};
+
+/// `smallint`'s type OID, in an array's header.
+const INT2_OID: i32 = 21;
 
 /// One `odds_polls` row: a race's pool at one capture.
 ///
@@ -59,6 +64,17 @@ impl Selections {
     /// Every runner number, selection after selection.
     pub fn runners(&self) -> &[i16] {
         &self.runners
+    }
+
+    /// No selections yet, each of `width` runners.
+    pub(crate) fn with_width(width: usize, capacity: usize) -> Self {
+        Selections { width, runners: Vec::with_capacity(capacity * width) }
+    }
+
+    /// Appends a selection of [`width()`](Self::width) runners.
+    pub(crate) fn push(&mut self, selection: &[u8]) {
+        debug_assert_eq!(selection.len(), self.width, "a selection of another width");
+        self.runners.extend(selection.iter().map(|n| i16::from(*n)));
     }
 
     /// Parses the binary array format (`array_send`): ndim, has-nulls flag, element type, then
@@ -141,6 +157,26 @@ impl Type<Postgres> for Selections {
     }
 }
 
+/// As a 2-D array in the binary format [`from_binary`](Selections::from_binary) reads (the
+/// server's `array_recv`): bound this way, the selections cost the server no text parsing.
+impl Encode<'_, Postgres> for Selections {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        let too_long = |n: usize| format!("selections: {n} is too long for a PostgreSQL array");
+        let rows = i32::try_from(self.len()).map_err(|_| too_long(self.len()))?;
+        let width = i32::try_from(self.width).map_err(|_| too_long(self.width))?;
+        let header: &[i32] = if self.is_empty() { &[0, 0, INT2_OID] } else { &[2, 0, INT2_OID, rows, 1, width, 1] };
+        buf.reserve(header.len() * 4 + self.runners.len() * 6);
+        for v in header {
+            buf.extend_from_slice(&v.to_be_bytes());
+        }
+        for n in &self.runners {
+            buf.extend_from_slice(&2i32.to_be_bytes());
+            buf.extend_from_slice(&n.to_be_bytes());
+        }
+        Ok(IsNull::No)
+    }
+}
+
 impl<'r> Decode<'r, Postgres> for Selections {
     fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
         match value.format() {
@@ -181,5 +217,26 @@ mod tests {
         let s = Selections::from_binary(&buf).expect("decodes");
         assert_eq!((s.width(), s.len(), s.runners()), (2, 2, &[1, 2, 3, 4][..]));
         assert!(Selections::from_binary(&buf[..buf.len() - 1]).is_err(), "truncated");
+    }
+
+    #[test]
+    fn encodes_what_it_decodes() {
+        use sqlx::Encode;
+        use sqlx::postgres::PgArgumentBuffer;
+        for (width, selections) in [(1, vec![&[3u8][..], &[7]]), (3, vec![&[1, 2, 3], &[3, 2, 1]]), (2, vec![])] {
+            let mut s = Selections::with_width(width, selections.len());
+            for sel in &selections {
+                s.push(sel);
+            }
+            let mut buf = PgArgumentBuffer::default();
+            let _ = Encode::<sqlx::Postgres>::encode_by_ref(&s, &mut buf).expect("encodes");
+            let back = Selections::from_binary(&buf).expect("decodes");
+            let expected: Vec<Vec<i16>> =
+                selections.iter().map(|s| s.iter().map(|n| i16::from(*n)).collect()).collect();
+            assert_eq!(back.iter().map(<[i16]>::to_vec).collect::<Vec<_>>(), expected, "width {width}");
+            if !selections.is_empty() {
+                assert_eq!(back, s);
+            }
+        }
     }
 }
