@@ -98,8 +98,9 @@ fn full_output_records() -> Vec<Record> {
     ]
 }
 
+/// As the worker writes a job: in a transaction from `Store::begin` (generic plans).
 async fn write(store: &Store, output: &JobOutput<'_>) -> Result<WriteStats, StoreError> {
-    let mut tx = store.pool().begin().await.expect("begin");
+    let mut tx = store.begin().await.expect("begin");
     let stats = store.write(&mut tx, output).await?;
     tx.commit().await.expect("commit");
     Ok(stats)
@@ -169,6 +170,21 @@ async fn writing_the_same_output_twice_changes_nothing(pool: PgPool) {
     let third = write(&store, &later).await.expect("third write");
     assert_eq!(third, WriteStats { odds_skipped_unchanged: 4, ..WriteStats::default() });
     assert_eq!(row_counts(&pool).await, counts);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_job_transaction_plans_generically_and_the_setting_ends_with_it(pool: PgPool) {
+    // One connection, so the read after the commit is in the same session.
+    let options = (*pool.connect_options()).clone();
+    let one = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect_with(options).await.expect("connect");
+    let setting = "SELECT current_setting('plan_cache_mode')";
+    let before: String = sqlx::query_scalar(setting).fetch_one(&one).await.expect("read");
+    let store = Store::new(one.clone(), StoreConfig { skip_unchanged_odds: true });
+    let mut tx = store.begin().await.expect("begin");
+    let inside: String = sqlx::query_scalar(setting).fetch_one(&mut *tx).await.expect("read");
+    tx.commit().await.expect("commit");
+    let after: String = sqlx::query_scalar(setting).fetch_one(&one).await.expect("read");
+    assert_eq!((before.as_str(), inside.as_str(), after.as_str()), ("auto", "force_generic_plan", "auto"));
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -622,7 +622,7 @@ impl Worker {
             let context = format!("{what} for {}", job.describe());
             move |source| StoreError::Database { context, source }
         };
-        let mut tx = inner.pool.begin().await.map_err(db("starting the job transaction"))?;
+        let mut tx = inner.store.begin().await.map_err(db("starting the job transaction"))?;
         let output = JobOutput {
             plugin: plugin.label(),
             tracks: &plugin.manifest().tracks,

@@ -174,6 +174,9 @@ pub struct WriteStats {
     pub dividends: u64,
 }
 
+/// [`Store::begin`]'s statement.
+const BEGIN_JOB: &str = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan";
+
 /// The database, as the host writes to it.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -195,6 +198,19 @@ impl Store {
     /// The configuration.
     pub fn config(&self) -> &StoreConfig {
         &self.config
+    }
+
+    /// Begins a job's transaction, for [`write`](Self::write) and the job's progress, with its
+    /// statements on generic plans (in one round trip with the `BEGIN`).
+    ///
+    /// The host runs the same few statements thousands of times with different keys and small
+    /// arrays; PostgreSQL kept re-planning most of them on every execution (a custom plan is
+    /// kept whenever the generic one is costed higher, which data-modifying CTEs over `UNNEST`
+    /// parameters always are), a third of the server's CPU per job (BENCHMARKS.md, "End-to-end
+    /// jobs per second"). Their generic plans are the same index lookups. The setting ends
+    /// with the transaction, so queries outside a job keep PostgreSQL's choice.
+    pub async fn begin(&self) -> sqlx::Result<Transaction<'static, Postgres>> {
+        self.pool.begin_with(BEGIN_JOB).await
     }
 
     /// Validates `output` and writes it within `tx`; the caller commits together with the
