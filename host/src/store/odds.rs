@@ -308,17 +308,21 @@ impl Polls {
     }
 }
 
-/// Step 2 for a capture newer than every stored one of the race (every live poll): the poll
-/// rows, `odds_latest` and the bookkeeping, as [`WRITE`] does on that path, without the replay
-/// path's parts, which cost their planning and execution on every write (~15% of the store's
-/// throughput). Parameters and result as in [`WRITE`]; the first column says whether the
-/// capture was new (else nothing was written and [`WRITE`] follows).
-const WRITE_NEW: &str = "
-    WITH race AS (
+/// The parts [`WRITE_NEW`] and [`WRITE`] share, as macros so that `concat!` builds both
+/// statements at compile time. `race`: whether the capture is newer than every stored one.
+macro_rules! race_cte {
+    () => {
+        "race AS (
         SELECT odds_captured_at IS NULL OR odds_captured_at < $4 AS new_capture
         FROM races WHERE track = $1 AND race_date = $2 AND race_number = $3
-    ),
-    polls AS (
+    )"
+    };
+}
+
+/// `polls`: the poll rows, one per pool with a parameter pair that is not null.
+macro_rules! polls_cte {
+    () => {
+        "polls AS (
         SELECT pool::pool_code AS pool, selections, prices
         FROM (VALUES ('WIN', $6::int2[], $14::float8[]), ('PLC', $7::int2[], $15::float8[]),
                      ('QNL', $8::int2[], $16::float8[]), ('EXA', $9::int2[], $17::float8[]),
@@ -326,20 +330,35 @@ const WRITE_NEW: &str = "
                      ('TRI', $12::int2[], $20::float8[]), ('XLA', $13::int2[], $21::float8[]))
              AS p(pool, selections, prices)
         WHERE selections IS NOT NULL
-    ),
-    inserted AS (
+    )"
+    };
+}
+
+/// `inserted`: the poll rows of a new capture, a plain insert.
+macro_rules! inserted_cte {
+    () => {
+        "inserted AS (
         INSERT INTO odds_polls (track, race_date, race_number, pool, captured_at, selections, prices)
         SELECT $1, $2, $3, pool, $4, selections, prices FROM polls
         WHERE (SELECT new_capture FROM race)
         RETURNING cardinality(prices) AS n
-    ),
-    latest AS (
-        SELECT pool, array_remove(ARRAY[s1, s2, s3], NULL) AS selection, price, capped, action, tid
+    )"
+    };
+}
+
+/// The body of `latest`: the kept quotes whose `odds_latest` row changes.
+macro_rules! latest_rows {
+    () => {
+        "SELECT pool, array_remove(ARRAY[s1, s2, s3], NULL) AS selection, price, capped, action, tid
         FROM UNNEST($22::text[], $23::int2[], $24::int2[], $25::int2[], $26::float8[], $27::bool[],
-                    $28::int2[], $29::text[]) AS u(pool, s1, s2, s3, price, capped, action, tid)
-        WHERE (SELECT new_capture FROM race)
-    ),
-    moved AS (
+                    $28::int2[], $29::text[]) AS u(pool, s1, s2, s3, price, capped, action, tid)"
+    };
+}
+
+/// `moved` and `added`: `odds_latest` updated in place by row id, or inserted.
+macro_rules! latest_ctes {
+    () => {
+        "moved AS (
         UPDATE odds_latest l SET price = i.price, capped = i.capped, captured_at = $4
         FROM latest i
         WHERE i.action = 1 AND l.ctid = i.tid::tid
@@ -348,7 +367,35 @@ const WRITE_NEW: &str = "
     added AS (
         INSERT INTO odds_latest (track, race_date, race_number, pool, selection, price, capped, captured_at)
         SELECT $1, $2, $3, pool::pool_code, selection, price, capped, $4 FROM latest WHERE action = 2
+    )"
+    };
+}
+
+/// Step 2 for a capture newer than every stored one of the race (every live poll): the poll
+/// rows, `odds_latest` and the bookkeeping, as [`WRITE`] does on that path, without the replay
+/// path's parts, which cost their planning and execution on every write (~15% of the store's
+/// throughput). Parameters and result as in [`WRITE`]; the first column says whether the
+/// capture was new (else nothing was written and [`WRITE`] follows).
+const WRITE_NEW: &str = concat!(
+    "
+    WITH ",
+    race_cte!(),
+    ",
+    ",
+    polls_cte!(),
+    ",
+    ",
+    inserted_cte!(),
+    ",
+    latest AS (
+        ",
+    latest_rows!(),
+    "
+        WHERE (SELECT new_capture FROM race)
     ),
+    ",
+    latest_ctes!(),
+    ",
     bookkeeping AS (
         UPDATE races SET
             odds_captured_at = $4,
@@ -357,41 +404,34 @@ const WRITE_NEW: &str = "
         WHERE track = $1 AND race_date = $2 AND race_number = $3 AND (SELECT new_capture FROM race)
     )
     SELECT coalesce((SELECT new_capture FROM race), false),
-           (SELECT coalesce(sum(n), 0) FROM inserted), (SELECT count(*) FROM moved)";
+           (SELECT coalesce(sum(n), 0) FROM inserted), (SELECT count(*) FROM moved)"
+);
 
 /// Step 2. `$1`–`$3` the race, `$4` the capture time, `$5` whether this write leaves
 /// `odds_latest` alone, `$6`–`$13` the poll rows' selections and `$14`–`$21` their prices, one
-/// pair per pool in the order of [`POOLS`] (null: no row for that pool), `$22`–`$29` the kept quotes whose `odds_latest` row is updated (by row id) or
-/// inserted. Every part reads the statement's one snapshot, so `race` sees the bookkeeping, and
-/// `fresh` and `merged` the stored polls, as they were before. `inserted` is the common path (a
-/// new capture); `quotes`/`fresh`/`merged`/`inserted_again` the replay path, which stores the
-/// quotes this capture lacks and reports how many (a plain replay: none, and no row is touched).
-/// Returns `true` (written), the quotes inserted and the `odds_latest` rows updated.
-const WRITE: &str = "
-    WITH polls AS (
-        SELECT pool::pool_code AS pool, selections, prices
-        FROM (VALUES ('WIN', $6::int2[], $14::float8[]), ('PLC', $7::int2[], $15::float8[]),
-                     ('QNL', $8::int2[], $16::float8[]), ('EXA', $9::int2[], $17::float8[]),
-                     ('QPL', $10::int2[], $18::float8[]), ('TLA', $11::int2[], $19::float8[]),
-                     ('TRI', $12::int2[], $20::float8[]), ('XLA', $13::int2[], $21::float8[]))
-             AS p(pool, selections, prices)
-        WHERE selections IS NOT NULL
-    ),
+/// pair per pool in the order of [`POOLS`] (null: no row for that pool), `$22`–`$29` the kept
+/// quotes whose `odds_latest` row is updated (by row id) or inserted. Every part reads the
+/// statement's one snapshot, so `race` sees the bookkeeping, and `fresh` and `merged` the
+/// stored polls, as they were before. `inserted` is the common path (a new capture);
+/// `quotes`/`fresh`/`merged`/`inserted_again` the replay path, which stores the quotes this
+/// capture lacks and reports how many (a plain replay: none, and no row is touched). Returns
+/// `true` (written), the quotes inserted and the `odds_latest` rows updated.
+const WRITE: &str = concat!(
+    "
+    WITH ",
+    polls_cte!(),
+    ",
     latest AS (
-        SELECT pool, array_remove(ARRAY[s1, s2, s3], NULL) AS selection, price, capped, action, tid
-        FROM UNNEST($22::text[], $23::int2[], $24::int2[], $25::int2[], $26::float8[], $27::bool[],
-                    $28::int2[], $29::text[]) AS u(pool, s1, s2, s3, price, capped, action, tid)
+        ",
+    latest_rows!(),
+    "
     ),
-    race AS (
-        SELECT odds_captured_at IS NULL OR odds_captured_at < $4 AS new_capture
-        FROM races WHERE track = $1 AND race_date = $2 AND race_number = $3
-    ),
-    inserted AS (
-        INSERT INTO odds_polls (track, race_date, race_number, pool, captured_at, selections, prices)
-        SELECT $1, $2, $3, pool, $4, selections, prices FROM polls
-        WHERE (SELECT new_capture FROM race)
-        RETURNING cardinality(prices) AS n
-    ),
+    ",
+    race_cte!(),
+    ",
+    ",
+    inserted_cte!(),
+    ",
     quotes AS (
         SELECT p.pool, array_remove(ARRAY[p.selections[i][1], p.selections[i][2], p.selections[i][3]], NULL)
                    AS selection,
@@ -425,16 +465,9 @@ const WRITE: &str = "
         ON CONFLICT (track, race_date, race_number, pool, captured_at)
             DO UPDATE SET selections = EXCLUDED.selections, prices = EXCLUDED.prices
     ),
-    moved AS (
-        UPDATE odds_latest l SET price = i.price, capped = i.capped, captured_at = $4
-        FROM latest i
-        WHERE i.action = 1 AND l.ctid = i.tid::tid
-        RETURNING 1
-    ),
-    added AS (
-        INSERT INTO odds_latest (track, race_date, race_number, pool, selection, price, capped, captured_at)
-        SELECT $1, $2, $3, pool, selection, price, capped, $4 FROM latest WHERE action = 2
-    ),
+    ",
+    latest_ctes!(),
+    ",
     bookkeeping AS (
         UPDATE races SET
             odds_captured_at = GREATEST(odds_captured_at, $4),
@@ -445,4 +478,5 @@ const WRITE: &str = "
                OR ($5 AND (odds_latest_valid_from IS NULL OR odds_latest_valid_from < $4)))
     )
     SELECT true, (SELECT coalesce(sum(n), 0) FROM inserted) + (SELECT count(*) FROM fresh),
-           (SELECT count(*) FROM moved)";
+           (SELECT count(*) FROM moved)"
+);
