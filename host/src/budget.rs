@@ -283,8 +283,16 @@ impl Budget {
             *unwritten.counts.entry((bucket, self.kst_day())).or_default() += 1;
             unwritten.written.is_none_or(|at| at.elapsed() >= COUNT_FLUSH)
         };
-        if due && let Err(e) = self.flush().await {
-            tracing::warn!("request counts not written yet: {e}");
+        if due {
+            self.flush_or_warn().await;
+        }
+    }
+
+    /// [`flush`](Self::flush), logging a failure: the counts stay in the process for the next
+    /// write, so the caller's work goes on.
+    pub async fn flush_or_warn(&self) {
+        if let Err(e) = self.flush().await {
+            tracing::warn!("request counts not written yet, kept for the next write: {e}");
         }
     }
 

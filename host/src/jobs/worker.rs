@@ -293,9 +293,7 @@ impl Worker {
             .execute(pool)
             .await
             .map_err(db("sending the heartbeat"))?;
-        if let Err(e) = self.inner.budget.flush().await {
-            tracing::warn!("{e}");
-        }
+        self.inner.budget.flush_or_warn().await;
         let in_hand: Vec<String> = self.in_hand().iter().cloned().collect();
         let released = super::release_abandoned(pool, &self.inner.name, &in_hand).await?;
         if released > 0 {
@@ -351,9 +349,7 @@ impl Worker {
         }
         tracing::info!(in_flight = running.len(), "worker stopped claiming; finishing tasks in hand");
         while running.join_next().await.is_some() {}
-        if let Err(e) = self.inner.budget.flush().await {
-            tracing::warn!("{e}");
-        }
+        self.inner.budget.flush_or_warn().await;
     }
 
     /// Claims and runs every task that is due until none is (and no due job is left waiting
@@ -388,9 +384,7 @@ impl Worker {
                 continue;
             }
             if self.open_due_jobs().await? == 0 {
-                if let Err(e) = self.inner.budget.flush().await {
-                    tracing::warn!("{e}");
-                }
+                self.inner.budget.flush_or_warn().await;
                 return Ok(());
             }
             if started.elapsed() > limit {
