@@ -33,13 +33,19 @@ pub fn pool(p: Pool) -> &'static str {
     }
 }
 
-/// The operation kind's name, e.g. `schedule`.
+/// Every pool, in the contract's order.
+pub const POOLS: [Pool; 8] = [Pool::Win, Pool::Plc, Pool::Qnl, Pool::Exa, Pool::Qpl, Pool::Tla, Pool::Tri, Pool::Xla];
+
+/// Every pool's code, in the order of [`POOLS`] (the store's odds statements bind one
+/// parameter pair per code in this order).
+pub const POOL_CODES: [&str; 8] = ["WIN", "PLC", "QNL", "EXA", "QPL", "TLA", "TRI", "XLA"];
+
 /// The pool with KRA code `code` (case-insensitive).
 pub fn pool_from_code(code: &str) -> Option<Pool> {
-    use Pool::*;
-    [Win, Plc, Qnl, Exa, Qpl, Tla, Tri, Xla].into_iter().find(|p| pool(*p).eq_ignore_ascii_case(code.trim()))
+    POOLS.into_iter().find(|p| pool(*p).eq_ignore_ascii_case(code.trim()))
 }
 
+/// The operation kind's name, e.g. `schedule`.
 pub fn operation_kind(k: OperationKind) -> &'static str {
     match k {
         OperationKind::Schedule => "schedule",
@@ -124,4 +130,18 @@ pub fn manifest(m: &PluginManifest, api_version: &str) -> Value {
         "config": m.config.iter().map(|c| json!({"name": c.name, "description": c.description, "default": c.default_value})).collect::<Vec<_>>(),
         "datasets": m.datasets.iter().map(|d| json!({"dataset": d.dataset, "daily_quota": d.daily_quota, "per_second": d.per_second})).collect::<Vec<_>>(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{POOL_CODES, POOLS, pool, pool_from_code};
+
+    #[test]
+    fn pool_codes_follow_the_pools_and_read_back() {
+        for (p, code) in POOLS.into_iter().zip(POOL_CODES) {
+            assert_eq!(pool(p), code);
+            assert_eq!(pool_from_code(&code.to_lowercase()), Some(p));
+        }
+        assert_eq!(pool_from_code("PICK6"), None);
+    }
 }

@@ -399,8 +399,7 @@ fn check_cadence(cadence: &Cadence) -> Result<(), ConfigError> {
             "each phase is [minutes before post, seconds between polls], starts strictly decreasing, intervals > 0",
         ));
     }
-    const POOLS: [&str; 8] = ["WIN", "PLC", "QNL", "EXA", "QPL", "TLA", "TRI", "XLA"];
-    if let Some(pool) = cadence.odds_pools.iter().find(|p| !POOLS.contains(&p.as_str())) {
+    if let Some(pool) = cadence.odds_pools.iter().find(|p| !crate::json::POOL_CODES.contains(&p.as_str())) {
         return Err(invalid("odds_pools", pool.clone(), "pools: WIN, PLC, QNL, EXA, QPL, TLA, TRI, XLA"));
     }
     if cadence.results_every_min == 0 {

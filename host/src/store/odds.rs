@@ -37,6 +37,7 @@ use sqlx::PgConnection;
 use super::error::{Result, StoreError, db};
 use super::polls::Selections;
 use super::rows::{RaceId, Rows, SelectionKey, legs};
+use crate::json::POOL_CODES as POOLS;
 use crate::plugins::wit::Quote;
 
 /// How odds are written.
@@ -278,9 +279,6 @@ impl<'a> Batch<'a> {
         self.tid.push(tid);
     }
 }
-
-/// Every pool code, in the order of the odds statements' poll parameters.
-const POOLS: [&str; 8] = ["WIN", "PLC", "QNL", "EXA", "QPL", "TLA", "TRI", "XLA"];
 
 /// The kept quotes of one race as poll rows: for each of [`POOLS`], its selections and their
 /// prices (`None`: capped), in selection order, or `None` when the pool has no kept quote.
