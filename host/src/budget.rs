@@ -24,7 +24,7 @@
 //! counts of unlimited datasets, which only inform. Their pause is read at a job's first
 //! request ([`Budget::acquire_with`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -72,7 +72,7 @@ pub struct DatasetLimit {
 }
 
 /// A source's dataset, the unit both limits apply to: `kra/15056743` in messages.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Bucket {
     /// The plugin's name, e.g. `kra`.
     pub source: String,
@@ -150,7 +150,8 @@ pub struct Budget {
 
 #[derive(Debug, Default)]
 struct Unwritten {
-    counts: HashMap<(Bucket, NaiveDate), u32>,
+    /// In key order: two processes writing the same rows lock them in the same order.
+    counts: BTreeMap<(Bucket, NaiveDate), u32>,
     written: Option<Instant>,
 }
 
@@ -240,15 +241,10 @@ impl Budget {
             unwritten.written = Some(Instant::now());
             std::mem::take(&mut unwritten.counts)
         };
-        let Some(((first, _), _)) = counts.iter().next() else { return Ok(()) };
+        let Some(((first, _), _)) = counts.first_key_value() else { return Ok(()) };
         let first = first.clone();
-        // In key order: two processes writing the same rows lock them in the same order.
-        let mut rows: Vec<_> = counts.iter().collect();
-        rows.sort_by(|((a, a_day), _), ((b, b_day), _)| {
-            (&a.source, &a.dataset, a_day).cmp(&(&b.source, &b.dataset, b_day))
-        });
         let (mut sources, mut datasets, mut days, mut used) = (vec![], vec![], vec![], vec![]);
-        for ((bucket, day), n) in rows {
+        for ((bucket, day), n) in &counts {
             sources.push(bucket.source.as_str());
             datasets.push(bucket.dataset.as_str());
             days.push(*day);
