@@ -369,6 +369,8 @@ async fn summary(pool: &PgPool, url: &str, date: NaiveDate) -> anyhow::Result<()
     Ok(())
 }
 
-/// The query the demo suggests: how the favourite's odds moved before each Seoul race.
-const TRY_SQL: &str = "SELECT race_number, captured_at::time(0) AS at, selection, price FROM odds_snapshots \
-                       WHERE track = 'seoul' AND pool = 'WIN' AND race_number = 1 ORDER BY captured_at, selection LIMIT 20";
+/// The query the demo suggests: the WIN odds of Seoul's first race as they were stored, capture
+/// by capture, at KST wall-clock times (the race day's own clock; the session's may be UTC).
+const TRY_SQL: &str = "SELECT (captured_at AT TIME ZONE 'Asia/Seoul')::time(0) AS kst, selection, price \
+                       FROM odds_snapshots WHERE track = 'seoul' AND pool = 'WIN' AND race_number = 1 \
+                       ORDER BY captured_at, selection LIMIT 20";
