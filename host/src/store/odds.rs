@@ -29,14 +29,14 @@
 //! UPDATE`), so a selection is stored once per capture, exactly as with one row per selection,
 //! and a replay of the same output changes nothing.
 
-use std::collections::HashMap;
+use std::cmp::Ordering;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use super::error::{Result, StoreError, db};
 use super::polls::Selections;
-use super::rows::{RaceId, Rows, SelectionKey, legs};
+use super::rows::{RaceId, Rows, SelectionKey};
 use crate::json::POOL_CODES as POOLS;
 use crate::plugins::wit::Quote;
 
@@ -76,22 +76,20 @@ pub(crate) async fn write(
     Ok(total)
 }
 
-/// A selection's `odds_latest` row.
-struct Latest {
+/// A pool's `odds_latest_polls` row: the newest stored price of each of its selections.
+struct LatestPoll {
     /// The row's `ctid`, as text, for an update that needs no index lookup.
     tid: String,
-    price: Option<f64>,
-    capped: bool,
-    captured_at: DateTime<Utc>,
+    /// Sorted by selection, as the store writes them.
+    selections: Selections,
+    /// `prices[i]` is the price of `selections.get(i)`, `None` the display cap.
+    prices: Vec<Option<f64>>,
+    /// `captured_at[i]`: the capture `prices[i]` was stored from.
+    captured_at: Vec<DateTime<Utc>>,
 }
 
-/// What happens to `odds_latest` for a kept quote.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum LatestAction {
-    Leave = 0,
-    Update = 1,
-    Insert = 2,
-}
+/// The race's latest values by pool, in the order of [`POOLS`].
+type LatestPolls = [Option<LatestPoll>; POOLS.len()];
 
 async fn write_race(
     conn: &mut PgConnection,
@@ -101,42 +99,29 @@ async fn write_race(
     mode: Mode,
 ) -> Result<OddsWritten> {
     let at = || format!("writing odds of {} {} race {}", race.track, race.date, race.number);
-    let (latest, valid_from) =
-        if mode.maintain_latest { read_latest(conn, race).await.map_err(db(at()))? } else { (HashMap::new(), None) };
+    let (latest, valid_from) = if mode.maintain_latest {
+        read_latest(conn, race).await.map_err(db(at()))?
+    } else {
+        (Default::default(), None)
+    };
 
     let mut polls = Polls::default();
-    let mut batch = Batch::default();
+    let mut next = NextLatest::default();
     let mut skipped = 0;
-    for ((_, pool, selection), quote) in quotes {
-        let (price, capped) = match *quote {
-            Quote::Price(p) => (Some(p), false),
-            Quote::Capped => (None, true),
-        };
-        let current = if latest.is_empty() { None } else { latest.get(&latest_key(pool, selection)) };
-        // Equality with a newer (or this very) capture says nothing about this moment, and a
-        // latest older than the last write without the skip may be stale.
-        let comparable =
-            current.filter(|l| l.captured_at < captured_at && valid_from.is_none_or(|v| l.captured_at >= v));
-        if !mode.keep_all && comparable.is_some_and(|l| l.price == price && l.capped == capped) {
-            skipped += 1;
-            continue;
-        }
-        let action = match current {
-            _ if !mode.maintain_latest => LatestAction::Leave,
-            None => LatestAction::Insert,
-            Some(l) if l.captured_at < captured_at => LatestAction::Update,
-            Some(_) => LatestAction::Leave,
-        };
-        polls.push(pool, selection, price)?;
-        if action != LatestAction::Leave {
-            batch.push(pool, selection, price, capped, action, current.map(|l| l.tid.as_str()));
+    for pool_quotes in quotes.chunk_by(|a, b| a.0.1 == b.0.1) {
+        let slot = pool_slot(pool_quotes[0].0.1)?;
+        let stored = latest[slot].as_ref();
+        let pool = Compared { slot, stored, captured_at, valid_from, mode };
+        let (pool_skipped, merged) = pool.compare(pool_quotes, &mut polls);
+        skipped += pool_skipped;
+        if let Some(merged) = merged {
+            next.push(slot, merged, stored.map(|s| s.tid.as_str()));
         }
     }
 
     if polls.quotes == 0 {
         return Ok(OddsWritten { inserted: 0, skipped_unchanged: skipped });
     }
-    let Polls { selections, prices, .. } = polls;
     // The common case, a capture newer than any stored for the race, first with the lean
     // statement; it writes nothing when the capture is not new, and the full one follows.
     let mut written = (0, 0);
@@ -147,50 +132,133 @@ async fn write_race(
             .bind(race.number)
             .bind(captured_at)
             .bind(!mode.maintain_latest);
-        for s in &selections {
+        for s in &polls.selections {
             query = query.bind(s);
         }
-        for p in &prices {
+        for p in &polls.prices {
             query = query.bind(p);
         }
-        let (done, inserted, updated): (bool, i64, i64) = query
-            .bind(&batch.pool)
-            .bind(&batch.s1)
-            .bind(&batch.s2)
-            .bind(&batch.s3)
-            .bind(&batch.price)
-            .bind(&batch.capped)
-            .bind(&batch.action)
-            .bind(&batch.tid)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(db(at()))?;
+        for s in &next.selections {
+            query = query.bind(s);
+        }
+        for p in &next.prices {
+            query = query.bind(p);
+        }
+        for c in &next.captured_at {
+            query = query.bind(c);
+        }
+        for t in next.tid {
+            query = query.bind(t);
+        }
+        let (done, inserted, updated): (bool, i64, i64) = query.fetch_one(&mut *conn).await.map_err(db(at()))?;
         if done {
             written = (inserted, updated);
             break;
         }
     }
     let (inserted, updated) = written;
-    let expected = batch.action.iter().filter(|a| **a == LatestAction::Update as i16).count();
+    let expected = next.tid.iter().flatten().count();
     if updated as usize != expected {
         // Cannot happen while every odds writer goes through here (the race row lock serialises
         // them); a retry of the job reads the table afresh.
         return Err(StoreError::Database {
-            context: format!("{}: odds_latest changed while it was being updated", at()),
+            context: format!("{}: odds_latest_polls changed while it was being updated", at()),
             source: sqlx::Error::RowNotFound,
         });
     }
     Ok(OddsWritten { inserted: inserted as u64, skipped_unchanged: skipped })
 }
 
-/// The race's `odds_latest` rows by pool and selection, and `races.odds_latest_valid_from`, in
-/// one round trip (the race row always exists: the races upsert made it).
-async fn read_latest(conn: &mut PgConnection, race: &RaceId<'_>) -> sqlx::Result<(LatestRows, Option<DateTime<Utc>>)> {
+/// One pool of a race's quotes, compared with its stored latest row.
+struct Compared<'a> {
+    /// The pool's place in [`POOLS`].
+    slot: usize,
+    stored: Option<&'a LatestPoll>,
+    captured_at: DateTime<Utc>,
+    valid_from: Option<DateTime<Utc>>,
+    mode: Mode,
+}
+
+impl Compared<'_> {
+    /// Puts the quotes to store into `polls` and returns how many were skipped as unchanged, and
+    /// the pool's latest row as this job leaves it (`None`: as it is, or not maintained). Both
+    /// the quotes (`Rows::of`) and the stored selections are sorted by selection, so one walk
+    /// through both finds each quote's latest.
+    fn compare(&self, quotes: &[Quoted<'_>], polls: &mut Polls) -> (u64, Option<Merged>) {
+        let Compared { slot, stored, captured_at, valid_from, mode } = *self;
+        let mut merged = mode.maintain_latest.then(|| Merged::with_width(quotes[0].0.2.len(), stored));
+        let mut skipped = 0;
+        // The next stored selection not yet walked past.
+        let mut i = 0;
+        for ((_, _, selection), quote) in quotes {
+            let price = match *quote {
+                Quote::Price(p) => Some(p),
+                Quote::Capped => None,
+            };
+            let current = loop {
+                let Some((stored, found)) = stored.and_then(|s| Some((s, s.selections.get(i)?))) else { break None };
+                match found.iter().copied().cmp(selection.iter().map(|n| i16::from(*n))) {
+                    Ordering::Less => {
+                        // A stored selection this poll does not quote: it stays as it is.
+                        if let Some(m) = merged.as_mut() {
+                            m.keep(stored, i);
+                        }
+                        i += 1;
+                    }
+                    Ordering::Equal => break Some((stored, i)),
+                    Ordering::Greater => break None,
+                }
+            };
+            let latest_at = current.map(|(s, i)| s.captured_at[i]);
+            // Equality with a newer (or this very) capture says nothing about this moment, and a
+            // latest older than the last write without the skip may be stale.
+            let comparable = latest_at.is_some_and(|l| l < captured_at && valid_from.is_none_or(|v| l >= v));
+            let skip = !mode.keep_all && comparable && current.is_some_and(|(s, i)| s.prices[i] == price);
+            if let Some(m) = merged.as_mut() {
+                match current {
+                    // The latest moves forward only, never back to a late job's capture.
+                    Some((stored, i)) if skip || latest_at.is_some_and(|l| l >= captured_at) => m.keep(stored, i),
+                    _ => m.set(selection, price, captured_at),
+                }
+            }
+            if current.is_some() {
+                i += 1;
+            }
+            if skip {
+                skipped += 1;
+            } else {
+                polls.push(slot, selection, price);
+            }
+        }
+        let merged = merged.filter(|m| m.changed).map(|mut m| {
+            if let Some(stored) = stored {
+                for rest in i..stored.prices.len() {
+                    m.keep(stored, rest);
+                }
+            }
+            m
+        });
+        (skipped, merged)
+    }
+}
+
+/// `pool`'s place in [`POOLS`], which orders the statements' parameters.
+fn pool_slot(pool: &str) -> Result<usize> {
+    POOLS.iter().position(|p| *p == pool).ok_or_else(|| StoreError::Database {
+        context: format!("writing odds: pool {pool} has no place in odds_polls"),
+        source: sqlx::Error::RowNotFound,
+    })
+}
+
+/// The race's `odds_latest_polls` rows by pool, and `races.odds_latest_valid_from`, in one
+/// round trip (the race row always exists: the races upsert made it). A row of a pool outside
+/// [`POOLS`] cannot have been written by a job and is left out.
+async fn read_latest(conn: &mut PgConnection, race: &RaceId<'_>) -> sqlx::Result<(LatestPolls, Option<DateTime<Utc>>)> {
     let rows: Vec<LatestRow> = sqlx::query_as(
-        "SELECT r.odds_latest_valid_from AS valid_from, l.pool, l.selection, l.price, l.capped, l.captured_at,
-                l.ctid::text AS tid
+        "SELECT r.odds_latest_valid_from AS valid_from, l.pool::text AS pool, l.ctid::text AS tid, l.selections,
+                l.prices, l.captured_at
          FROM races r
-         LEFT JOIN odds_latest l
+         LEFT JOIN odds_latest_polls l
              ON l.track = r.track AND l.race_date = r.race_date AND l.race_number = r.race_number
          WHERE r.track = $1 AND r.race_date = $2 AND r.race_number = $3",
     )
@@ -200,83 +268,94 @@ async fn read_latest(conn: &mut PgConnection, race: &RaceId<'_>) -> sqlx::Result
     .fetch_all(conn)
     .await?;
     let valid_from = rows.first().and_then(|r| r.valid_from);
-    let latest = rows
-        .into_iter()
-        .filter_map(|r| {
-            let latest = Latest { tid: r.tid?, price: r.price, capped: r.capped?, captured_at: r.captured_at? };
-            Some((stored_key(&r.pool?, &r.selection?)?, latest))
-        })
-        .collect();
+    let mut latest = LatestPolls::default();
+    for (pool, poll) in rows.into_iter().filter_map(LatestRow::poll) {
+        if let Some(slot) = POOLS.iter().position(|p| *p == pool) {
+            latest[slot] = Some(poll);
+        }
+    }
     Ok((latest, valid_from))
 }
 
-type LatestRows = HashMap<LatestKey, Latest>;
-
-/// A selection of a race as a small copyable key: the pool's place in [`POOLS`] and the runner
-/// numbers, padded with zeros (a pool's selections are all of one width, and no runner is 0).
-type LatestKey = (usize, [u8; 3]);
-
-fn latest_key(pool: &str, selection: &[u8]) -> LatestKey {
-    let mut runners = [0; 3];
-    for (slot, n) in runners.iter_mut().zip(selection) {
-        *slot = *n;
-    }
-    (POOLS.iter().position(|p| *p == pool).unwrap_or(POOLS.len()), runners)
-}
-
-/// The key of a stored `odds_latest` row; `None` for a row no job can have written (a pool
-/// outside [`POOLS`], a runner number outside 1–255 or more than three): the job's insert of
-/// that selection then fails on the table's key and says so.
-fn stored_key(pool: &str, selection: &[i16]) -> Option<LatestKey> {
-    let runners: Vec<u8> = selection.iter().map(|n| u8::try_from(*n).ok()).collect::<Option<_>>()?;
-    let key = latest_key(pool, &runners);
-    (key.0 < POOLS.len() && runners.len() <= 3).then_some(key)
-}
-
-/// A row of [`read_latest`]'s query; the `odds_latest` columns are null when it has none.
+/// A row of [`read_latest`]'s query; all but `valid_from` are null when the race has no latest.
 #[derive(sqlx::FromRow)]
 struct LatestRow {
     valid_from: Option<DateTime<Utc>>,
     pool: Option<String>,
-    selection: Option<Vec<i16>>,
-    price: Option<f64>,
-    capped: Option<bool>,
-    captured_at: Option<DateTime<Utc>>,
     tid: Option<String>,
+    selections: Option<Selections>,
+    prices: Option<Vec<Option<f64>>>,
+    captured_at: Option<Vec<DateTime<Utc>>>,
 }
 
-/// The kept quotes of one race whose `odds_latest` row changes, as columns.
+impl LatestRow {
+    fn poll(self) -> Option<(String, LatestPoll)> {
+        let poll = LatestPoll {
+            tid: self.tid?,
+            selections: self.selections?,
+            prices: self.prices?,
+            captured_at: self.captured_at?,
+        };
+        Some((self.pool?, poll))
+    }
+}
+
+/// A pool's `odds_latest_polls` row as this job leaves it: the stored selections, each with
+/// its stored value or this capture's, and the new selections, in selection order.
+struct Merged {
+    selections: Selections,
+    prices: Vec<Option<f64>>,
+    captured_at: Vec<DateTime<Utc>>,
+    /// Whether any value differs from the stored row (else the row is not written).
+    changed: bool,
+}
+
+impl Merged {
+    fn with_width(width: usize, stored: Option<&LatestPoll>) -> Self {
+        let capacity = stored.map_or(64, |s| s.prices.len() + 8);
+        Merged {
+            selections: Selections::with_width(width, capacity),
+            prices: Vec::with_capacity(capacity),
+            captured_at: Vec::with_capacity(capacity),
+            changed: false,
+        }
+    }
+
+    /// Stored selection `i` as it is.
+    fn keep(&mut self, stored: &LatestPoll, i: usize) {
+        if let Some(selection) = stored.selections.get(i) {
+            self.selections.push_stored(selection);
+            self.prices.push(stored.prices[i]);
+            self.captured_at.push(stored.captured_at[i]);
+        }
+    }
+
+    /// `selection` at this capture.
+    fn set(&mut self, selection: &[u8], price: Option<f64>, captured_at: DateTime<Utc>) {
+        self.selections.push(selection);
+        self.prices.push(price);
+        self.captured_at.push(captured_at);
+        self.changed = true;
+    }
+}
+
+/// The `odds_latest_polls` rows this job writes, one per changed pool in the order of
+/// [`POOLS`], bound as parameters like the poll rows: `None` where the pool's row stays as it is.
 #[derive(Default)]
-struct Batch<'a> {
-    pool: Vec<&'static str>,
-    s1: Vec<i16>,
-    s2: Vec<Option<i16>>,
-    s3: Vec<Option<i16>>,
-    price: Vec<Option<f64>>,
-    capped: Vec<bool>,
-    action: Vec<i16>,
-    tid: Vec<Option<&'a str>>,
+struct NextLatest<'a> {
+    selections: [Option<Selections>; POOLS.len()],
+    prices: [Option<Vec<Option<f64>>>; POOLS.len()],
+    captured_at: [Option<Vec<DateTime<Utc>>>; POOLS.len()],
+    /// The stored row's `ctid` (updated in place), or `None` (inserted).
+    tid: [Option<&'a str>; POOLS.len()],
 }
 
-impl<'a> Batch<'a> {
-    fn push(
-        &mut self,
-        pool: &'static str,
-        selection: &[u8],
-        price: Option<f64>,
-        capped: bool,
-        action: LatestAction,
-        tid: Option<&'a str>,
-    ) {
-        let (a, b, c) = legs(selection);
-        self.pool.push(pool);
-        self.s1.push(a);
-        self.s2.push(b);
-        self.s3.push(c);
-        self.price.push(price);
-        self.capped.push(capped);
-        self.action.push(action as i16);
-        self.tid.push(tid);
+impl<'a> NextLatest<'a> {
+    fn push(&mut self, slot: usize, merged: Merged, tid: Option<&'a str>) {
+        self.selections[slot] = Some(merged.selections);
+        self.prices[slot] = Some(merged.prices);
+        self.captured_at[slot] = Some(merged.captured_at);
+        self.tid[slot] = tid;
     }
 }
 
@@ -293,16 +372,11 @@ struct Polls {
 
 impl Polls {
     /// Quotes arrive sorted by pool and selection (`Rows::of`), so each pool's stay in order.
-    fn push(&mut self, pool: &str, selection: &[u8], price: Option<f64>) -> Result<()> {
-        let slot = POOLS.iter().position(|p| *p == pool).ok_or_else(|| StoreError::Database {
-            context: format!("writing odds: pool {pool} has no place in odds_polls"),
-            source: sqlx::Error::RowNotFound,
-        })?;
+    fn push(&mut self, slot: usize, selection: &[u8], price: Option<f64>) {
         let selections = self.selections[slot].get_or_insert_with(|| Selections::with_width(selection.len(), 64));
         selections.push(selection);
         self.prices[slot].get_or_insert_with(|| Vec::with_capacity(64)).push(price);
         self.quotes += 1;
-        Ok(())
     }
 }
 
@@ -344,27 +418,37 @@ macro_rules! inserted_cte {
     };
 }
 
-/// The body of `latest`: the kept quotes whose `odds_latest` row changes.
+/// The body of `latest`: the race's `odds_latest_polls` rows this job changes, one per pool
+/// whose selections are not null, each with the stored row's id (null: a new row).
 macro_rules! latest_rows {
     () => {
-        "SELECT pool, array_remove(ARRAY[s1, s2, s3], NULL) AS selection, price, capped, action, tid
-        FROM UNNEST($22::text[], $23::int2[], $24::int2[], $25::int2[], $26::float8[], $27::bool[],
-                    $28::int2[], $29::text[]) AS u(pool, s1, s2, s3, price, capped, action, tid)"
+        "SELECT pool::pool_code AS pool, selections, prices, captured_at, tid
+        FROM (VALUES ('WIN', $22::int2[], $30::float8[], $38::timestamptz[], $46::text),
+                     ('PLC', $23::int2[], $31::float8[], $39::timestamptz[], $47::text),
+                     ('QNL', $24::int2[], $32::float8[], $40::timestamptz[], $48::text),
+                     ('EXA', $25::int2[], $33::float8[], $41::timestamptz[], $49::text),
+                     ('QPL', $26::int2[], $34::float8[], $42::timestamptz[], $50::text),
+                     ('TLA', $27::int2[], $35::float8[], $43::timestamptz[], $51::text),
+                     ('TRI', $28::int2[], $36::float8[], $44::timestamptz[], $52::text),
+                     ('XLA', $29::int2[], $37::float8[], $45::timestamptz[], $53::text))
+             AS l(pool, selections, prices, captured_at, tid)
+        WHERE selections IS NOT NULL"
     };
 }
 
-/// `moved` and `added`: `odds_latest` updated in place by row id, or inserted.
+/// `moved` and `added`: `odds_latest_polls` rows updated in place by row id, or inserted.
 macro_rules! latest_ctes {
     () => {
         "moved AS (
-        UPDATE odds_latest l SET price = i.price, capped = i.capped, captured_at = $4
+        UPDATE odds_latest_polls l
+        SET selections = i.selections, prices = i.prices, captured_at = i.captured_at
         FROM latest i
-        WHERE i.action = 1 AND l.ctid = i.tid::tid
+        WHERE l.ctid = i.tid::tid
         RETURNING 1
     ),
     added AS (
-        INSERT INTO odds_latest (track, race_date, race_number, pool, selection, price, capped, captured_at)
-        SELECT $1, $2, $3, pool::pool_code, selection, price, capped, $4 FROM latest WHERE action = 2
+        INSERT INTO odds_latest_polls (track, race_date, race_number, pool, selections, prices, captured_at)
+        SELECT $1, $2, $3, pool, selections, prices, captured_at FROM latest WHERE tid IS NULL
     )"
     };
 }
@@ -389,7 +473,7 @@ const WRITE_NEW: &str = concat!(
         ",
     latest_rows!(),
     "
-        WHERE (SELECT new_capture FROM race)
+          AND (SELECT new_capture FROM race)
     ),
     ",
     latest_ctes!(),
@@ -406,14 +490,16 @@ const WRITE_NEW: &str = concat!(
 );
 
 /// Step 2. `$1`–`$3` the race, `$4` the capture time, `$5` whether this write leaves
-/// `odds_latest` alone, `$6`–`$13` the poll rows' selections and `$14`–`$21` their prices, one
-/// pair per pool in the order of [`POOLS`] (null: no row for that pool), `$22`–`$29` the kept
-/// quotes whose `odds_latest` row is updated (by row id) or inserted. Every part reads the
+/// the latest values alone, `$6`–`$13` the poll rows' selections and `$14`–`$21` their prices,
+/// one pair per pool in the order of [`POOLS`] (null: no row for that pool), then in the same
+/// order the `odds_latest_polls` rows this job changes: `$22`–`$29` their selections, `$30`–`$37`
+/// their prices, `$38`–`$45` their captures and `$46`–`$53` the stored rows' ids (null: the
+/// pool has no row yet, it is inserted; all null: the row stays as it is). Every part reads the
 /// statement's one snapshot, so `race` sees the bookkeeping, and `fresh` and `merged` the
 /// stored polls, as they were before. `inserted` is the common path (a new capture);
 /// `quotes`/`fresh`/`merged`/`inserted_again` the replay path, which stores the quotes this
 /// capture lacks and reports how many (a plain replay: none, and no row is touched). Returns
-/// `true` (written), the quotes inserted and the `odds_latest` rows updated.
+/// `true` (written), the quotes inserted and the `odds_latest_polls` rows updated.
 const WRITE: &str = concat!(
     "
     WITH ",

@@ -77,6 +77,12 @@ impl Selections {
         self.runners.extend(selection.iter().map(|n| i16::from(*n)));
     }
 
+    /// Appends a selection as read back from the database (see [`get`](Self::get)).
+    pub(crate) fn push_stored(&mut self, selection: &[i16]) {
+        debug_assert_eq!(selection.len(), self.width, "a selection of another width");
+        self.runners.extend_from_slice(selection);
+    }
+
     /// Parses the binary array format (`array_send`): ndim, has-nulls flag, element type, then
     /// (length, lower bound) per dimension, then each element as a length and its bytes.
     fn from_binary(mut buf: &[u8]) -> Result<Self, BoxDynError> {
