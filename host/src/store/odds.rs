@@ -218,7 +218,11 @@ impl Compared<'_> {
                 match current {
                     // The latest moves forward only, never back to a late job's capture.
                     Some((stored, i)) if skip || latest_at.is_some_and(|l| l >= captured_at) => m.keep(stored, i),
-                    _ => m.set(selection, price, captured_at),
+                    Some(_) => m.set(selection, price, captured_at),
+                    None => {
+                        m.set(selection, price, captured_at);
+                        m.added = true;
+                    }
                 }
             }
             if current.is_some() {
@@ -308,6 +312,8 @@ struct Merged {
     captured_at: Vec<DateTime<Utc>>,
     /// Whether any value differs from the stored row (else the row is not written).
     changed: bool,
+    /// Whether it has a selection the stored row lacks (else the stored selections stay).
+    added: bool,
 }
 
 impl Merged {
@@ -318,6 +324,7 @@ impl Merged {
             prices: Vec::with_capacity(capacity),
             captured_at: Vec::with_capacity(capacity),
             changed: false,
+            added: false,
         }
     }
 
@@ -343,6 +350,8 @@ impl Merged {
 /// [`POOLS`], bound as parameters like the poll rows: `None` where the pool's row stays as it is.
 #[derive(Default)]
 struct NextLatest<'a> {
+    /// `None` also where only prices move: the row keeps its stored selections, whose TOASTed
+    /// value PostgreSQL then reuses instead of writing (and compressing) it again.
     selections: [Option<Selections>; POOLS.len()],
     prices: [Option<Vec<Option<f64>>>; POOLS.len()],
     captured_at: [Option<Vec<DateTime<Utc>>>; POOLS.len()],
@@ -352,7 +361,7 @@ struct NextLatest<'a> {
 
 impl<'a> NextLatest<'a> {
     fn push(&mut self, slot: usize, merged: Merged, tid: Option<&'a str>) {
-        self.selections[slot] = Some(merged.selections);
+        self.selections[slot] = (merged.added || tid.is_none()).then_some(merged.selections);
         self.prices[slot] = Some(merged.prices);
         self.captured_at[slot] = Some(merged.captured_at);
         self.tid[slot] = tid;
@@ -419,7 +428,8 @@ macro_rules! inserted_cte {
 }
 
 /// The body of `latest`: the race's `odds_latest_polls` rows this job changes, one per pool
-/// whose selections are not null, each with the stored row's id (null: a new row).
+/// whose prices are not null, each with the stored row's id (null: a new row) and its
+/// selections (null: the stored ones stay).
 macro_rules! latest_rows {
     () => {
         "SELECT pool::pool_code AS pool, selections, prices, captured_at, tid
@@ -432,7 +442,7 @@ macro_rules! latest_rows {
                      ('TRI', $28::int2[], $36::float8[], $44::timestamptz[], $52::text),
                      ('XLA', $29::int2[], $37::float8[], $45::timestamptz[], $53::text))
              AS l(pool, selections, prices, captured_at, tid)
-        WHERE selections IS NOT NULL"
+        WHERE prices IS NOT NULL"
     };
 }
 
@@ -441,7 +451,7 @@ macro_rules! latest_ctes {
     () => {
         "moved AS (
         UPDATE odds_latest_polls l
-        SET selections = i.selections, prices = i.prices, captured_at = i.captured_at
+        SET selections = coalesce(i.selections, l.selections), prices = i.prices, captured_at = i.captured_at
         FROM latest i
         WHERE l.ctid = i.tid::tid
         RETURNING 1
@@ -492,9 +502,9 @@ const WRITE_NEW: &str = concat!(
 /// Step 2. `$1`–`$3` the race, `$4` the capture time, `$5` whether this write leaves
 /// the latest values alone, `$6`–`$13` the poll rows' selections and `$14`–`$21` their prices,
 /// one pair per pool in the order of [`POOLS`] (null: no row for that pool), then in the same
-/// order the `odds_latest_polls` rows this job changes: `$22`–`$29` their selections, `$30`–`$37`
-/// their prices, `$38`–`$45` their captures and `$46`–`$53` the stored rows' ids (null: the
-/// pool has no row yet, it is inserted; all null: the row stays as it is). Every part reads the
+/// order the `odds_latest_polls` rows this job changes: `$22`–`$29` their selections (null: as
+/// stored), `$30`–`$37` their prices (null: the row stays as it is), `$38`–`$45` their captures
+/// and `$46`–`$53` the stored rows' ids (null: the pool has no row yet). Every part reads the
 /// statement's one snapshot, so `race` sees the bookkeeping, and `fresh` and `merged` the
 /// stored polls, as they were before. `inserted` is the common path (a new capture);
 /// `quotes`/`fresh`/`merged`/`inserted_again` the replay path, which stores the quotes this
