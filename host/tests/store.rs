@@ -861,3 +861,156 @@ async fn the_migration_to_poll_rows_keeps_every_snapshot(pool: PgPool) {
         .expect("relkind");
     assert_eq!(kind, "v", "odds_snapshots is a view now");
 }
+
+/// pool, selection, price, captured_at: a row of the `odds_latest` view.
+type LatestViewRow = (String, Vec<i16>, Option<f64>, DateTime<Utc>);
+
+async fn latest_rows(pool: &PgPool) -> Vec<LatestViewRow> {
+    sqlx::query_as("SELECT pool::text, selection, price, captured_at FROM odds_latest ORDER BY pool, selection")
+        .fetch_all(pool)
+        .await
+        .expect("odds_latest")
+}
+
+/// The per-pool rows behind `odds_latest`: pool and its selections, in stored order.
+async fn latest_polls(pool: &PgPool) -> Vec<(String, Vec<Vec<i16>>)> {
+    let rows: Vec<(String, store::Selections)> =
+        sqlx::query_as("SELECT pool::text, selections FROM odds_latest_polls ORDER BY pool")
+            .fetch_all(pool)
+            .await
+            .expect("odds_latest_polls");
+    rows.into_iter().map(|(p, s)| (p, s.iter().map(<[i16]>::to_vec).collect())).collect()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn new_selections_join_a_pools_latest_and_the_ones_not_quoted_stay(pool: PgPool) {
+    let store = Store::new(pool.clone(), StoreConfig::default());
+    let tracks = kra_tracks();
+    let first = [odds(1, Pool::Win, &[2], Quote::Price(4.0)), odds(1, Pool::Win, &[4], Quote::Price(8.0))];
+    write(&store, &output(&tracks, &first, at(0, 30))).await.expect("first");
+    // Runner 2 unchanged, runner 4 not quoted, runners 1, 3 and 5 new around them.
+    let second = [
+        odds(1, Pool::Win, &[1], Quote::Price(3.0)),
+        odds(1, Pool::Win, &[2], Quote::Price(4.0)),
+        odds(1, Pool::Win, &[3], Quote::Capped),
+        odds(1, Pool::Win, &[5], Quote::Price(20.0)),
+    ];
+    let stats = write(&store, &output(&tracks, &second, at(0, 35))).await.expect("second");
+    assert_eq!((stats.odds_inserted, stats.odds_skipped_unchanged), (3, 1));
+    let row = |s: i16, price, t| -> LatestViewRow { ("WIN".into(), vec![s], price, t) };
+    assert_eq!(
+        latest_rows(&pool).await,
+        [
+            row(1, Some(3.0), at(0, 35)),
+            row(2, Some(4.0), at(0, 30)),
+            row(3, None, at(0, 35)),
+            row(4, Some(8.0), at(0, 30)),
+            row(5, Some(20.0), at(0, 35)),
+        ],
+        "each selection with the capture its price was stored from"
+    );
+    assert_eq!(latest_polls(&pool).await, [("WIN".into(), vec![vec![1], vec![2], vec![3], vec![4], vec![5]])]);
+
+    // The merged row compares like the old one: runner 4 back at its old price, the rest the same.
+    let third = [&second[..], &[odds(1, Pool::Win, &[4], Quote::Price(8.0))]].concat();
+    let stats = write(&store, &output(&tracks, &third, at(0, 40))).await.expect("third");
+    assert_eq!((stats.odds_inserted, stats.odds_skipped_unchanged), (0, 5));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn each_pool_has_one_latest_row_and_only_a_changed_one_is_written(pool: PgPool) {
+    let store = Store::new(pool.clone(), StoreConfig::default());
+    let tracks = kra_tracks();
+    let poll = |win: f64, tri: Quote| {
+        [
+            odds(1, Pool::Win, &[1], Quote::Price(win)),
+            odds(1, Pool::Win, &[2], Quote::Price(6.0)),
+            odds(1, Pool::Tri, &[1, 2, 3], tri),
+            odds(1, Pool::Tri, &[3, 2, 1], Quote::Price(300.0)),
+        ]
+    };
+    write(&store, &output(&tracks, &poll(2.0, Quote::Price(50.0)), at(0, 30))).await.expect("first");
+    assert_eq!(
+        latest_polls(&pool).await,
+        [("TRI".into(), vec![vec![1, 2, 3], vec![3, 2, 1]]), ("WIN".into(), vec![vec![1], vec![2]])]
+    );
+    let row_version = async || -> Vec<(String, String)> {
+        sqlx::query_as("SELECT pool::text, xmin::text FROM odds_latest_polls ORDER BY pool")
+            .fetch_all(&pool)
+            .await
+            .expect("xmin")
+    };
+    let before = row_version().await;
+
+    // Only TRI 1-2-3 moves, to the display cap: the WIN row is not written at all.
+    let stats = write(&store, &output(&tracks, &poll(2.0, Quote::Capped), at(0, 35))).await.expect("second");
+    assert_eq!((stats.odds_inserted, stats.odds_skipped_unchanged), (1, 3));
+    let after = row_version().await;
+    assert_ne!(after[0], before[0], "TRI rewritten");
+    assert_eq!(after[1], before[1], "WIN untouched");
+    let tri = |s: &[i16], price, t| -> LatestViewRow { ("TRI".into(), s.to_vec(), price, t) };
+    let win = |s: i16, price| -> LatestViewRow { ("WIN".into(), vec![s], price, at(0, 30)) };
+    let expected = [
+        tri(&[1, 2, 3], None, at(0, 35)),
+        tri(&[3, 2, 1], Some(300.0), at(0, 30)),
+        win(1, Some(2.0)),
+        win(2, Some(6.0)),
+    ];
+    assert_eq!(latest_rows(&pool).await, expected);
+
+    // Capped again is unchanged; the WIN move rewrites that row alone.
+    let stats = write(&store, &output(&tracks, &poll(2.5, Quote::Capped), at(0, 40))).await.expect("third");
+    assert_eq!((stats.odds_inserted, stats.odds_skipped_unchanged), (1, 3));
+    assert_eq!(row_version().await[0], after[0], "TRI untouched");
+    assert_eq!(latest_rows(&pool).await[2], ("WIN".into(), vec![1], Some(2.5), at(0, 40)));
+}
+
+/// 0006 moves the per-selection `odds_latest` rows into one row per race and pool.
+#[sqlx::test(migrations = false)]
+async fn the_migration_to_latest_rows_per_pool_keeps_every_latest(pool: PgPool) {
+    sqlx::migrate!("../migrations").run_to(5, &pool).await.expect("0001–0005");
+    let mut conn = pool.acquire().await.expect("conn");
+    sqlx::raw_sql(
+        "INSERT INTO odds_latest (track, race_date, race_number, pool, selection, price, capped, captured_at) VALUES
+         ('seoul', '2026-11-28', 1, 'WIN', '{2}',     4.5,  false, '2026-11-28 00:30+00'),
+         ('seoul', '2026-11-28', 1, 'WIN', '{10}',    NULL, true,  '2026-11-28 00:35+00'),
+         ('seoul', '2026-11-28', 1, 'WIN', '{1}',     3.9,  false, '2026-11-28 00:35+00'),
+         ('seoul', '2026-11-28', 1, 'QNL', '{1,3}',   12.5, false, '2026-11-28 00:30+00'),
+         ('seoul', '2026-11-28', 1, 'TRI', '{3,1,2}', 88,   false, '2026-11-28 00:30+00'),
+         ('seoul', '2026-11-28', 1, 'TRI', '{2,1,3}', NULL, true,  '2026-11-28 00:35+00'),
+         ('seoul', '2026-11-28', 2, 'WIN', '{1}',     2.0,  false, '2026-11-28 01:00+00'),
+         ('busan', '2026-11-28', 1, 'WIN', '{1}',     7.0,  false, '2026-11-28 01:00+00');",
+    )
+    .execute(&mut *conn)
+    .await
+    .expect("old rows");
+    let all = "SELECT track, race_number, pool::text, selection, price, capped, captured_at FROM odds_latest
+               ORDER BY track, race_number, pool, selection";
+    type Row = (String, i16, String, Vec<i16>, Option<f64>, bool, DateTime<Utc>);
+    let before: Vec<Row> = sqlx::query_as(all).fetch_all(&mut *conn).await.expect("before");
+    assert_eq!(before.len(), 8);
+    drop(conn);
+
+    // The rest (0006 onwards) as the host applies it.
+    store::migrate(&pool).await.expect("migrate");
+    let after: Vec<Row> = sqlx::query_as(all).fetch_all(&pool).await.expect("after");
+    assert_eq!(after, before, "every latest, through the view");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM odds_latest_polls").fetch_one(&pool).await.expect("count");
+    assert_eq!(rows, 5, "seoul 1 WIN, QNL and TRI; seoul 2 WIN; busan 1 WIN");
+    let kind: String = sqlx::query_scalar("SELECT relkind::text FROM pg_class WHERE relname = 'odds_latest'")
+        .fetch_one(&pool)
+        .await
+        .expect("relkind");
+    assert_eq!(kind, "v", "odds_latest is a view now");
+
+    // The store goes on from the moved rows: WIN 10 still capped is unchanged, WIN 1 is not.
+    let store = Store::new(pool.clone(), StoreConfig::default());
+    let tracks = kra_tracks();
+    let poll = [
+        odds(1, Pool::Win, &[1], Quote::Price(4.1)),
+        odds(1, Pool::Win, &[2], Quote::Price(4.5)),
+        odds(1, Pool::Win, &[10], Quote::Capped),
+    ];
+    let stats = write(&store, &output(&tracks, &poll, at(0, 40))).await.expect("write");
+    assert_eq!((stats.odds_inserted, stats.odds_skipped_unchanged), (1, 2));
+}
