@@ -16,9 +16,10 @@
 //! ```
 //!
 //! Two more figures, for information: the store with the skip on and every quote changed since
-//! the previous poll, its worst case (every row stored and `odds_latest` maintained); and the
-//! store with `synchronous_commit = off` in the job's transaction, which shows how much of the
-//! gap to `\copy` is the commit's WAL flush (one per job here, one in all for `\copy`).
+//! the previous poll, its worst case (every quote stored and each pool's `odds_latest_polls`
+//! row rewritten); and the store with `synchronous_commit = off` in the job's transaction,
+//! which shows how much of the gap to `\copy` is the commit's WAL flush (one per job here, one
+//! in all for `\copy`).
 //!
 //! The server is `DATABASE_URL` (or the workspace `.env`); the benchmark creates four scratch
 //! databases there (`racelab_bench_*`) and drops them at the end. `psql` must be on `PATH` (or
@@ -42,7 +43,7 @@ use sqlx::{Connection, PgConnection};
 const DEFAULT_ROWS: usize = 500_000;
 /// Runners per race: 11 gives 1,397 odds rows for all seven KRA pools, a post-race poll.
 const RUNNERS: u8 = 11;
-/// Polls of each race, a few minutes apart, so later jobs update `odds_latest` rather than
+/// Polls of each race, a few minutes apart, so later jobs update `odds_latest_polls` rather than
 /// only inserting into it, as in a live day.
 const POLLS_PER_RACE: usize = 6;
 const TRACKS: [&str; 3] = ["seoul", "busan", "jeju"];

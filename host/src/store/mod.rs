@@ -13,7 +13,7 @@
 //! | `validate.rs` | the contract checks on every record |
 //! | `rows.rs` | merging records by natural key into columns |
 //! | `write.rs` | the upserts of races, entries, scratches, results and dividends |
-//! | `odds.rs` | the odds path: the unchanged-skip, `odds_latest`, bulk insert of poll rows |
+//! | `odds.rs` | the odds path: the unchanged-skip and its latest values per pool, bulk insert of poll rows |
 //! | `polls.rs` | reading poll rows: [`OddsPoll`], [`Selections`] (2-D arrays) |
 //! | `archive.rs` | raw responses: gzip, retention |
 //! | `error.rs` | [`StoreError`] |

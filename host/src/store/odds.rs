@@ -10,17 +10,22 @@
 //! upsert has already locked the race row (`ON CONFLICT DO UPDATE` locks even the rows it leaves
 //! unchanged), so odds writers of one race take turns and what is read here stays true until
 //! commit:
-//! 1. with the unchanged-skip on, read the race's `odds_latest` rows (one index range scan) and
-//!    decide here which quotes to keep: comparing in Rust keeps the write free of joins, whose
-//!    plan was the difference between ~20 and ~50 ms a job;
+//! 1. with the unchanged-skip on, read the race's latest values (`odds_latest_polls`,
+//!    migrations/0006: one row per pool, at most eight, with each selection's newest stored
+//!    price and its capture as arrays sorted by selection) and decide here which quotes to keep:
+//!    comparing in Rust keeps the write free of joins, whose plan was the difference between ~20
+//!    and ~50 ms a job. One walk through a pool's sorted quotes and its sorted stored selections
+//!    pairs them up and builds the pool's latest row as this job leaves it;
 //! 2. one statement: the kept quotes grouped by pool here into one `odds_polls` row each (a
 //!    pool with no kept quote gets no row), each pool's selections and prices bound as a
 //!    parameter pair of its own, in binary ([`Selections`] encodes the 2-D array; grouping flat
 //!    quote columns in the statement gave 1.4–2× less throughput, array literals cost the
-//!    server their parsing, BENCHMARKS.md "Odds as poll rows"); `odds_latest`
-//!    updated in place by row id (HOT, no index work) or inserted for new selections, from flat
-//!    `UNNEST` columns of just those quotes; and the race's odds bookkeeping. With the skip off
-//!    that is the only round trip.
+//!    server their parsing, BENCHMARKS.md "Odds as poll rows"); each pool whose latest values
+//!    moved written back whole, bound the same way, updated in place by row id (HOT, no index
+//!    work) or inserted; and the race's odds bookkeeping. With the skip off that is the only
+//!    round trip. The latest values were one row per selection (`odds_latest`, now a view over
+//!    the pool rows): with every quote changed that was ~1,400 rows read and updated a job,
+//!    which held the skip's worst case to a sixth of the store's throughput without it.
 //!
 //! Idempotence without `ON CONFLICT` on the common path: `races.odds_captured_at` is the newest
 //! capture stored for the race, so a later capture cannot collide with a stored poll row and
@@ -45,7 +50,7 @@ use crate::plugins::wit::Quote;
 pub(crate) struct Mode {
     /// Store every quote, changed or not (the final poll, or the skip switched off).
     pub keep_all: bool,
-    /// The skip is on: maintain `odds_latest`.
+    /// The skip is on: maintain the latest values (`odds_latest_polls`).
     pub maintain_latest: bool,
 }
 
@@ -464,9 +469,9 @@ macro_rules! latest_ctes {
 }
 
 /// Step 2 for a capture newer than every stored one of the race (every live poll): the poll
-/// rows, `odds_latest` and the bookkeeping, as [`WRITE`] does on that path, without the replay
-/// path's parts, which cost their planning and execution on every write (~15% of the store's
-/// throughput). Parameters and result as in [`WRITE`]; the first column says whether the
+/// rows, `odds_latest_polls` and the bookkeeping, as [`WRITE`] does on that path, without the
+/// replay path's parts, which cost their planning and execution on every write (~15% of the
+/// store's throughput). Parameters and result as in [`WRITE`]; the first column says whether the
 /// capture was new (else nothing was written and [`WRITE`] follows).
 const WRITE_NEW: &str = concat!(
     "
