@@ -224,10 +224,7 @@ impl Compared<'_> {
                     // The latest moves forward only, never back to a late job's capture.
                     Some((stored, i)) if skip || latest_at.is_some_and(|l| l >= captured_at) => m.keep(stored, i),
                     Some(_) => m.set(selection, price, captured_at),
-                    None => {
-                        m.set(selection, price, captured_at);
-                        m.added = true;
-                    }
+                    None => m.add(selection, price, captured_at),
                 }
             }
             if current.is_some() {
@@ -279,7 +276,7 @@ async fn read_latest(conn: &mut PgConnection, race: &RaceId<'_>) -> sqlx::Result
     let valid_from = rows.first().and_then(|r| r.valid_from);
     let mut latest = LatestPolls::default();
     for (pool, poll) in rows.into_iter().filter_map(LatestRow::poll) {
-        if let Some(slot) = POOLS.iter().position(|p| *p == pool) {
+        if let Ok(slot) = pool_slot(&pool) {
             latest[slot] = Some(poll);
         }
     }
@@ -323,6 +320,7 @@ struct Merged {
 
 impl Merged {
     fn with_width(width: usize, stored: Option<&LatestPoll>) -> Self {
+        // The stored selections and room for a few new ones.
         let capacity = stored.map_or(64, |s| s.prices.len() + 8);
         Merged {
             selections: Selections::with_width(width, capacity),
@@ -342,12 +340,18 @@ impl Merged {
         }
     }
 
-    /// `selection` at this capture.
+    /// A stored `selection` at this capture.
     fn set(&mut self, selection: &[u8], price: Option<f64>, captured_at: DateTime<Utc>) {
         self.selections.push(selection);
         self.prices.push(price);
         self.captured_at.push(captured_at);
         self.changed = true;
+    }
+
+    /// A `selection` the stored row lacks, at this capture.
+    fn add(&mut self, selection: &[u8], price: Option<f64>, captured_at: DateTime<Utc>) {
+        self.set(selection, price, captured_at);
+        self.added = true;
     }
 }
 
