@@ -15,13 +15,14 @@
 //! cargo bench -p racelab --bench store -- 100000  # fewer
 //! ```
 //!
-//! Two more figures, for information: the store with the skip on and every quote changed since
-//! the previous poll, its worst case (every quote stored and each pool's `odds_latest_polls`
-//! row rewritten); and the store with `synchronous_commit = off` in the job's transaction,
-//! which shows how much of the gap to `\copy` is the commit's WAL flush (one per job here, one
-//! in all for `\copy`).
+//! Three more figures, for information: the store with the skip on and every quote changed
+//! since the previous poll, its worst case (every quote stored and each pool's
+//! `odds_latest_polls` row rewritten); the skip's common case, one quote in ten changed since the
+//! previous poll (the rate counts the quotes offered, of which the changed ones are stored); and
+//! the store with `synchronous_commit = off` in the job's transaction, which shows how much of
+//! the gap to `\copy` is the commit's WAL flush (one per job here, one in all for `\copy`).
 //!
-//! The server is `DATABASE_URL` (or the workspace `.env`); the benchmark creates four scratch
+//! The server is `DATABASE_URL` (or the workspace `.env`); the benchmark creates six scratch
 //! databases there (`racelab_bench_*`) and drops them at the end. `psql` must be on `PATH` (or
 //! set `PSQL`).
 
@@ -47,8 +48,16 @@ const RUNNERS: u8 = 11;
 /// only inserting into it, as in a live day.
 const POLLS_PER_RACE: usize = 6;
 const TRACKS: [&str; 3] = ["seoul", "busan", "jeju"];
-const DATABASES: [&str; 5] =
-    ["racelab_bench_store", "racelab_bench_copy", "racelab_bench_skip", "racelab_bench_async", "racelab_bench_workers"];
+const DATABASES: [&str; 6] = [
+    "racelab_bench_store",
+    "racelab_bench_copy",
+    "racelab_bench_skip",
+    "racelab_bench_async",
+    "racelab_bench_workers",
+    "racelab_bench_skip_few",
+];
+/// In the skip's common case, one quote in this many moves between two polls of a race.
+const FEW_CHANGED: usize = 10;
 /// Jobs in flight at once for the concurrent run: `racelab serve`'s default `jobs.workers`.
 const WORKERS: usize = 8;
 
@@ -66,7 +75,7 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(rows: usize) -> anyhow::Result<()> {
     let url = database_url();
-    let jobs = generate(rows);
+    let jobs = generate(rows, 1);
     let total: usize = jobs.iter().map(|j| j.records.len()).sum();
     println!("odds rows: {total} in {} jobs of ~{} rows", jobs.len(), total / jobs.len().max(1));
 
@@ -86,12 +95,14 @@ async fn run(rows: usize) -> anyhow::Result<()> {
 }
 
 async fn compare(url: &str, jobs: &[Job], total: usize) -> anyhow::Result<()> {
-    let [store_db, copy_db, skip_db, async_db, workers_db] = DATABASES.map(|db| with_database(url, db));
+    let [store_db, copy_db, skip_db, async_db, workers_db, few_db] = DATABASES.map(|db| with_database(url, db));
     let store = prepared(&store_db, jobs, false).await?;
     let copy_store = prepared(&copy_db, jobs, false).await?;
     let skip_store = prepared(&skip_db, jobs, true).await?;
     let async_store = prepared(&async_db, jobs, false).await?;
     let workers_store = prepared(&workers_db, jobs, false).await?;
+    let few_jobs = generate(total, FEW_CHANGED);
+    let few_store = prepared(&few_db, &few_jobs, true).await?;
 
     let store_time = write_through_store(&store, jobs, true, 1).await?;
     let dir = tempfile::tempdir()?;
@@ -101,6 +112,7 @@ async fn compare(url: &str, jobs: &[Job], total: usize) -> anyhow::Result<()> {
     let workers_time = write_through_store(&workers_store, jobs, true, WORKERS).await?;
     let skip_time = write_through_store(&skip_store, jobs, true, 1).await?;
     let async_time = write_through_store(&async_store, jobs, false, 1).await?;
+    let few_time = write_through_store(&few_store, &few_jobs, true, 1).await?;
 
     let all = [
         ("store", &store),
@@ -137,6 +149,16 @@ async fn compare(url: &str, jobs: &[Job], total: usize) -> anyhow::Result<()> {
     );
     line("Store::write, skip on, every quote changed", skip_time);
     line("Store::write, skip off, synchronous_commit off", async_time);
+    let few_stored: usize = few_jobs.iter().map(|j| j.stored).sum();
+    let few_in_table: i64 = sqlx::query_scalar("SELECT coalesce(sum(cardinality(prices)), 0)::bigint FROM odds_polls")
+        .fetch_one(few_store.pool())
+        .await
+        .context("count")?;
+    if few_in_table as usize != few_stored {
+        bail!("skip on, one in {FEW_CHANGED} changed: {few_in_table} quotes in odds_polls, expected {few_stored}");
+    }
+    line(&format!("Store::write, skip on, one in {FEW_CHANGED} changed (offered)"), few_time);
+    println!("  of which stored: {few_stored}");
     Ok(())
 }
 
@@ -185,8 +207,8 @@ async fn write_job(store: &Store, tracks: &[String], job: &Job, synchronous_comm
     }
     let stats = store.write(&mut tx, &output).await?;
     tx.commit().await?;
-    if stats.odds_inserted as usize != job.records.len() {
-        bail!("a job stored {} of {} rows", stats.odds_inserted, job.records.len());
+    if stats.odds_inserted as usize != job.stored {
+        bail!("a job stored {} of {} rows, expected {}", stats.odds_inserted, job.records.len(), job.stored);
     }
     Ok(())
 }
@@ -259,12 +281,17 @@ fn write_csv(path: &Path, jobs: &[Job]) -> anyhow::Result<()> {
 struct Job {
     captured_at: DateTime<Utc>,
     records: Vec<Record>,
+    /// The quotes a store keeps: with the skip on, those that changed since the race's previous
+    /// poll (all of them at its first); with the skip off, all (every job it is given has every
+    /// quote changed).
+    stored: usize,
 }
 
 /// Races on consecutive days across the three KRA tracks, 12 a day, each polled
-/// [`POLLS_PER_RACE`] times. Every price moves by 0.1 between polls, so with the skip on
-/// nothing is skipped; none is capped, as a cap that stays capped would be unchanged.
-fn generate(rows: usize) -> Vec<Job> {
+/// [`POLLS_PER_RACE`] times. One price in `changed_one_in` moves by 0.1 between two polls (a
+/// different one at each poll); with 1 every price moves, so with the skip on nothing is
+/// skipped. None is capped, as a cap that stays capped would be unchanged.
+fn generate(rows: usize, changed_one_in: usize) -> Vec<Job> {
     let selections = selections();
     let jobs = rows.div_ceil(selections.len()).max(1);
     let first_day = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap_or_default();
@@ -287,16 +314,20 @@ fn generate(rows: usize) -> Vec<Job> {
         left -= take;
         // The same stream for every poll of a race: each selection keeps its base price.
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ race as u64);
+        let moves_at = |i: usize, p: usize| (i + p) % changed_one_in == 0;
         let records = selections[..take]
             .iter()
-            .map(|(pool, selection)| {
+            .enumerate()
+            .map(|(i, (pool, selection))| {
                 let scale = 8.0 * 10f64.powi(selection.len() as i32);
                 let base = (rng.unit() * scale * 10.0).round() / 10.0 + 1.0;
-                let quote = Quote::Price(base + 0.1 * poll as f64);
+                let moves = (1..=poll).filter(|p| moves_at(i, *p)).count();
+                let quote = Quote::Price(base + 0.1 * moves as f64);
                 Record::Odds(OddsSnapshot { race: key.clone(), pool: *pool, selection: selection.clone(), quote })
             })
             .collect();
-        out.push(Job { captured_at, records });
+        let stored = if poll == 0 { take } else { (0..take).filter(|i| moves_at(*i, poll)).count() };
+        out.push(Job { captured_at, records, stored });
     }
     out
 }
