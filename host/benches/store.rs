@@ -314,7 +314,7 @@ fn generate(rows: usize, changed_one_in: usize) -> Vec<Job> {
         left -= take;
         // The same stream for every poll of a race: each selection keeps its base price.
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ race as u64);
-        let moves_at = |i: usize, p: usize| (i + p) % changed_one_in == 0;
+        let moves_at = |i: usize, p: usize| (i + p).is_multiple_of(changed_one_in);
         let records = selections[..take]
             .iter()
             .enumerate()
