@@ -1,9 +1,9 @@
-//! Loading components and calling them under limits.
+//! Loading components: the engine, the linker, the API version check, pre-instantiation.
 //!
 //! One [`Runtime`] (one wasmtime `Engine`) serves every plugin. Loading compiles a component
 //! once, checks its API version, links it and pre-instantiates it; every call then gets a
-//! fresh `Store` — a plugin keeps no state between calls, so a swap never interrupts a
-//! request in flight and a fault in one call cannot leak into the next.
+//! fresh `Store` (see `plugin.rs`) — a plugin keeps no state between calls, so a swap never
+//! interrupts a request in flight and a fault in one call cannot leak into the next.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,14 +12,15 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Engine, Store, Trap};
+use wasmtime::{Config, Engine};
 
-use super::error::{CallError, Fault, LoadError};
+use super::error::LoadError;
+use super::plugin::{Inner, Plugin, first_line};
 use super::state::CallState;
-use super::wit::{self, HttpRequest, HttpResponse, Operation, Page, PluginManifest, SourcePreV0_1, SourceV0_1};
+use super::wit::{self, SourcePreV0_1};
 
 /// How often the deadline clock ticks. Deadlines are rounded up to whole ticks.
-const TICK: Duration = Duration::from_millis(10);
+pub(super) const TICK: Duration = Duration::from_millis(10);
 
 /// Per-call limits. Chosen so that a legitimate call never meets them: the largest real
 /// page (a race's every-pool odds, ~2,000 rows) parses in milliseconds in a few MiB.
@@ -128,7 +129,7 @@ impl Runtime {
         let manifest = plugin
             .call("manifest", |store, source| source.racelab_source_plugin().call_manifest(store))
             .map_err(|fault| LoadError::Manifest { origin: origin.to_string(), fault })?;
-        validate_manifest(&manifest)
+        super::manifest::validate(&manifest)
             .map_err(|reason| LoadError::InvalidManifest { origin: origin.to_string(), reason })?;
         let inner =
             Arc::get_mut(&mut plugin.inner).ok_or_else(|| LoadError::Engine("plugin shared during load".into()))?;
@@ -156,130 +157,9 @@ impl Runtime {
     }
 }
 
-fn validate_manifest(manifest: &PluginManifest) -> Result<(), String> {
-    let name_ok = !manifest.name.is_empty()
-        && manifest.name.len() <= 64
-        && manifest.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if !name_ok {
-        return Err(format!("name {:?} must be 1–64 characters of a-z, 0-9 and -", manifest.name));
-    }
-    if let Some(track) = manifest.tracks.iter().find(|t| crate::tracks::Track::parse(t).is_none()) {
-        return Err(format!("unknown track {track:?}; known tracks: {}", crate::tracks::codes()));
-    }
-    if manifest.tracks.is_empty() || manifest.operations.is_empty() {
-        return Err("a plugin must serve at least one track and one operation".to_string());
-    }
-    Ok(())
-}
-
-/// A loaded, pre-instantiated plugin. Cheap to clone; calls may run on any thread.
-#[derive(Clone)]
-pub struct Plugin {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    engine: Engine,
-    pre: SourcePreV0_1<CallState>,
-    limits: Limits,
-    label: String,
-    api_version: String,
-    manifest: Option<PluginManifest>,
-    _ticker: Arc<Ticker>,
-}
-
-impl std::fmt::Debug for Plugin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Plugin").field("label", &self.inner.label).field("api", &self.inner.api_version).finish()
-    }
-}
-
-impl Plugin {
-    /// What the plugin said about itself when it was loaded.
-    pub fn manifest(&self) -> &PluginManifest {
-        // Set in `Runtime::prepare` before the plugin is handed out.
-        self.inner.manifest.as_ref().unwrap_or_else(|| unreachable!("manifest is set at load"))
-    }
-
-    /// The `racelab:source` API version the component was built for.
-    pub fn api_version(&self) -> &str {
-        &self.inner.api_version
-    }
-
-    /// `name version`, for logs and errors.
-    pub fn label(&self) -> &str {
-        &self.inner.label
-    }
-
-    /// The first requests for `op`.
-    pub fn plan(&self, op: &Operation, config: &[(String, String)]) -> Result<Vec<HttpRequest>, CallError> {
-        let answer = self.call("plan", |store, source| source.racelab_source_plugin().call_plan(store, op, config))?;
-        let requests = answer.map_err(CallError::Source)?;
-        self.check_size("plan", "requests", requests.len(), self.inner.limits.max_requests)?;
-        Ok(requests)
-    }
-
-    /// Reads one response.
-    pub fn parse(&self, op: &Operation, request: &HttpRequest, response: &HttpResponse) -> Result<Page, CallError> {
-        let answer = self
-            .call("parse", |store, source| source.racelab_source_plugin().call_parse(store, op, request, response))?;
-        let page = answer.map_err(CallError::Source)?;
-        self.check_size("parse", "records", page.records.len(), self.inner.limits.max_records)?;
-        self.check_size("parse", "follow-up requests", page.next.len(), self.inner.limits.max_requests)?;
-        Ok(page)
-    }
-
-    fn check_size(&self, call: &'static str, what: &str, count: usize, limit: usize) -> Result<(), Fault> {
-        if count <= limit {
-            return Ok(());
-        }
-        Err(Fault::OutputTooLarge { plugin: self.inner.label.clone(), call, what: format!("{count} {what}"), limit })
-    }
-
-    /// Runs one export in a fresh store under the deadline and memory limits.
-    fn call<R>(
-        &self,
-        call: &'static str,
-        f: impl FnOnce(&mut Store<CallState>, &SourceV0_1) -> wasmtime::Result<R>,
-    ) -> Result<R, Fault> {
-        let limits = &self.inner.limits;
-        let state = CallState::new(&self.inner.label, limits.memory_bytes, limits.max_log_lines);
-        let mut store = Store::new(&self.inner.engine, state);
-        store.limiter(|state| &mut state.memory);
-        let ticks = limits.call_timeout.as_millis().div_ceil(TICK.as_millis()).max(1);
-        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
-        store.epoch_deadline_trap();
-        let result = self.inner.pre.instantiate(&mut store).and_then(|source| f(&mut store, &source));
-        result.map_err(|e| self.fault(call, &e, store.data()))
-    }
-
-    fn fault(&self, call: &'static str, error: &wasmtime::Error, state: &CallState) -> Fault {
-        let plugin = self.inner.label.clone();
-        if matches!(error.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
-            return Fault::Timeout { plugin, call, limit: self.inner.limits.call_timeout };
-        }
-        if state.memory.hit {
-            return Fault::OutOfMemory { plugin, call, limit_bytes: self.inner.limits.memory_bytes };
-        }
-        let stderr = state.stderr_text();
-        let mut message = first_line(error);
-        if !stderr.is_empty() {
-            message = format!("{message}; plugin stderr: {}", stderr.lines().take(3).collect::<Vec<_>>().join(" | "));
-        }
-        Fault::Trap { plugin, call, message }
-    }
-}
-
-/// The most specific line of an error chain (wasmtime puts backtraces in the outer layers).
-fn first_line(error: &wasmtime::Error) -> String {
-    let text = error.root_cause().to_string();
-    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
-    if line.len() > 300 { format!("{}…", line.chars().take(300).collect::<String>()) } else { line }
-}
-
 /// Advances the engine's epoch every [`TICK`] so that deadlines fire; stopped and joined
 /// when the last runtime or plugin holding it is dropped.
-struct Ticker {
+pub(super) struct Ticker {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
