@@ -175,7 +175,7 @@ async fn set_up(url: &str) -> anyhow::Result<Setup> {
     let setup = Setup { url: url.to_string(), pool, clock, sim, plugins, date };
 
     // The 06:00 schedule sync, as the daemon's first tick does it.
-    let plans = setup.plugins.iter().map(|(name, p)| source_plan(name, p)).collect();
+    let plans = setup.plugins.iter().map(|(name, p)| source_plan(name, p, &racelab::tracks::of_source(name))).collect();
     let planner = Planner::new(setup.pool.clone(), setup.clock.clone(), Cadence::default(), plans, Duration::ZERO);
     let planned = planner.tick().await?;
     let w = worker(&setup, &setup.pool, 8, "bench-schedule").await?;
@@ -189,8 +189,16 @@ async fn worker(setup: &Setup, pool: &PgPool, concurrency: usize, name: &str) ->
     let mut sources = HashMap::new();
     for (source, plugin) in &setup.plugins {
         let param = plugin.manifest().credential_param.clone().context("credential param")?;
-        let endpoint = Endpoint::new(&setup.sim.base_url, Some((param, Secret::new("bench-key"))));
-        sources.insert(source.clone(), SourceRuntime { plugin: plugin.clone(), endpoint, config: Vec::new() });
+        let endpoint = Endpoint::new(&setup.sim.base_url, Some((param, Secret::new("bench-key")))).expect("base URL");
+        sources.insert(
+            source.clone(),
+            SourceRuntime {
+                plugin: plugin.clone(),
+                endpoint,
+                tracks: racelab::tracks::of_source(source),
+                config: Vec::new(),
+            },
+        );
     }
     let settings = WorkerSettings {
         concurrency,
@@ -252,7 +260,8 @@ fn odds_specs(setup: &Setup, races: &[(String, i16, DateTime<Utc>)], n: usize, n
 async fn plugin_and_http_only(setup: &Setup, races: &[(String, i16, DateTime<Utc>)], n: usize) -> anyhow::Result<()> {
     let (_, kra) = setup.plugins.iter().find(|(s, _)| s == "kra").context("kra plugin")?;
     let param = kra.manifest().credential_param.clone().context("credential param")?;
-    let endpoint = Arc::new(Endpoint::new(&setup.sim.base_url, Some((param, Secret::new("bench-key")))));
+    let endpoint =
+        Arc::new(Endpoint::new(&setup.sim.base_url, Some((param, Secret::new("bench-key")))).expect("base URL"));
     let fetcher = Arc::new(Fetcher::new(Duration::from_secs(10))?);
     let date = Date {
         year: u16::try_from(chrono::Datelike::year(&setup.date)).unwrap_or(0),

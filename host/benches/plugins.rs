@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use racelab::plugins::wit as host;
-use racelab::plugins::{Limits, Runtime};
+use racelab::plugins::{CompileCache, Limits, Runtime};
 use racelab_plugin_sdk as guest;
 use racelab_plugin_sdk::Source;
 
@@ -90,14 +90,17 @@ fn call_overhead(c: &mut Criterion) {
 fn load(c: &mut Criterion) {
     let runtime = Runtime::new(Limits::default()).expect("runtime");
     let bytes = std::fs::read(common::component("racelab-plugin-kra")).expect("read");
-    let artifact = runtime.precompile(&bytes).expect("precompile");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cached =
+        Runtime::new(Limits::default()).expect("runtime").with_cache(CompileCache::open(dir.path()).expect("cache"));
+    cached.load(&bytes, "kra.wasm").expect("compiles into the cache");
     let mut group = c.benchmark_group(format!("load the KRA component ({} KiB)", bytes.len() / 1024));
     group.sample_size(10).measurement_time(Duration::from_secs(20));
     group.bench_function("compile from .wasm", |b| {
         b.iter(|| runtime.load(black_box(&bytes), "kra.wasm").expect("loads"))
     });
-    group.bench_function("from precompiled .cwasm", |b| {
-        b.iter(|| runtime.load_precompiled(black_box(&artifact), "kra.cwasm").expect("loads"))
+    group.bench_function("from the compile cache", |b| {
+        b.iter(|| cached.load(black_box(&bytes), "kra.wasm").expect("loads"))
     });
     group.finish();
 }

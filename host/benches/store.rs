@@ -199,8 +199,15 @@ async fn write_through_store(
 
 /// One job in its own transaction.
 async fn write_job(store: &Store, tracks: &[String], job: &Job, synchronous_commit: bool) -> anyhow::Result<()> {
-    let output =
-        JobOutput { plugin: "bench", tracks, records: &job.records, captured_at: job.captured_at, final_odds: false };
+    // No operation to answer: the check that records answer the job is a comparison per record.
+    let output = JobOutput {
+        plugin: "bench",
+        tracks,
+        asked: None,
+        records: &job.records,
+        captured_at: job.captured_at,
+        final_odds: false,
+    };
     let mut tx = store.begin().await?;
     if !synchronous_commit {
         sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -21,7 +22,7 @@ use crate::fetch::{Endpoint, Fetcher};
 use crate::jobs::planner::{Planner, SourcePlan};
 use crate::jobs::retry::Backoff;
 use crate::jobs::worker::{SourceRuntime, Worker, WorkerParts, WorkerSettings};
-use crate::plugins::{Limits, Plugin, Runtime};
+use crate::plugins::{CompileCache, Limits, Plugin, Runtime};
 use crate::store::{self, Store, StoreConfig};
 
 /// What differs between `serve`, `demo` and tests.
@@ -83,22 +84,24 @@ impl Daemon {
         let store = Store::new(pool.clone(), StoreConfig { skip_unchanged_odds: config.store.skip_unchanged_odds });
         let today = options.clock.now().date_naive();
         store.ensure_partitions(today, 3).await?;
-        let runtime = Runtime::new(Limits::default()).context("starting the plugin runtime")?;
+        let runtime = Arc::new(plugin_runtime(&config.cache_dir)?);
         let mut budget = Budget::new(pool.clone(), options.clock.clone());
         let mut sources = HashMap::new();
         let mut plans = Vec::new();
         for (name, source) in &config.sources {
-            let path = source.plugin.as_deref().context("a configured source has no plugin")?;
-            let plugin = runtime.load_file(path).with_context(|| format!("loading the {name} plugin"))?;
+            let path = source.plugin.clone().context("a configured source has no plugin")?;
+            let plugin = load_plugin(&runtime, &path).await.with_context(|| format!("loading the {name} plugin"))?;
+            let tracks = served_tracks(name, &plugin, &source.tracks)?;
             budget = with_limits(budget, name, &plugin, source);
-            plans.push(source_plan(name, &plugin));
+            plans.push(source_plan(name, &plugin, &tracks));
             let credential = match (&plugin.manifest().credential_param, &source.service_key) {
                 (Some(param), Some(key)) => Some((param.clone(), key.clone())),
                 _ => None,
             };
-            let endpoint = Endpoint::new(source.base_url.as_deref().unwrap_or_default(), credential);
-            tracing::info!(source = %name, plugin = %plugin.label(), tracks = ?plugin.manifest().tracks, "plugin loaded");
-            sources.insert(name.clone(), SourceRuntime { plugin, endpoint, config: Vec::new() });
+            let endpoint = Endpoint::new(source.base_url.as_deref().unwrap_or_default(), credential)
+                .with_context(|| format!("RACELAB_{}_BASE_URL", name.to_ascii_uppercase()))?;
+            tracing::info!(source = %name, plugin = %plugin.label(), ?tracks, "plugin loaded");
+            sources.insert(name.clone(), SourceRuntime { plugin, endpoint, tracks, config: Vec::new() });
         }
         // Without a Slack target alerts are still deduplicated and logged.
         let alert_config = AlertConfig {
@@ -118,6 +121,7 @@ impl Daemon {
                 max_attempts: jobs.max_attempts,
             },
             orphan_after: Duration::from_secs(jobs.orphan_after_s),
+            job_timeout: Duration::from_secs(jobs.job_timeout_s),
             ..WorkerSettings::default()
         };
         let fetcher = Fetcher::new(Duration::from_secs(config.http.timeout_s))?;
@@ -253,12 +257,63 @@ fn with_limits(mut budget: Budget, name: &str, plugin: &Plugin, source: &crate::
     budget
 }
 
-/// What the planner needs from a plugin's manifest.
-pub fn source_plan(name: &str, plugin: &Plugin) -> SourcePlan {
+/// The plugin runtime of `serve`: precompiled code only from its own compile cache in
+/// `cache_dir`, or compiled in memory when that directory cannot be the host's own.
+fn plugin_runtime(cache_dir: &std::path::Path) -> anyhow::Result<Runtime> {
+    let runtime = Runtime::new(Limits::default()).context("starting the plugin runtime")?;
+    Ok(match CompileCache::open(cache_dir) {
+        Ok(cache) => runtime.with_cache(cache),
+        Err(e) => {
+            tracing::warn!("compiling plugins in memory at every start: {e}");
+            runtime
+        }
+    })
+}
+
+/// Loads a component off the async runtime (compiling is CPU-bound), giving up when loading
+/// takes far longer than compiling and describing itself ever should.
+async fn load_plugin(runtime: &Arc<Runtime>, path: &std::path::Path) -> anyhow::Result<Plugin> {
+    const LOAD_TIMEOUT: Duration = Duration::from_secs(120);
+    let (runtime, path) = (Arc::clone(runtime), path.to_path_buf());
+    let loading = tokio::task::spawn_blocking(move || runtime.load_file(&path));
+    match tokio::time::timeout(LOAD_TIMEOUT, loading).await {
+        Ok(joined) => Ok(joined.context("the plugin load was lost")??),
+        Err(_) => anyhow::bail!("the component did not load within {} s", LOAD_TIMEOUT.as_secs()),
+    }
+}
+
+/// The tracks `plugin` serves as source `name`: those the configuration gives the source
+/// (`granted`) that its manifest lists. A track the manifest claims beyond them is not the
+/// plugin's to serve and is ignored, with a warning; a plugin left with none is refused.
+pub fn served_tracks(name: &str, plugin: &Plugin, granted: &[String]) -> anyhow::Result<Vec<String>> {
+    let claimed = &plugin.manifest().tracks;
+    let ignored: Vec<&String> = claimed.iter().filter(|t| !granted.contains(t)).collect();
+    if !ignored.is_empty() {
+        tracing::warn!(
+            source = name,
+            plugin = plugin.label(),
+            ?ignored,
+            "the plugin claims tracks that are not this source's; it will not be asked about them"
+        );
+    }
+    let served: Vec<String> = claimed.iter().filter(|t| granted.contains(t)).cloned().collect();
+    if served.is_empty() {
+        anyhow::bail!(
+            "plugin {} serves none of source {name}'s tracks ({}); it lists {}",
+            plugin.label(),
+            granted.join(", "),
+            claimed.join(", ")
+        );
+    }
+    Ok(served)
+}
+
+/// What the planner needs from a plugin's manifest, for the tracks it serves.
+pub fn source_plan(name: &str, plugin: &Plugin, tracks: &[String]) -> SourcePlan {
     let m = plugin.manifest();
     SourcePlan {
         source: name.to_string(),
-        tracks: m.tracks.clone(),
+        tracks: tracks.to_vec(),
         ops: m.operations.clone(),
         pools: m.pools.iter().map(|p| crate::json::pool(*p).to_string()).collect(),
     }

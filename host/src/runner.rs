@@ -7,9 +7,9 @@ use std::collections::{HashSet, VecDeque};
 use std::future::Future;
 use std::time::Duration;
 
-use crate::fetch::{Endpoint, FetchError, Fetcher};
+use crate::fetch::{Endpoint, FetchError, Fetcher, Target};
 use crate::plugins::wit::{HttpRequest, HttpResponse, Operation, Record, SourceError};
-use crate::plugins::{CallError, Fault, Plugin};
+use crate::plugins::{CallError, Fault, Plugin, text};
 
 /// How hard to try.
 #[derive(Debug, Clone)]
@@ -56,8 +56,9 @@ pub enum RunError {
     Fetch(#[from] FetchError),
     #[error("the operation needed more than {0} requests; the plugin keeps asking for more pages")]
     TooManyRequests(usize),
-    #[error("a plugin call was lost: {0}")]
-    Join(String),
+    /// The whole operation ran past the time the caller gave it (the worker's per-job budget).
+    #[error("the job ran past its {0:?} budget and was stopped")]
+    OverBudget(Duration),
     /// The rate limiter or the quota refused the request (see [`Hooks::before_send`]).
     #[error(transparent)]
     Budget(#[from] crate::budget::BudgetError),
@@ -73,11 +74,23 @@ impl RunError {
             RunError::Source { error, .. } => crate::plugins::error_kind(error),
             RunError::Fault(_) => "plugin_fault",
             RunError::Fetch(_) => "transient",
-            RunError::TooManyRequests(_) | RunError::Join(_) => "plugin_fault",
+            RunError::TooManyRequests(_) | RunError::OverBudget(_) => "plugin_fault",
             RunError::Budget(crate::budget::BudgetError::Exhausted { .. }) => "quota_exhausted",
             RunError::Budget(crate::budget::BudgetError::Paused { .. }) => "rate_limited",
             RunError::Budget(_) | RunError::Store(_) => "transient",
         }
+    }
+}
+
+impl RunError {
+    /// Whether the plugin ran out of time: its call's deadline, the watchdog, or the job's
+    /// budget.
+    pub fn timed_out(&self) -> bool {
+        matches!(
+            self,
+            RunError::OverBudget(_)
+                | RunError::Fault(Fault::Timeout { .. } | Fault::Unresponsive { .. } | Fault::Stuck { .. })
+        )
     }
 }
 
@@ -143,14 +156,19 @@ pub async fn run_with(
     let mut seen: HashSet<String> = HashSet::new();
     let mut outcome = Outcome::default();
     while let Some(request) = queue.pop_front() {
-        if !seen.insert(endpoint.display_url(&request)) {
+        let target = endpoint.target(&request).map_err(|e| Fault::Request {
+            plugin: plugin.label().to_string(),
+            path: text::clean(&request.path, 200),
+            reason: e.to_string(),
+        })?;
+        if !seen.insert(target.shown().to_string()) {
             continue;
         }
         if seen.len() > policy.max_requests {
             return Err(RunError::TooManyRequests(policy.max_requests));
         }
-        let call = Call { plugin, endpoint, fetcher, op, policy };
-        let page = fetch_and_parse(&call, &request, hooks, &mut outcome.requests).await?;
+        let call = Call { plugin, fetcher, op, policy };
+        let page = fetch_and_parse(&call, &request, &target, hooks, &mut outcome.requests).await?;
         outcome.records.extend(page.records);
         queue.extend(page.next);
     }
@@ -158,8 +176,7 @@ pub async fn run_with(
 }
 
 async fn plan(plugin: &Plugin, op: &Operation, config: &[(String, String)]) -> Result<Vec<HttpRequest>, RunError> {
-    let (plugin, op, config) = (plugin.clone(), op.clone(), config.to_vec());
-    off_runtime(move || plugin.plan(&op, &config)).await?.map_err(|e| match e {
+    plugin.plan_watched(op, config).await.map_err(|e| match e {
         CallError::Source(error) => RunError::Source { url: "plan".to_string(), error },
         CallError::Fault(f) => RunError::Fault(f),
     })
@@ -168,7 +185,6 @@ async fn plan(plugin: &Plugin, op: &Operation, config: &[(String, String)]) -> R
 /// What stays the same for every request of one operation.
 struct Call<'a> {
     plugin: &'a Plugin,
-    endpoint: &'a Endpoint,
     fetcher: &'a Fetcher,
     op: &'a Operation,
     policy: &'a Policy,
@@ -177,22 +193,23 @@ struct Call<'a> {
 async fn fetch_and_parse(
     call: &Call<'_>,
     request: &HttpRequest,
+    target: &Target,
     hooks: &impl Hooks,
     sent: &mut usize,
 ) -> Result<crate::plugins::wit::Page, RunError> {
-    let Call { plugin, endpoint, fetcher, op, policy } = *call;
+    let Call { plugin, fetcher, op, policy } = *call;
     let mut attempt = 0;
     loop {
         hooks.before_send(request).await?;
         *sent += 1;
-        let error = match fetcher.fetch(endpoint, request).await {
+        let error = match fetcher.fetch(target).await {
             Err(e) => RunError::Fetch(e),
             Ok(response) => {
-                hooks.received(request, &endpoint.display_url(request), &response).await?;
-                match parse(plugin, op, request, response).await? {
+                hooks.received(request, target.shown(), &response).await?;
+                match plugin.parse_watched(op, request, response).await {
                     Ok(page) => return Ok(page),
                     Err(CallError::Fault(f)) => return Err(RunError::Fault(f)),
-                    Err(CallError::Source(error)) => RunError::Source { url: endpoint.display_url(request), error },
+                    Err(CallError::Source(error)) => RunError::Source { url: target.shown().to_string(), error },
                 }
             }
         };
@@ -215,20 +232,4 @@ async fn fetch_and_parse(
         tracing::info!(attempt, wait_ms = wait.as_millis() as u64, "retrying after: {error}");
         tokio::time::sleep(wait).await;
     }
-}
-
-async fn parse(
-    plugin: &Plugin,
-    op: &Operation,
-    request: &HttpRequest,
-    response: crate::plugins::wit::HttpResponse,
-) -> Result<Result<crate::plugins::wit::Page, CallError>, RunError> {
-    let (plugin, op, request) = (plugin.clone(), op.clone(), request.clone());
-    off_runtime(move || plugin.parse(&op, &request, &response)).await
-}
-
-/// Runs a plugin call on tokio's blocking pool: calls are CPU-bound, and the synchronous WASI
-/// bindings must not block an async worker thread.
-async fn off_runtime<R: Send + 'static>(call: impl FnOnce() -> R + Send + 'static) -> Result<R, RunError> {
-    tokio::task::spawn_blocking(call).await.map_err(|e| RunError::Join(e.to_string()))
 }

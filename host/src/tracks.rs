@@ -37,10 +37,24 @@ impl Track {
         }
     }
 
+    /// The source that runs the track: `kra` for horse racing, `kspo` for cycle and boat
+    /// racing. What a source serves by default (`sources.<src>.tracks` overrides it).
+    pub fn default_source(self) -> &'static str {
+        match self {
+            Track::Seoul | Track::Busan | Track::Jeju => "kra",
+            Track::Gwangmyeong | Track::Misari => "kspo",
+        }
+    }
+
     /// Reads a track code.
     pub fn parse(code: &str) -> Option<Track> {
         ALL.into_iter().find(|t| t.code() == code)
     }
+}
+
+/// The codes of the tracks `source` runs by default.
+pub fn of_source(source: &str) -> Vec<String> {
+    ALL.iter().filter(|t| t.default_source() == source).map(|t| t.code().to_string()).collect()
 }
 
 /// The known codes, comma-separated, for error messages.

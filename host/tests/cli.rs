@@ -9,7 +9,44 @@ use chrono::TimeZone;
 use serde_json::Value;
 
 fn racelab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_racelab")).args(args).env("RACELAB_LOG", "error").output().expect("racelab runs")
+    racelab_with(args, &[])
+}
+
+fn racelab_with(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_racelab"))
+        .args(args)
+        .env("RACELAB_LOG", "error")
+        .env("RACELAB_CACHE_DIR", common::plugin_cache())
+        .envs(env.iter().copied())
+        .output()
+        .expect("racelab runs")
+}
+
+/// Runs `racelab` and kills it if it is still running after `limit`: the commands under test
+/// once hung.
+fn racelab_within(args: &[&str], limit: std::time::Duration) -> (Output, std::time::Duration) {
+    let started = std::time::Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_racelab"))
+        .args(args)
+        .env("RACELAB_LOG", "error")
+        .env("RACELAB_CACHE_DIR", common::plugin_cache())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("racelab runs");
+    while started.elapsed() < limit {
+        if child.try_wait().expect("wait").is_some() {
+            return (child.wait_with_output().expect("output"), started.elapsed());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("racelab {args:?} still ran after {limit:?}");
+}
+
+fn component(package: &str) -> String {
+    common::component(package).display().to_string()
 }
 
 fn stdout_json(output: &Output) -> Value {
@@ -36,6 +73,117 @@ fn check_prints_the_manifest() {
     assert_eq!(manifest["api_version"], "0.1.0");
     assert_eq!(manifest["tracks"], serde_json::json!(["seoul", "busan", "jeju"]));
     assert_eq!(manifest["credential_param"], "serviceKey");
+}
+
+#[test]
+fn check_of_a_component_that_sleeps_an_hour_in_its_manifest_ends_at_once() {
+    let (out, took) =
+        racelab_within(&["plugin", "check", &component("racelab-test-sleepy")], std::time::Duration::from_secs(60));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout_json(&out)["name"], "sleepy");
+    assert!(took < std::time::Duration::from_secs(30), "took {took:?}");
+}
+
+#[test]
+fn precompiled_code_is_loaded_only_when_trusted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cwasm = dir.path().join("kra.cwasm").display().to_string();
+    let compiled = racelab(&["plugin", "compile", &kra(), "-o", &cwasm]);
+    assert!(compiled.status.success(), "{}", String::from_utf8_lossy(&compiled.stderr));
+    for command in ["check", "run"] {
+        let mut args = vec!["plugin", command, cwasm.as_str()];
+        if command == "run" {
+            args.extend([
+                "--op",
+                "schedule",
+                "--track",
+                "seoul",
+                "--date",
+                "2026-11-28",
+                "--base-url",
+                "http://127.0.0.1:1",
+            ]);
+        }
+        let out = racelab(&args);
+        assert_eq!(out.status.code(), Some(1), "{command}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("kra.cwasm is precompiled native code") && stderr.contains("--trust-precompiled"),
+            "{stderr}"
+        );
+    }
+    // Renaming it does not make it a component.
+    let renamed = dir.path().join("kra.wasm").display().to_string();
+    std::fs::copy(&cwasm, &renamed).expect("copy");
+    let out = racelab(&["plugin", "check", &renamed]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is precompiled native code"), "{out:?}");
+    // With the flag it loads, as the operator asked.
+    let out = racelab(&["plugin", "check", "--trust-precompiled", &cwasm]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout_json(&out)["name"], "kra");
+}
+
+#[test]
+fn the_log_json_variable_takes_what_the_readme_says() {
+    for value in ["1", "true", "yes", "0"] {
+        let out = racelab_with(&["plugin", "check", &kra()], &[("RACELAB_LOG_JSON", value)]);
+        assert!(out.status.success(), "RACELAB_LOG_JSON={value}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+#[test]
+fn load_errors_are_whole_and_said_once() {
+    let out = racelab(&["plugin", "check", "/nonexistent/plugin.wasm"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.trim(),
+        "error: cannot read plugin file /nonexistent/plugin.wasm: No such file or directory (os error 2)"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = dir.path().join("text.wasm");
+    std::fs::write(&text, b"hello, world").expect("write");
+    let out = racelab(&["plugin", "check", &text.display().to_string()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad magic number - expected=[ 0x0, 0x61, 0x73, 0x6d, ] actual=[ 0x68,"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn run_refuses_a_path_that_leaves_the_base_and_connects_nowhere() {
+    let catcher = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    catcher.set_nonblocking(true).expect("nonblocking");
+    let port = catcher.local_addr().expect("addr").port();
+    let target = format!("target=@127.0.0.1:{port}/x");
+    let hostile = component("racelab-test-hostile");
+    let args = [
+        "plugin",
+        "run",
+        &hostile,
+        "--op",
+        "entries",
+        "--track",
+        "seoul",
+        "--date",
+        "2026-11-28",
+        "--race",
+        "1",
+        "--config",
+        "mode=exfil-userinfo",
+        "--config",
+        &target,
+        "--base-url",
+        "http://127.0.0.1:1",
+        "--service-key",
+        "SERVICE-KEY",
+    ];
+    let out = racelab(&args);
+    assert_eq!(out.status.code(), Some(1));
+    let doc = stdout_json(&out);
+    assert_eq!(doc["error"]["kind"], "plugin_fault");
+    let message = doc["error"]["message"].as_str().expect("message");
+    assert!(message.contains("hostile 0.1.0") && message.contains(&format!("(path @127.0.0.1:{port}/x)")), "{message}");
+    assert!(catcher.accept().is_err(), "nothing connected to 127.0.0.1:{port}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("SERVICE-KEY"));
 }
 
 #[test]

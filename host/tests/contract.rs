@@ -36,7 +36,8 @@ impl Harness {
         config.limits.per_second = 1_000_000;
         config.limits.daily = 1_000_000;
         let sim = common::Sim::start(config);
-        let endpoint = Endpoint::new(&sim.base_url, Some(("serviceKey".into(), Secret::new("contract-test-key"))));
+        let endpoint = Endpoint::new(&sim.base_url, Some(("serviceKey".into(), Secret::new("contract-test-key"))))
+            .expect("base URL");
         Harness {
             _sim: sim,
             rt: common::async_runtime(),

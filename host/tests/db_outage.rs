@@ -87,7 +87,8 @@ async fn the_host_survives_a_database_outage_and_the_day_completes(pool: PgPool)
     let through_proxy = direct.replacen(":5432/", &format!(":{}/", proxy.port), 1);
     assert_ne!(direct, through_proxy, "the test database URL names port 5432");
 
-    let source = |package: &str| SourceConfig {
+    let source = |package: &str, name: &str| SourceConfig {
+        tracks: racelab::tracks::of_source(name),
         plugin: Some(component(package)),
         base_url: Some(world.sim.base_url.clone()),
         service_key: Some(Secret::new("test-key")),
@@ -98,14 +99,15 @@ async fn the_host_survives_a_database_outage_and_the_day_completes(pool: PgPool)
         database_url: Secret::new(through_proxy.clone()),
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         sources: BTreeMap::from([
-            ("kra".to_string(), source("racelab-plugin-kra")),
-            ("kspo".to_string(), source("racelab-plugin-kspo")),
+            ("kra".to_string(), source("racelab-plugin-kra", "kra")),
+            ("kspo".to_string(), source("racelab-plugin-kspo", "kspo")),
         ]),
         alerts: AlertSettings::default(),
         cadence: Cadence::default(),
         store: StoreSettings::default(),
         http: HttpSettings { timeout_s: 5 },
         jobs: JobSettings { backoff_base_ms: 50, backoff_cap_s: 1, ..JobSettings::default() },
+        cache_dir: common::plugin_cache(),
         sim_clock: None,
     };
     let options = Options {

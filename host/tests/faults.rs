@@ -45,7 +45,7 @@ fn run(
     timeout: Duration,
     retries: u32,
 ) -> Result<usize, RunError> {
-    let endpoint = Endpoint::new(&sim.base_url, Some(("serviceKey".into(), Secret::new(key))));
+    let endpoint = Endpoint::new(&sim.base_url, Some(("serviceKey".into(), Secret::new(key)))).expect("base URL");
     let fetcher = Fetcher::new(timeout).expect("client");
     let policy = Policy { retries, backoff: Duration::from_millis(10), ..Policy::default() };
     common::async_runtime()

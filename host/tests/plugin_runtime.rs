@@ -136,7 +136,7 @@ fn a_precompiled_component_loads_and_behaves_the_same() {
     let rt = runtime();
     let bytes = std::fs::read(common::component("racelab-test-misbehaving")).expect("read");
     let artifact = rt.precompile(&bytes).expect("precompile");
-    let plugin = rt.load_precompiled(&artifact, "misbehaving.cwasm").expect("load");
+    let plugin = rt.load_trusted_precompiled(&artifact, "misbehaving.cwasm").expect("load");
     assert_eq!(plugin.manifest().name, "misbehaving");
     assert_eq!(call(&plugin, "/ok").expect("ok").len(), 1);
 }

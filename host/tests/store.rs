@@ -107,7 +107,7 @@ async fn write(store: &Store, output: &JobOutput<'_>) -> Result<WriteStats, Stor
 }
 
 fn output<'a>(tracks: &'a [String], records: &'a [Record], captured_at: DateTime<Utc>) -> JobOutput<'a> {
-    JobOutput { plugin: PLUGIN, tracks, records, captured_at, final_odds: false }
+    JobOutput { plugin: PLUGIN, tracks, asked: None, records, captured_at, final_odds: false }
 }
 
 const TABLES: [&str; 8] =
@@ -243,7 +243,7 @@ fn validation_names_what_is_wrong() {
     }
     let cases: Vec<(Record, &str)> = vec![
         (with_key(unknown), "unknown track"),
-        (with_key(on_jeju), "not among the tracks this plugin serves"),
+        (with_key(on_jeju), "not among the tracks of this job's source"),
         (with_key(long), "race number 41"),
         (with_key(feb30), "2026-02-30 does not exist"),
         (with_key(old), "outside the years"),
@@ -270,6 +270,58 @@ fn validation_names_what_is_wrong() {
         }
     }
     assert!(store::validate(&output(&tracks, &full_output_records(), at(1, 0))).is_ok());
+}
+
+/// A plugin cannot write through its job what the job did not ask for: another source's track,
+/// another race, another day, another kind of record or an odds pool not asked.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_record_that_does_not_answer_the_job_refuses_the_output(pool: PgPool) {
+    let store = Store::new(pool.clone(), StoreConfig::default());
+    let tracks = kra_tracks();
+    let race_ref = |number: u8| RaceRef { key: key(number), meeting: None };
+    let results_3 = Operation::Results(race_ref(3));
+    let schedule = Operation::Schedule(DayRef { track: "seoul".into(), date: key(1).date });
+    let odds_3 = Operation::Odds(OddsQuery { race: race_ref(3), pools: vec![Pool::Win, Pool::Plc] });
+    let mut at_gwangmyeong = result(3, Some(1), None, Some(1));
+    if let Record::Result(r) = &mut at_gwangmyeong {
+        r.race.track = "gwangmyeong".into();
+    }
+    let mut next_day = race(1, None, None);
+    if let Record::Race(r) = &mut next_day {
+        r.key.date.day += 1;
+    }
+    let cases: Vec<(&Operation, Record, &str)> = vec![
+        (&results_3, at_gwangmyeong, "track gwangmyeong is not among the tracks of this job's source"),
+        (&results_3, result(4, Some(1), None, Some(1)), "the job asked about seoul 2026-11-28 race 3"),
+        (&results_3, dividend(2, Pool::Win, &[1], 2.5), "the job asked about seoul 2026-11-28 race 3"),
+        (&results_3, entry(3, 1), "a results job cannot return it"),
+        (&results_3, race(3, None, None), "a results job cannot return it"),
+        (&schedule, next_day, "the job asked for the schedule of seoul 2026-11-28"),
+        (&schedule, result(1, Some(1), None, Some(1)), "a schedule job cannot return it"),
+        (&odds_3, odds(3, Pool::Tri, &[1, 2, 3], Quote::Price(30.0)), "the job did not ask for the TRI pool"),
+        (&odds_3, odds(2, Pool::Win, &[1], Quote::Price(3.0)), "the job asked about seoul 2026-11-28 race 3"),
+    ];
+    for (asked, record, want) in cases {
+        let records = [record];
+        let job = JobOutput { asked: Some(asked), ..output(&tracks, &records, at(1, 0)) };
+        let mut tx = pool.begin().await.expect("begin");
+        match store.write(&mut tx, &job).await {
+            Err(StoreError::Invalid { reason, .. }) => assert!(reason.contains(want), "{want:?}: {reason}"),
+            other => panic!("{want:?}: expected a refusal, got {other:?}"),
+        }
+        tx.commit().await.expect("commit");
+    }
+    assert!(row_counts(&pool).await.iter().all(|(_, n)| *n == 0), "nothing was written");
+    // What each job asked for is accepted.
+    let fine = [
+        (&results_3, vec![result(3, Some(1), None, Some(1)), dividend(3, Pool::Win, &[1], 2.5)]),
+        (&schedule, vec![race(1, None, None), race(2, None, None)]),
+        (&odds_3, vec![odds(3, Pool::Win, &[1], Quote::Price(3.0)), odds(3, Pool::Plc, &[1], Quote::Capped)]),
+    ];
+    for (asked, records) in &fine {
+        let job = JobOutput { asked: Some(*asked), ..output(&tracks, records, at(1, 0)) };
+        write(&store, &job).await.unwrap_or_else(|e| panic!("{asked:?}: {e}"));
+    }
 }
 
 async fn stored_odds(pool: &PgPool, selection: &[i16]) -> Vec<(DateTime<Utc>, Option<f64>, bool)> {
@@ -633,7 +685,8 @@ async fn real_plugin_output_for_a_race_day_is_accepted(pool: PgPool) {
     config.limits.per_second = 1_000_000;
     config.limits.daily = 1_000_000;
     let sim = common::Sim::start(config);
-    let endpoint = Endpoint::new(&sim.base_url, Some(("serviceKey".into(), Secret::new("store-test-key"))));
+    let endpoint =
+        Endpoint::new(&sim.base_url, Some(("serviceKey".into(), Secret::new("store-test-key")))).expect("base URL");
     let fetcher = Fetcher::new(Duration::from_secs(30)).expect("client");
     let calendar = Calendar::new(SEED);
     let runtime = Runtime::new(Limits::default()).expect("runtime");
@@ -648,6 +701,7 @@ async fn real_plugin_output_for_a_race_day_is_accepted(pool: PgPool) {
         let job = JobOutput {
             plugin: &plugin.manifest().name,
             tracks: &plugin.manifest().tracks,
+            asked: Some(&op),
             records: &records,
             captured_at: Utc::now(),
             final_odds,

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `GET /healthz` | 200 while the process runs (liveness: restart me if this stops) |
 //! | `GET /readyz` | 200 when the database answers within a second, else 503 (take me out of rotation) |
-//! | `GET /status` | JSON: jobs by state for today (KST), open failures, this worker's counters |
+//! | `GET /status` | JSON: jobs by state for today (KST), open failures, this worker's counters, each source's health |
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
@@ -64,6 +64,27 @@ async fn status(State(state): State<ApiState>) -> impl IntoResponse {
         .fetch_one(&state.pool)
         .await;
     let s = state.worker.stats();
+    let figures = s.sources.snapshot();
+    let sources: serde_json::Map<String, serde_json::Value> = state
+        .worker
+        .plugins()
+        .into_iter()
+        .map(|(name, plugin, stuck)| {
+            let f = figures.get(&name).cloned().unwrap_or_default();
+            let value = json!({
+                "plugin": plugin,
+                "health": f.health(),
+                "stuck_calls": stuck,
+                "jobs_done": f.done,
+                "jobs_failed": f.failed,
+                "jobs_timed_out": f.timed_out,
+                "failures_in_a_row": f.failures_in_a_row,
+                "last_success": f.last_success,
+                "last_failure": f.last_failure,
+            });
+            (name, value)
+        })
+        .collect();
     match (jobs, open) {
         (Ok(jobs), Ok(open)) => (
             StatusCode::OK,
@@ -71,6 +92,7 @@ async fn status(State(state): State<ApiState>) -> impl IntoResponse {
                 "kst_date": today,
                 "jobs_today": jobs.into_iter().map(|(op, st, n)| json!({"op": op, "state": st, "count": n})).collect::<Vec<_>>(),
                 "open_failures": open,
+                "sources": sources,
                 "worker": {
                     "name": state.worker.name(),
                     "done": s.done.load(Relaxed),

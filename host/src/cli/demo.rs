@@ -269,7 +269,8 @@ fn demo_config(url: &str, sim_url: &str, (kra, kspo): &(PathBuf, PathBuf)) -> Co
     // The simulated day is compressed a few hundred times, so the demo runs with the limits of
     // a production key and the simulator's own per-second limit instead of a development key's
     // (KRA's odds dataset allows ~1,000 requests a day and the manifests ask for 5 a second).
-    let source = |plugin: &PathBuf| SourceConfig {
+    let source = |name: &str, plugin: &PathBuf| SourceConfig {
+        tracks: crate::tracks::of_source(name),
         plugin: Some(plugin.clone()),
         base_url: Some(sim_url.to_string()),
         service_key: Some(Secret::new("demo-service-key")),
@@ -277,8 +278,8 @@ fn demo_config(url: &str, sim_url: &str, (kra, kspo): &(PathBuf, PathBuf)) -> Co
         per_second: Some(SimConfig::default().limits.per_second),
     };
     let mut sources = BTreeMap::new();
-    sources.insert("kra".to_string(), source(kra));
-    sources.insert("kspo".to_string(), source(kspo));
+    sources.insert("kra".to_string(), source("kra", kra));
+    sources.insert("kspo".to_string(), source("kspo", kspo));
     Config {
         database_url: Secret::new(url),
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -289,6 +290,7 @@ fn demo_config(url: &str, sim_url: &str, (kra, kspo): &(PathBuf, PathBuf)) -> Co
         http: HttpSettings { timeout_s: 10 },
         // Retries come back within the compressed day.
         jobs: JobSettings { backoff_base_ms: 100, backoff_cap_s: 2, ..JobSettings::default() },
+        cache_dir: crate::plugins::CompileCache::default_dir(),
         sim_clock: None,
     }
 }

@@ -17,7 +17,13 @@ use clap::{Parser, Subcommand};
 #[command(name = "racelab", version, about)]
 pub struct Cli {
     /// Log lines as JSON (for log shippers) instead of text.
-    #[arg(long, global = true, env = "RACELAB_LOG_JSON")]
+    #[arg(
+        long,
+        global = true,
+        env = "RACELAB_LOG_JSON",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub log_json: bool,
     #[command(subcommand)]
     pub command: Command,
@@ -47,11 +53,11 @@ pub fn run(cli: Cli) -> ExitCode {
     init_logging(cli.log_json, if quiet { "warn" } else { "warn,racelab=info" });
     let result = match cli.command {
         Command::Plugin(cmd) => plugin::run(cmd),
-        Command::Sim(args) => async_runtime().and_then(|rt| rt.block_on(sim::run(args))),
-        Command::Migrate(args) => async_runtime().and_then(|rt| rt.block_on(migrate::run(args))),
-        Command::Serve(args) => async_runtime().and_then(|rt| rt.block_on(serve::run(args))),
-        Command::Demo(args) => async_runtime().and_then(|rt| rt.block_on(demo::run(args))),
-        Command::Retry(args) => async_runtime().and_then(|rt| rt.block_on(retry::run(args))),
+        Command::Sim(args) => block_on(sim::run(args)),
+        Command::Migrate(args) => block_on(migrate::run(args)),
+        Command::Serve(args) => block_on(serve::run(args)),
+        Command::Demo(args) => block_on(demo::run(args)),
+        Command::Retry(args) => block_on(retry::run(args)),
     };
     match result {
         Ok(code) => code,
@@ -60,6 +66,16 @@ pub fn run(cli: Cli) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs `task` on a fresh [`async_runtime`]. The runtime is then shut down without waiting
+/// for plugin calls a watchdog gave up on: a call stuck in host code must not keep the
+/// process from exiting.
+pub(crate) fn block_on<T>(task: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    let runtime = async_runtime()?;
+    let result = runtime.block_on(task);
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    result
 }
 
 /// A multi-threaded tokio runtime. Plugin calls never run on its worker threads: they go

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::fetch::{Endpoint, Fetcher, Secret};
 use crate::json;
 use crate::plugins::wit::{Date, DayRef, HttpRequest, HttpResponse, OddsQuery, Operation, Pool, RaceKey, RaceRef};
-use crate::plugins::{CallError, Limits, Plugin, Runtime};
+use crate::plugins::{CallError, CompileCache, Limits, LoadError, Plugin, Runtime};
 use crate::runner::{self, Policy, RunError};
 use crate::tracks::{self, Track};
 
@@ -25,6 +25,8 @@ pub enum PluginCommand {
     Check {
         /// The component (.wasm).
         wasm: PathBuf,
+        #[command(flatten)]
+        trust: Trust,
     },
     /// Run `parse` on a saved response body, as the answer to one request.
     Parse(ParseArgs),
@@ -37,6 +39,16 @@ pub enum PluginCommand {
         #[arg(short, long)]
         output: PathBuf,
     },
+}
+
+/// Whether precompiled native code may be loaded.
+#[derive(Debug, Args)]
+pub struct Trust {
+    /// Load a precompiled `.cwasm` (from `racelab plugin compile`) instead of refusing it.
+    /// Precompiled code is native code that runs unchecked in this process: pass this only
+    /// for a file you compiled yourself and nobody else could have changed.
+    #[arg(long)]
+    trust_precompiled: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -74,6 +86,8 @@ pub struct OpArgs {
 pub struct ParseArgs {
     wasm: PathBuf,
     #[command(flatten)]
+    trust: Trust,
+    #[command(flatten)]
     op: OpArgs,
     /// The saved response body (JSON or XML).
     #[arg(long)]
@@ -90,6 +104,8 @@ pub struct ParseArgs {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     wasm: PathBuf,
+    #[command(flatten)]
+    trust: Trust,
     #[command(flatten)]
     op: OpArgs,
     /// The source's base URL, e.g. http://127.0.0.1:8080 (the simulator) or https://apis.data.go.kr.
@@ -116,21 +132,21 @@ fn parse_key_value(text: &str) -> Result<(String, String), String> {
 }
 
 pub fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
-    let runtime = Runtime::new(Limits::default())?;
+    let runtime = runtime()?;
     match cmd {
-        PluginCommand::Check { wasm } => {
-            let plugin = load(&runtime, &wasm)?;
+        PluginCommand::Check { wasm, trust } => {
+            let plugin = load(&runtime, &wasm, &trust)?;
             print(&json::manifest(plugin.manifest(), plugin.api_version()));
             Ok(ExitCode::SUCCESS)
         }
         PluginCommand::Parse(args) => parse(&runtime, args),
         PluginCommand::Run(args) => {
-            let plugin = load(&runtime, &args.wasm)?;
-            super::async_runtime()?.block_on(run_live(plugin, args))
+            let plugin = load(&runtime, &args.wasm, &args.trust)?;
+            super::block_on(run_live(plugin, args))
         }
         PluginCommand::Compile { wasm, output } => {
             let bytes = std::fs::read(&wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
-            load(&runtime, &wasm)?;
+            runtime.load(&bytes, &wasm.display().to_string())?;
             let artifact = runtime.precompile(&bytes)?;
             std::fs::write(&output, artifact).with_context(|| format!("cannot write {}", output.display()))?;
             eprintln!("compiled {} → {}", wasm.display(), output.display());
@@ -139,17 +155,31 @@ pub fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn load(runtime: &Runtime, wasm: &std::path::Path) -> anyhow::Result<Plugin> {
-    Ok(if wasm.extension().is_some_and(|e| e == "cwasm") {
-        let bytes = std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
-        runtime.load_precompiled(&bytes, &wasm.display().to_string())?
+/// The plugin runtime, with the compile cache when its directory is usable.
+fn runtime() -> anyhow::Result<Runtime> {
+    let runtime = Runtime::new(Limits::default())?;
+    Ok(match CompileCache::open(&CompileCache::default_dir()) {
+        Ok(cache) => runtime.with_cache(cache),
+        Err(e) => {
+            tracing::warn!("compiling in memory: {e}");
+            runtime
+        }
+    })
+}
+
+/// A component, or with `--trust-precompiled` a precompiled one.
+fn load(runtime: &Runtime, wasm: &std::path::Path, trust: &Trust) -> anyhow::Result<Plugin> {
+    let bytes = std::fs::read(wasm).map_err(|e| LoadError::Read { path: wasm.to_path_buf(), reason: e.to_string() })?;
+    let origin = wasm.display().to_string();
+    Ok(if trust.trust_precompiled && wasmtime::Engine::detect_precompiled(&bytes).is_some() {
+        runtime.load_trusted_precompiled(&bytes, &origin)?
     } else {
-        runtime.load_file(wasm)?
+        runtime.load(&bytes, &origin)?
     })
 }
 
 fn parse(runtime: &Runtime, args: ParseArgs) -> anyhow::Result<ExitCode> {
-    let plugin = load(runtime, &args.wasm)?;
+    let plugin = load(runtime, &args.wasm, &args.trust)?;
     let body = std::fs::read(&args.input).with_context(|| format!("cannot read --input {}", args.input.display()))?;
     let request = match &args.request_url {
         Some(url) => request_from_url(url)?,
@@ -163,7 +193,13 @@ fn parse(runtime: &Runtime, args: ParseArgs) -> anyhow::Result<ExitCode> {
     let content_type = if body.trim_ascii_start().starts_with(b"<") { "text/xml" } else { "application/json" };
     let response =
         HttpResponse { status: args.status, headers: vec![("content-type".into(), content_type.into())], body };
-    let endpoint = Endpoint::new("", None);
+    // Follow-up requests show against the server the body came from, or the real API.
+    let base = args
+        .request_url
+        .as_deref()
+        .and_then(|u| url::Url::parse(u).ok())
+        .map_or_else(|| "https://apis.data.go.kr".to_string(), |u| u.origin().ascii_serialization());
+    let endpoint = Endpoint::new(&base, None).context("--request-url")?;
     match plugin.parse(&op, &request, &response) {
         Ok(page) => {
             let next: Vec<Value> = page.next.iter().map(|r| json::request(r, &endpoint.display_url(r))).collect();
@@ -192,7 +228,7 @@ async fn run_live(plugin: Plugin, args: RunArgs) -> anyhow::Result<ExitCode> {
         (Some(param), Some(key)) => Some((param.clone(), Secret::new(key))),
         _ => None,
     };
-    let endpoint = Endpoint::new(&args.base_url, credential);
+    let endpoint = Endpoint::new(&args.base_url, credential).context("--base-url")?;
     let fetcher = Fetcher::new(Duration::from_secs(args.timeout_s))?;
     let policy = Policy { retries: args.retries, ..Policy::default() };
     let config = defaults(&plugin, &args.config);

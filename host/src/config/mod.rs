@@ -9,7 +9,8 @@
 //! | `RACELAB_LISTEN`, or `PORT` | `listen` | HTTP address (default `0.0.0.0:8080`; Railway sets `PORT`) |
 //! | `RACELAB_<SRC>_BASE_URL` | `sources.<src>.base_url` | e.g. `https://apis.data.go.kr` or the simulator |
 //! | `RACELAB_<SRC>_SERVICE_KEY` | `sources.<src>.service_key` | the data.go.kr key (secret) |
-//! | `RACELAB_<SRC>_PLUGIN` | `sources.<src>.plugin` | the component (`.wasm` or `.cwasm`) |
+//! | `RACELAB_<SRC>_PLUGIN` | `sources.<src>.plugin` | the component (`.wasm`) |
+//! | `RACELAB_CACHE_DIR` | `cache_dir` | where compiled components are kept (the host's own) |
 //! | `RACELAB_SLACK_WEBHOOK_URL` | `alerts.slack_webhook_url` | incoming webhook (secret) |
 //! | `RACELAB_SLACK_BOT_TOKEN`, `RACELAB_SLACK_CHANNEL` | `alerts.slack_bot_token`, `alerts.slack_channel` | bot token (secret) and channel |
 //!
@@ -51,6 +52,9 @@ pub struct Config {
     pub store: StoreSettings,
     pub http: HttpSettings,
     pub jobs: JobSettings,
+    /// Where compiled components are kept (the host's own directory; see
+    /// `plugins::CompileCache`).
+    pub cache_dir: PathBuf,
     /// `RACELAB_SIM_CLOCK=START,SPEED,EPOCH_MS`: run on a simulated clock shared with a
     /// simulator (tests, rehearsals). Never set against the real APIs.
     pub sim_clock: Option<String>,
@@ -72,6 +76,9 @@ pub struct JobSettings {
     pub orphan_after_s: u64,
     /// Seconds `serve` waits for jobs in flight after SIGTERM before it exits anyway.
     pub shutdown_grace_s: u64,
+    /// Seconds one job may take, requests and plugin calls together, before it is stopped and
+    /// recorded as a plugin fault (a watchdog: no plugin can hold a worker slot for longer).
+    pub job_timeout_s: u64,
 }
 
 impl Default for JobSettings {
@@ -83,6 +90,7 @@ impl Default for JobSettings {
             backoff_cap_s: 300,
             orphan_after_s: 30,
             shutdown_grace_s: 10,
+            job_timeout_s: 300,
         }
     }
 }
@@ -99,6 +107,11 @@ pub struct SourceConfig {
     pub daily_quota: BTreeMap<String, u32>,
     /// Requests per second across every host process.
     pub per_second: Option<u32>,
+    /// The tracks this source serves; by default the ones it runs (`kra`: seoul, busan, jeju;
+    /// `kspo`: gwangmyeong, misari). A plugin serves no track outside them, whatever its
+    /// manifest says, and two sources may not share one.
+    #[serde(default)]
+    pub tracks: Vec<String>,
 }
 
 /// Where alerts go.
@@ -194,6 +207,7 @@ impl Default for HttpSettings {
 struct File {
     database_url: Option<Secret>,
     listen: Option<String>,
+    cache_dir: Option<PathBuf>,
     #[serde(default)]
     sources: BTreeMap<String, SourceConfig>,
     #[serde(default)]
@@ -211,8 +225,9 @@ struct File {
 /// Sources the host knows how to name in the environment.
 pub const SOURCES: [&str; 2] = ["kra", "kspo"];
 const SOURCE_VARS: [&str; 3] = ["BASE_URL", "SERVICE_KEY", "PLUGIN"];
-const OTHER_VARS: [&str; 11] = [
+const OTHER_VARS: [&str; 12] = [
     "RACELAB_CONFIG",
+    "RACELAB_CACHE_DIR",
     "RACELAB_LISTEN",
     "RACELAB_SLACK_WEBHOOK_URL",
     "RACELAB_SLACK_BOT_TOKEN",
@@ -284,6 +299,7 @@ impl Config {
                 sources.insert(source.to_string(), config);
             }
         }
+        check_tracks(&sources)?;
         if sources.is_empty() {
             return Err(ConfigError::Missing {
                 what: "a source plugin".into(),
@@ -297,11 +313,11 @@ impl Config {
         alerts.slack_channel = get("RACELAB_SLACK_CHANNEL").or(alerts.slack_channel);
         check_alerts(&alerts)?;
         check_cadence(&file.cadence)?;
-        if file.jobs.workers == 0 || file.jobs.max_attempts == 0 {
+        if file.jobs.workers == 0 || file.jobs.max_attempts == 0 || file.jobs.job_timeout_s == 0 {
             return Err(ConfigError::Invalid {
-                key: "jobs.workers / jobs.max_attempts".into(),
-                value: format!("{} / {}", file.jobs.workers, file.jobs.max_attempts),
-                reason: "both must be at least 1".into(),
+                key: "jobs.workers / jobs.max_attempts / jobs.job_timeout_s".into(),
+                value: format!("{} / {} / {}", file.jobs.workers, file.jobs.max_attempts, file.jobs.job_timeout_s),
+                reason: "each must be at least 1".into(),
             });
         }
         Ok(Config {
@@ -313,6 +329,10 @@ impl Config {
             store: file.store,
             http: file.http,
             jobs: file.jobs,
+            cache_dir: get("RACELAB_CACHE_DIR")
+                .map(PathBuf::from)
+                .or(file.cache_dir)
+                .unwrap_or_else(crate::plugins::CompileCache::default_dir),
             sim_clock: get("RACELAB_SIM_CLOCK"),
         })
     }
@@ -344,11 +364,11 @@ fn check_source(name: &str, config: SourceConfig) -> Result<Option<SourceConfig>
             "https://apis.data.go.kr for the real API, or the simulator's http://127.0.0.1:PORT",
         ));
     };
-    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+    if let Err(e) = crate::fetch::Endpoint::new(base_url, None) {
         return Err(ConfigError::Invalid {
             key: format!("RACELAB_{upper}_BASE_URL"),
             value: base_url.clone(),
-            reason: "must start with http:// or https://".into(),
+            reason: format!("{e}; expected http:// or https://, a host, an optional port and path"),
         });
     }
     if config.service_key.as_ref().is_none_or(|k| k.expose().trim().is_empty()) {
@@ -357,7 +377,37 @@ fn check_source(name: &str, config: SourceConfig) -> Result<Option<SourceConfig>
             "the data.go.kr service key for this source (the Decoding or the Encoding one)",
         ));
     }
+    let mut config = config;
+    if config.tracks.is_empty() {
+        config.tracks = crate::tracks::of_source(name);
+    }
     Ok(Some(config))
+}
+
+/// Every configured track is known, and no track is served by two sources.
+fn check_tracks(sources: &BTreeMap<String, SourceConfig>) -> Result<(), ConfigError> {
+    let mut owner: BTreeMap<&str, &str> = BTreeMap::new();
+    for (name, source) in sources {
+        for track in &source.tracks {
+            if crate::tracks::Track::parse(track).is_none() {
+                return Err(ConfigError::Invalid {
+                    key: format!("sources.{name}.tracks"),
+                    value: track.clone(),
+                    reason: format!("known tracks: {}", crate::tracks::codes()),
+                });
+            }
+            if let Some(other) = owner.insert(track, name) {
+                return Err(ConfigError::Invalid {
+                    key: format!("sources.{name}.tracks"),
+                    value: track.clone(),
+                    reason: format!(
+                        "{track} is served by {other} too; a track belongs to one source (set sources.<src>.tracks so that each track is listed once)"
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_alerts(alerts: &AlertSettings) -> Result<(), ConfigError> {

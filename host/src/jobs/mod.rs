@@ -17,7 +17,9 @@
 //! | `planner.rs` | what is due: the schedule sync, entries, the odds cadence, results |
 //! | `worker.rs` | running a task: the plugin, the budget, the archive, the store, failures |
 //! | `retry.rs` | backoff with full jitter; `racelab retry` |
+//! | `health.rs` | how each source's jobs ended: `ok`, `failing`, `timing_out` |
 
+pub mod health;
 pub mod planner;
 pub mod retry;
 pub mod worker;

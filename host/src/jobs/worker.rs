@@ -27,15 +27,16 @@ use racelab_sim::Clock;
 use sqlx::PgPool;
 use tokio::task::JoinSet;
 
+use super::health::{Ending, Health, SourceHealth, UNHEALTHY_AFTER};
 use super::retry::Backoff;
 use super::{JobError, Op, Payload, QUEUE, Settle, db, settle};
 use crate::alerts::{Alert, Alerter, Incident};
 use crate::budget::{Budget, Lane};
 use crate::fetch::{Endpoint, Fetcher};
-use crate::plugins::Plugin;
 use crate::plugins::wit::{
     Date, DayRef, HttpRequest, HttpResponse, OddsQuery, Operation, RaceKey, RaceRef, Record, SourceError,
 };
+use crate::plugins::{Plugin, text};
 use crate::runner::{self, Hooks, Policy, RunError};
 use crate::store::{JobOutput, Store, StoreError};
 
@@ -44,6 +45,9 @@ use crate::store::{JobOutput, Store, StoreError};
 pub struct SourceRuntime {
     pub plugin: Plugin,
     pub endpoint: Endpoint,
+    /// The tracks the configuration gives this source: the store refuses the plugin's records
+    /// for any other, whatever its manifest claims.
+    pub tracks: Vec<String>,
     /// The plugin's configuration values.
     pub config: Vec<(String, String)>,
 }
@@ -62,6 +66,9 @@ pub struct WorkerSettings {
     pub heartbeat: Duration,
     /// A host whose heartbeat is older than this is dead; its tasks go to others.
     pub orphan_after: Duration,
+    /// Real time one job may take, requests and plugin calls together; past it the job is a
+    /// plugin fault and its slot is free for the next.
+    pub job_timeout: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -73,6 +80,7 @@ impl Default for WorkerSettings {
             policy: Policy::default(),
             heartbeat: Duration::from_secs(5),
             orphan_after: Duration::from_secs(30),
+            job_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -86,6 +94,8 @@ pub struct WorkerStats {
     pub superseded: AtomicU64,
     pub paused: AtomicU64,
     pub requests: AtomicU64,
+    /// How each source's jobs ended.
+    pub sources: SourceHealth,
 }
 
 /// Runs tasks. Cheap to clone; clones share everything.
@@ -234,7 +244,7 @@ impl Hooks for JobHooks<'_> {
 /// How a run ended, for the books.
 enum Verdict {
     Success { records: Vec<Record>, requests: usize },
-    Failed { kind: &'static str, message: String, retryable: bool, quota: bool },
+    Failed { kind: &'static str, message: String, retryable: bool, quota: bool, timed_out: bool },
 }
 
 impl Worker {
@@ -527,6 +537,7 @@ impl Worker {
                 message: format!("no plugin is configured for source {}", job.source),
                 retryable: false,
                 quota: false,
+                timed_out: false,
             };
             return self.record(task, &job, op, verdict, &JobHooks::new(inner, &job)).await;
         };
@@ -541,8 +552,11 @@ impl Worker {
             &source.config,
             &inner.settings.policy,
             &hooks,
-        )
-        .await;
+        );
+        // The watchdog of the whole job: whatever the plugin does, its slot is free again after
+        // the budget.
+        let budget = inner.settings.job_timeout;
+        let run = tokio::time::timeout(budget, run).await.unwrap_or(Err(RunError::OverBudget(budget)));
         let verdict = match run {
             Ok(outcome) => Verdict::Success { records: outcome.records, requests: hooks.seen().sent },
             // Nothing published (yet): a valid, empty answer.
@@ -558,13 +572,23 @@ impl Worker {
                     tracing::warn!("could not record the exhausted quota: {be}");
                 }
                 let retryable = matches!(kind, "transient" | "rate_limited");
-                Verdict::Failed { kind, message: e.to_string(), retryable, quota: kind == "quota_exhausted" }
+                let (quota, timed_out) = (kind == "quota_exhausted", e.timed_out());
+                Verdict::Failed { kind, message: e.to_string(), retryable, quota, timed_out }
             }
         };
         if let Verdict::Success { records, requests } = &verdict {
-            match self.commit_success(task, &job, &source.plugin, records, *requests, op, captured_at).await {
+            let output = JobOutput {
+                plugin: source.plugin.label(),
+                tracks: &source.tracks,
+                asked: Some(&operation),
+                records,
+                captured_at,
+                final_odds: op == Op::OddsFinal,
+            };
+            match self.commit_success(task, &job, &output, *requests).await {
                 Ok(()) => {
                     inner.stats.done.fetch_add(1, Relaxed);
+                    self.note_ending(&job.source, Ending::Done);
                     // A dataset that answers again is no longer out of quota (a pause leaves no
                     // failure row to resolve it by) — unless this job's requests were counted
                     // just before another job ran the quota out: then it is still held up.
@@ -585,12 +609,19 @@ impl Worker {
                     let message = format!(
                         "plugin {plugin} returned an invalid record #{index}: {reason}; the output was refused"
                     );
-                    let failed = Verdict::Failed { kind: "plugin_fault", message, retryable: false, quota: false };
+                    let failed = Verdict::Failed {
+                        kind: "plugin_fault",
+                        message,
+                        retryable: false,
+                        quota: false,
+                        timed_out: false,
+                    };
                     return self.record(task, &job, op, failed, &hooks).await;
                 }
                 Err(e) => {
+                    let message = e.to_string();
                     let failed =
-                        Verdict::Failed { kind: "transient", message: e.to_string(), retryable: true, quota: false };
+                        Verdict::Failed { kind: "transient", message, retryable: true, quota: false, timed_out: false };
                     return self.record(task, &job, op, failed, &hooks).await;
                 }
             }
@@ -600,16 +631,12 @@ impl Worker {
 
     /// Writes the records, marks the job done, resolves its open failures and settles the
     /// task — one transaction.
-    #[allow(clippy::too_many_arguments)]
     async fn commit_success(
         &self,
         task: &str,
         job: &JobRow,
-        plugin: &Plugin,
-        records: &[Record],
+        output: &JobOutput<'_>,
         requests: usize,
-        op: Op,
-        captured_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let inner = &*self.inner;
         let db = |what: &str| {
@@ -617,14 +644,7 @@ impl Worker {
             move |source| StoreError::Database { context, source }
         };
         let mut tx = inner.store.begin().await.map_err(db("starting the job transaction"))?;
-        let output = JobOutput {
-            plugin: plugin.label(),
-            tracks: &plugin.manifest().tracks,
-            records,
-            captured_at,
-            final_odds: op == Op::OddsFinal,
-        };
-        inner.store.write(&mut tx, &output).await?;
+        inner.store.write(&mut tx, output).await?;
         // One statement: the job done, its task settled (as `settle` does with `Settle::Done`),
         // and its failures resolved; an incident (source, dataset, kind) clears when no failure
         // of it is left open.
@@ -647,7 +667,7 @@ impl Worker {
                                  AND f.error_kind = r.error_kind)",
         )
         .bind(job.id)
-        .bind(i32::try_from(records.len()).unwrap_or(i32::MAX))
+        .bind(i32::try_from(output.records.len()).unwrap_or(i32::MAX))
         .bind(i32::try_from(requests).unwrap_or(i32::MAX))
         .bind(task)
         .bind(serde_json::json!({ "note": "done" }))
@@ -660,7 +680,7 @@ impl Worker {
                 alerter.resolve(&Incident::new(source, dataset.unwrap_or_default(), kind));
             }
         }
-        tracing::debug!(job = job.id, records = records.len(), "{} done", job.describe());
+        tracing::debug!(job = job.id, records = output.records.len(), "{} done", job.describe());
         Ok(())
     }
 
@@ -674,7 +694,9 @@ impl Worker {
         hooks: &JobHooks<'_>,
     ) -> Result<(), JobError> {
         let inner = &*self.inner;
-        let Verdict::Failed { kind, message, retryable, quota } = verdict else { return Ok(()) };
+        let Verdict::Failed { kind, message, retryable, quota, timed_out } = verdict else { return Ok(()) };
+        // A plugin's words are in it: cut to size for the database, the log and the alert.
+        let message = text::message(&message);
         let (dataset, raw_response) = {
             let seen = hooks.seen();
             (seen.dataset.clone(), seen.raw_response)
@@ -759,6 +781,8 @@ impl Worker {
         tx.commit().await.map_err(db("recording a failure"))?;
         inner.stats.failed.fetch_add(1, Relaxed);
         tracing::error!(job = job.id, failure, "{}: {kind}: {message}", job.describe());
+        let ending = if timed_out { Ending::TimedOut } else { Ending::Failed };
+        self.note_ending(&job.source, ending);
         if let Some(alerter) = &inner.alerter {
             let incident = Incident::new(&job.source, dataset.unwrap_or_default(), kind);
             alerter.raise(
@@ -769,6 +793,33 @@ impl Worker {
             );
         }
         Ok(())
+    }
+
+    /// Counts how a job of `source` ended; says so in the log when the source's health changes.
+    fn note_ending(&self, source: &str, ending: Ending) {
+        let now = self.inner.clock.now().to_utc();
+        match self.inner.stats.sources.record(source, ending, now) {
+            Some(Health::Ok) => tracing::info!(source, "source is healthy again: a job succeeded"),
+            Some(health) => tracing::warn!(
+                source,
+                ?health,
+                "source is unhealthy: its last {UNHEALTHY_AFTER} jobs failed{}",
+                if health == Health::TimingOut { ", each because its plugin ran out of time" } else { "" }
+            ),
+            None => {}
+        }
+    }
+
+    /// What each source's plugin is: its label and how many of its calls are stuck.
+    pub fn plugins(&self) -> Vec<(String, String, usize)> {
+        let mut plugins: Vec<_> = self
+            .inner
+            .sources
+            .iter()
+            .map(|(name, s)| (name.clone(), s.plugin.label().to_string(), s.plugin.stuck_calls()))
+            .collect();
+        plugins.sort();
+        plugins
     }
 
     /// Marks the job `state` and settles its task, in one transaction.

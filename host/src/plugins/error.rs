@@ -10,8 +10,12 @@ use super::wit::SourceError;
 /// Loading a component failed; nothing was instantiated.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read plugin file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot read plugin file {path}: {reason}")]
+    Read { path: PathBuf, reason: String },
+    #[error(
+        "{origin} is precompiled native code; the host runs native code only from its own compile cache, so give it the component's .wasm (the plugin CLI loads a .cwasm you compiled yourself with --trust-precompiled)"
+    )]
+    Precompiled { origin: String },
     #[error("{origin} is not a WebAssembly component: {reason}")]
     NotAComponent { origin: String, reason: String },
     #[error(
@@ -24,6 +28,8 @@ pub enum LoadError {
     UnsupportedApi { origin: String, found: String, supported: &'static str },
     #[error("{origin} cannot be linked: {reason}")]
     Link { origin: String, reason: String },
+    #[error("{origin} cannot be instantiated: {fault}")]
+    Instantiate { origin: String, fault: Fault },
     #[error("{origin} failed while describing itself: {fault}")]
     Manifest { origin: String, fault: Fault },
     #[error("{origin} has an invalid manifest: {reason}")]
@@ -39,8 +45,20 @@ pub enum Fault {
     Trap { plugin: String, call: &'static str, message: String },
     #[error("plugin {plugin} ran past its {limit:?} deadline in {call}")]
     Timeout { plugin: String, call: &'static str, limit: Duration },
-    #[error("plugin {plugin} exceeded its {limit_bytes}-byte memory limit in {call}")]
+    #[error(
+        "plugin {plugin} exceeded its {limit_bytes}-byte memory limit (all memories and tables of a call) in {call}"
+    )]
     OutOfMemory { plugin: String, call: &'static str, limit_bytes: usize },
+    #[error("plugin {plugin} overflowed its stack in {call} (runaway recursion)")]
+    StackOverflow { plugin: String, call: &'static str },
+    #[error("plugin {plugin} exceeded its limit of {limit} in {call}")]
+    OverLimit { plugin: String, call: &'static str, limit: String },
+    #[error("plugin {plugin} did not return from {call} within {waited:?}; its call was abandoned")]
+    Unresponsive { plugin: String, call: &'static str, waited: Duration },
+    #[error("plugin {plugin} has {stuck} calls that never returned; it is not called again until they do")]
+    Stuck { plugin: String, stuck: usize },
+    #[error("plugin {plugin} asked for a request the host refuses: {reason} (path {path})")]
+    Request { plugin: String, path: String, reason: String },
     #[error("plugin {plugin} returned {what} from {call}, over the limit of {limit}")]
     OutputTooLarge { plugin: String, call: &'static str, what: String, limit: usize },
 }

@@ -6,16 +6,24 @@
 //! | `runtime.rs` | the engine, loading (version check, link, pre-instantiate) |
 //! | `manifest.rs` | what a manifest must say |
 //! | `plugin.rs` | a loaded plugin: calls in a fresh store under the deadline and limits |
+//! | `cache.rs` | the compile cache: native code only from files the host wrote |
+//! | `text.rs` | a plugin's text (logs, errors) escaped and cut to size |
+//! | `watchdog.rs` | calls from async code, abandoned when they overrun (a call stuck in host code) |
 //! | `state.rs` | what a call's store holds: a WASI that grants nothing, the log sink, the memory cap |
 //! | `error.rs` | load errors, call errors, faults |
 
+mod cache;
 mod error;
 mod manifest;
 mod plugin;
 mod runtime;
 mod state;
+pub mod text;
+mod watchdog;
 pub mod wit;
 
+pub use cache::{CacheError, CompileCache};
 pub use error::{CallError, Fault, LoadError, kind as error_kind, message as error_message};
+pub use manifest::dataset_char;
 pub use plugin::Plugin;
 pub use runtime::{Limits, Runtime};

@@ -5,18 +5,21 @@
 //! fresh `Store` (see `plugin.rs`) — a plugin keeps no state between calls, so a swap never
 //! interrupts a request in flight and a fault in one call cannot leak into the next.
 
+use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Engine};
+use wasmtime::{Config, Engine, Trap};
 
-use super::error::LoadError;
-use super::plugin::{Inner, Plugin, first_line};
-use super::state::CallState;
+use super::cache::{CacheKey, CompileCache};
+use super::error::{Fault, LoadError};
+use super::plugin::{BACKTRACE_FRAMES, CallFailure, Inner, Plugin, first_line};
+use super::state::{self, CallState};
+use super::text;
 use super::wit::{self, SourcePreV0_1};
 
 /// How often the deadline clock ticks. Deadlines are rounded up to whole ticks.
@@ -50,26 +53,36 @@ impl Default for Limits {
     }
 }
 
-/// The engine, the linker with everything a plugin may import, and the deadline clock.
+/// The engine, the linker with everything a plugin may import, the deadline clock and the
+/// compile cache.
 pub struct Runtime {
     engine: Engine,
     linker: Linker<CallState>,
     limits: Limits,
+    cache: Option<CompileCache>,
     _ticker: Arc<Ticker>,
 }
 
 impl Runtime {
-    /// A runtime with the given per-call limits.
+    /// A runtime with the given per-call limits, compiling components in memory.
     pub fn new(limits: Limits) -> Result<Self, LoadError> {
+        let engine_error = |e: wasmtime::Error| LoadError::Engine(format!("{e:#}"));
         let mut config = Config::new();
         config.epoch_interruption(true);
-        let engine = Engine::new(&config).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        config.wasm_backtrace_max_frames(NonZeroUsize::new(BACKTRACE_FRAMES));
+        let engine = Engine::new(&config).map_err(engine_error)?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
-        wit::add_log_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| state)
-            .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(engine_error)?;
+        state::add_clocks_that_never_wait(&mut linker).map_err(engine_error)?;
+        wit::add_log_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| state).map_err(engine_error)?;
         let ticker = Arc::new(Ticker::start(engine.clone()));
-        Ok(Runtime { engine, linker, limits, _ticker: ticker })
+        Ok(Runtime { engine, linker, limits, cache: None, _ticker: ticker })
+    }
+
+    /// The same runtime, keeping compiled components in `cache` and loading them from there.
+    pub fn with_cache(mut self, cache: CompileCache) -> Self {
+        self.cache = Some(cache);
+        self
     }
 
     /// The engine, for precompiling components with the same settings.
@@ -79,32 +92,67 @@ impl Runtime {
 
     /// Loads a component from a `.wasm` file.
     pub fn load_file(&self, path: &Path) -> Result<Plugin, LoadError> {
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: path.to_path_buf(), source })?;
+        let bytes =
+            std::fs::read(path).map_err(|e| LoadError::Read { path: path.to_path_buf(), reason: e.to_string() })?;
         self.load(&bytes, &path.display().to_string())
     }
 
-    /// Compiles and loads a component; `origin` names it in errors (a path, a digest).
+    /// Compiles (or finds in the compile cache) and loads a component; `origin` names it in
+    /// errors (a path, a digest). Precompiled native code is refused: see [`CompileCache`].
     pub fn load(&self, bytes: &[u8], origin: &str) -> Result<Plugin, LoadError> {
-        let component = Component::new(&self.engine, bytes)
-            .map_err(|e| LoadError::NotAComponent { origin: origin.to_string(), reason: first_line(&e) })?;
+        if Engine::detect_precompiled(bytes).is_some() {
+            return Err(LoadError::Precompiled { origin: origin.to_string() });
+        }
+        let component = self.compile(bytes, origin)?;
         self.prepare(component, origin)
     }
 
-    /// Compiles a component to this engine's native code, for [`Runtime::load_precompiled`].
+    fn compile(&self, bytes: &[u8], origin: &str) -> Result<Component, LoadError> {
+        let not_a_component =
+            |e: wasmtime::Error| LoadError::NotAComponent { origin: origin.to_string(), reason: first_line(&e) };
+        let Some(cache) = &self.cache else {
+            return Component::new(&self.engine, bytes).map_err(not_a_component);
+        };
+        let key = CacheKey::new(&self.engine, bytes);
+        if let Some(artifact) = cache.read(&key) {
+            match self.deserialize_own(&artifact) {
+                Ok(component) => return Ok(component),
+                Err(e) => tracing::warn!(origin, "recompiling: the cached code does not load ({})", first_line(&e)),
+            }
+        }
+        let artifact = self.engine.precompile_component(bytes).map_err(not_a_component)?;
+        if let Err(e) = cache.write(&key, &artifact) {
+            tracing::warn!(origin, dir = %cache.dir().display(), "cannot keep the compiled component: {e}");
+        }
+        self.deserialize_own(&artifact).map_err(not_a_component)
+    }
+
+    /// Native code this process compiled, just now or earlier into its own cache.
+    #[allow(unsafe_code)]
+    fn deserialize_own(&self, artifact: &[u8]) -> wasmtime::Result<Component> {
+        // SAFETY: wasmtime runs precompiled code unchecked. `artifact` comes from
+        // `precompile_component` in this process or from the compile cache, which reads only
+        // files this host's user wrote into a directory nobody else may write (cache.rs);
+        // wasmtime refuses an artifact from another engine version or configuration.
+        unsafe { Component::deserialize(&self.engine, artifact) }
+    }
+
+    /// Compiles a component to this engine's native code (`racelab plugin compile`).
     pub fn precompile(&self, bytes: &[u8]) -> Result<Vec<u8>, LoadError> {
         self.engine
             .precompile_component(bytes)
             .map_err(|e| LoadError::NotAComponent { origin: "input".to_string(), reason: first_line(&e) })
     }
 
-    /// Loads a component that [`Runtime::precompile`] produced, skipping compilation.
+    /// Loads native code that [`Runtime::precompile`] produced, skipping compilation.
     ///
-    /// Only for artifacts this host wrote itself: wasmtime trusts precompiled code.
+    /// Only for artifacts the caller vouches for: wasmtime runs precompiled code unchecked, so
+    /// a file someone else could have written runs their code in this process. The daemon
+    /// never calls this; the plugin CLI does only with `--trust-precompiled`.
     #[allow(unsafe_code)]
-    pub fn load_precompiled(&self, artifact: &[u8], origin: &str) -> Result<Plugin, LoadError> {
-        // SAFETY: wasmtime checks the artifact's header (engine version and settings) and
-        // refuses a mismatch; the code inside is trusted because only `precompile` above
-        // produces the artifacts this is called with (the plugin cache is host-owned).
+    pub fn load_trusted_precompiled(&self, artifact: &[u8], origin: &str) -> Result<Plugin, LoadError> {
+        // SAFETY: the caller vouches for the artifact (see above); wasmtime still refuses one
+        // from another engine version or configuration.
         let component = unsafe { Component::deserialize(&self.engine, artifact) }
             .map_err(|e| LoadError::NotAComponent { origin: origin.to_string(), reason: first_line(&e) })?;
         self.prepare(component, origin)
@@ -112,23 +160,41 @@ impl Runtime {
 
     fn prepare(&self, component: Component, origin: &str) -> Result<Plugin, LoadError> {
         let api_version = self.api_version(&component, origin)?;
-        let link = |e: wasmtime::Error| LoadError::Link { origin: origin.to_string(), reason: format!("{e:#}") };
-        let pre = self.linker.instantiate_pre(&component).map_err(link)?;
-        let pre = SourcePreV0_1::new(pre).map_err(link)?;
+        let link = |reason: String| LoadError::Link { origin: origin.to_string(), reason };
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| link(format!("{e:#}")))?;
+        let pre = SourcePreV0_1::new(pre).map_err(|e| link(format!("{e:#}")))?;
         let mut plugin = Plugin {
             inner: Arc::new(Inner {
                 engine: self.engine.clone(),
                 pre,
                 limits: self.limits.clone(),
                 label: origin.to_string(),
-                api_version,
+                api_version: api_version.clone(),
                 manifest: None,
+                stuck: AtomicUsize::new(0),
                 _ticker: self._ticker.clone(),
             }),
         };
-        let manifest = plugin
-            .call("manifest", |store, source| source.racelab_source_plugin().call_manifest(store))
-            .map_err(|fault| LoadError::Manifest { origin: origin.to_string(), fault })?;
+        let called = plugin.try_call(|store, source| source.racelab_source_plugin().call_manifest(store));
+        let manifest = match called.map_err(|failed| *failed) {
+            Ok(manifest) => manifest,
+            Err((CallFailure::Run(e), state)) => {
+                let fault = plugin.fault("manifest", &e, &state);
+                return Err(LoadError::Manifest { origin: origin.to_string(), fault });
+            }
+            // Not a trap nor a limit: the exports' types differ from the host's bindings, which
+            // wasmtime checks when it first makes an instance.
+            Err((CallFailure::Instantiate(e), state)) => {
+                return Err(match plugin.fault("instantiation", &e, &state) {
+                    Fault::Trap { .. } if e.downcast_ref::<Trap>().is_none() => link(format!(
+                        "its {}@{api_version} functions are not the types that API version defines ({})",
+                        wit::PLUGIN_INTERFACE,
+                        first_line(&e)
+                    )),
+                    fault => LoadError::Instantiate { origin: origin.to_string(), fault },
+                });
+            }
+        };
         super::manifest::validate(&manifest)
             .map_err(|reason| LoadError::InvalidManifest { origin: origin.to_string(), reason })?;
         let inner =
@@ -144,7 +210,7 @@ impl Runtime {
         let prefix = format!("{}@", wit::PLUGIN_INTERFACE);
         for (name, _) in ty.exports(&self.engine) {
             let found = match name.strip_prefix(&prefix) {
-                Some(version) => version.to_string(),
+                Some(version) => text::clean(version, 40),
                 None if name == wit::PLUGIN_INTERFACE => "(unversioned)".to_string(),
                 None => continue,
             };

@@ -38,7 +38,7 @@ pub use error::{Result, StoreError};
 pub use polls::{OddsPoll, Selections};
 pub use validate::{MAX_TEXT_CHARS, validate};
 
-use crate::plugins::wit::Record;
+use crate::plugins::wit::{Operation, Record};
 
 /// How long [`connect`] keeps retrying an unreachable server: long enough for a database that
 /// starts alongside the host (compose, CI), short enough to report a wrong address promptly.
@@ -144,8 +144,12 @@ impl Default for StoreConfig {
 pub struct JobOutput<'a> {
     /// The plugin that produced it, for messages.
     pub plugin: &'a str,
-    /// The tracks the plugin's manifest serves: records for any other track are refused.
+    /// The tracks the job's source serves, as the configuration grants them (never the
+    /// plugin's own claim): records for any other track are refused.
     pub tracks: &'a [String],
+    /// The operation the job asked the plugin: a record that does not answer it (another kind,
+    /// day, race or pool) is refused. `None` for output that answers no one job (tools, tests).
+    pub asked: Option<&'a Operation>,
     /// The records, in the order the plugin returned them.
     pub records: &'a [Record],
     /// When the host fetched the data: the odds' capture time and a scratch's first sighting.

@@ -1,14 +1,19 @@
 //! Checking a plugin's output before any of it reaches the database. A plugin is untrusted
 //! code: one record that breaks the contract (an unknown track, a runner number 0, a NaN price)
 //! means the plugin misread the source, so the whole output is refused as a plugin fault rather
-//! than stored in part.
+//! than stored in part. A record must also answer the job: be on one of its source's tracks,
+//! and be of the kind, day, race and pool the job asked for — a plugin cannot write another
+//! source's data, or another race's, through a job of its own.
 
 use chrono::NaiveDate;
 
 use super::JobOutput;
 use super::error::{Result, StoreError};
 use crate::json;
-use crate::plugins::wit::{ClockTime, Date, FinishStatus, Pool, Quote, RaceKey, Record};
+use crate::plugins::text;
+use crate::plugins::wit::{
+    ClockTime, Date, Dividend, Entry, FinishStatus, Operation, Pool, Quote, RaceKey, Record, ResultRow, Scratch,
+};
 use crate::tracks::Track;
 
 /// Longest text field accepted, in characters. Real names, grades and margins are far shorter;
@@ -30,7 +35,8 @@ const MAX_DISTANCE_M: u32 = 10_000;
 /// [`StoreError::Invalid`], naming the plugin, the record's index and what is wrong.
 pub fn validate(output: &JobOutput<'_>) -> Result<()> {
     for (index, record) in output.records.iter().enumerate() {
-        check_record(output.tracks, record).map_err(|reason| StoreError::Invalid {
+        let answers = |record| output.asked.map_or(Ok(()), |asked| answers(asked, record));
+        check_record(output.tracks, record).and_then(|()| answers(record)).map_err(|reason| StoreError::Invalid {
             plugin: output.plugin.to_string(),
             index,
             reason: format!("{}: {reason}", describe(record)),
@@ -49,9 +55,55 @@ fn describe(record: &Record) -> String {
         Record::Result(r) => ("result", &r.race),
         Record::Dividend(d) => ("dividend", &d.race),
     };
-    // The track is untrusted; a plugin could have put a whole page in it.
-    let track: String = key.track.chars().take(40).collect();
-    format!("{kind} for {track} {} race {}", json::date(&key.date), key.number)
+    // The track is untrusted; a plugin could have put a whole page, or a line break, in it.
+    format!("{kind} for {} {} race {}", text::clean(&key.track, 40), json::date(&key.date), key.number)
+}
+
+/// Whether `record` answers `asked`: a schedule's races of its day, the entries and scratches,
+/// the odds of the asked pools, or the results and dividends of its race.
+fn answers(asked: &Operation, record: &Record) -> Result<(), String> {
+    let same_race = |race: &RaceKey, key: &RaceKey| {
+        if race == key {
+            Ok(())
+        } else {
+            Err(format!("the job asked about {} {} race {}", key.track, json::date(&key.date), key.number))
+        }
+    };
+    match (asked, record) {
+        (Operation::Schedule(day), Record::Race(r)) => {
+            if r.key.track == day.track && r.key.date == day.date {
+                Ok(())
+            } else {
+                Err(format!("the job asked for the schedule of {} {}", day.track, json::date(&day.date)))
+            }
+        }
+        (
+            Operation::Entries(race),
+            Record::Entry(Entry { race: key, .. }) | Record::Scratch(Scratch { race: key, .. }),
+        ) => same_race(key, &race.key),
+        (
+            Operation::Results(race),
+            Record::Result(ResultRow { race: key, .. }) | Record::Dividend(Dividend { race: key, .. }),
+        ) => same_race(key, &race.key),
+        (Operation::Odds(query), Record::Odds(o)) => {
+            same_race(&o.race, &query.race.key)?;
+            if query.pools.contains(&o.pool) {
+                Ok(())
+            } else {
+                Err(format!("the job did not ask for the {} pool", json::pool(o.pool)))
+            }
+        }
+        (asked, _) => Err(format!("a {} job cannot return it", operation_name(asked))),
+    }
+}
+
+fn operation_name(op: &Operation) -> &'static str {
+    match op {
+        Operation::Schedule(_) => "schedule",
+        Operation::Entries(_) => "entries",
+        Operation::Odds(_) => "odds",
+        Operation::Results(_) => "results",
+    }
 }
 
 fn check_record(served: &[String], record: &Record) -> Result<(), String> {
@@ -147,7 +199,11 @@ fn race_key(served: &[String], key: &RaceKey) -> Result<(), String> {
         return Err(format!("unknown track (known: {})", crate::tracks::codes()));
     }
     if !served.contains(&key.track) {
-        return Err(format!("track {} is not among the tracks this plugin serves ({})", key.track, served.join(", ")));
+        return Err(format!(
+            "track {} is not among the tracks of this job's source ({})",
+            key.track,
+            served.join(", ")
+        ));
     }
     date(&key.date)?;
     if !RACE_NUMBERS.contains(&key.number) {

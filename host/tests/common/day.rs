@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeDelta};
 use racelab::budget::{Budget, DatasetLimit};
 use racelab::config::Cadence;
-use racelab::daemon::source_plan;
+use racelab::daemon::{served_tracks, source_plan};
 use racelab::fetch::{Endpoint, Fetcher, Secret};
 use racelab::jobs::planner::Planner;
 use racelab::jobs::retry::Backoff;
@@ -104,10 +104,11 @@ impl Day {
                 let limit = DatasetLimit { daily_quota: options.daily_quota.or(hint.daily_quota), per_second: None };
                 budget = budget.with_limit(name, &hint.dataset, limit);
             }
-            plans.push(source_plan(name, &plugin));
+            let tracks = served_tracks(name, &plugin, &racelab::tracks::of_source(name)).expect("tracks");
+            plans.push(source_plan(name, &plugin, &tracks));
             let param = plugin.manifest().credential_param.clone().expect("credential param");
-            let endpoint = Endpoint::new(&sim.base_url, Some((param, Secret::new("test-key"))));
-            sources.insert(name.to_string(), SourceRuntime { plugin, endpoint, config: Vec::new() });
+            let endpoint = Endpoint::new(&sim.base_url, Some((param, Secret::new("test-key")))).expect("base URL");
+            sources.insert(name.to_string(), SourceRuntime { plugin, endpoint, tracks, config: Vec::new() });
         }
         let settings = WorkerSettings {
             concurrency: 4,

@@ -65,6 +65,7 @@ pub fn serve(database_url: &str, world: &SimWorld, config: &Path, log: &Path) ->
         .env("RACELAB_LISTEN", "127.0.0.1:0")
         .env("RACELAB_SIM_CLOCK", &world.spec)
         .env("RACELAB_LOG", "warn,racelab=info")
+        .env("RACELAB_CACHE_DIR", super::plugin_cache())
         .env("RACELAB_KRA_PLUGIN", component("racelab-plugin-kra"))
         .env("RACELAB_KRA_BASE_URL", &world.sim.base_url)
         .env("RACELAB_KRA_SERVICE_KEY", "test-key")

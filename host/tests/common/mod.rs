@@ -14,7 +14,19 @@ pub fn workspace() -> PathBuf {
 }
 
 /// The components the tests load, by package name.
-const PACKAGES: [&str; 3] = ["racelab-plugin-kra", "racelab-plugin-kspo", "racelab-test-misbehaving"];
+const PACKAGES: [&str; 6] = [
+    "racelab-plugin-kra",
+    "racelab-plugin-kspo",
+    "racelab-test-misbehaving",
+    "racelab-test-hostile",
+    "racelab-test-sleepy",
+    "racelab-test-wrong-signature",
+];
+
+/// The compile cache the tests' hosts share, under `target/` (not the user's cache).
+pub fn plugin_cache() -> PathBuf {
+    workspace().join("target").join("plugin-cache")
+}
 
 /// Builds every test component for wasm32-wasip2 (once per process; cargo makes repeats
 /// no-ops) and returns the path of `package`'s `.wasm`. A separate target dir keeps this
@@ -104,4 +116,86 @@ impl Drop for Sim {
 /// A multi-threaded runtime for driving the host's async code from a plain `#[test]`.
 pub fn async_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+}
+
+/// LEB128 of an unsigned number, as the Wasm binary format writes sizes and indices.
+fn leb(mut n: u64, out: &mut Vec<u8>) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// A section: its id, its size, its contents.
+fn section(id: u8, contents: &[u8], out: &mut Vec<u8>) {
+    out.push(id);
+    leb(contents.len() as u64, out);
+    out.extend_from_slice(contents);
+}
+
+/// A core module that only defines linear memories of `memory_pages` (64 KiB pages) each and
+/// function tables of `table_elements` each.
+pub fn core_module(memory_pages: &[u32], table_elements: &[u32]) -> Vec<u8> {
+    let mut module = b"\0asm\x01\0\0\0".to_vec();
+    if !table_elements.is_empty() {
+        let mut tables = Vec::new();
+        leb(table_elements.len() as u64, &mut tables);
+        for &n in table_elements {
+            tables.extend([0x70, 0x00]); // funcref, no maximum
+            leb(n.into(), &mut tables);
+        }
+        section(4, &tables, &mut module);
+    }
+    if !memory_pages.is_empty() {
+        let mut memories = Vec::new();
+        leb(memory_pages.len() as u64, &mut memories);
+        for &pages in memory_pages {
+            memories.push(0x00); // no maximum
+            leb(pages.into(), &mut memories);
+        }
+        section(5, &memories, &mut module);
+    }
+    module
+}
+
+/// `component` with `module` appended and instantiated `instances` times when the component is:
+/// what a component with extra memories, tables or instances looks like to the host. The
+/// original's plugin export is untouched, so it still loads as a plugin — up to its limits.
+pub fn with_extra_core_instances(component: &[u8], module: &[u8], instances: u32) -> Vec<u8> {
+    // Count the core modules the component defines at its top level: the appended one's index.
+    let mut modules = 0u64;
+    let mut at = 8;
+    while at < component.len() {
+        let id = component[at];
+        let (mut size, mut shift, mut i) = (0u64, 0, at + 1);
+        loop {
+            let byte = component[i];
+            size |= u64::from(byte & 0x7f) << shift;
+            shift += 7;
+            i += 1;
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        if id == 1 {
+            modules += 1;
+        }
+        at = i + size as usize;
+    }
+    let mut out = component.to_vec();
+    section(1, module, &mut out);
+    let mut defs = Vec::new();
+    leb(instances.into(), &mut defs);
+    for _ in 0..instances {
+        defs.push(0x00); // instantiate a module…
+        leb(modules, &mut defs); // …this one…
+        defs.push(0x00); // …with no arguments
+    }
+    section(2, &defs, &mut out);
+    out
 }
