@@ -90,6 +90,8 @@ pub(crate) fn async_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn init_logging(json: bool, default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RACELAB_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only for a terminal: a log file or a collector gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     let _ = if json { builder.json().try_init() } else { builder.try_init() };
 }
