@@ -52,6 +52,12 @@ pub fn write_config(dir: &Path, toml: &str) -> PathBuf {
 
 /// Starts `racelab serve`; its log goes to `log`.
 pub fn serve(database_url: &str, world: &SimWorld, config: &Path, log: &Path) -> Child {
+    serve_with(database_url, world, config, log, &[])
+}
+
+/// [`serve`] with more environment variables, which win over the defaults (another plugin, a
+/// Slack webhook, a fixed listen address).
+pub fn serve_with(database_url: &str, world: &SimWorld, config: &Path, log: &Path, env: &[(&str, String)]) -> Child {
     let log = std::fs::File::create(log).expect("log file");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_racelab"));
     for (k, _) in std::env::vars() {
@@ -72,6 +78,7 @@ pub fn serve(database_url: &str, world: &SimWorld, config: &Path, log: &Path) ->
         .env("RACELAB_KSPO_PLUGIN", component("racelab-plugin-kspo"))
         .env("RACELAB_KSPO_BASE_URL", &world.sim.base_url)
         .env("RACELAB_KSPO_SERVICE_KEY", "test-key")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
         .stderr(log);
     cmd.spawn().expect("racelab serve starts")
