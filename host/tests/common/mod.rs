@@ -40,7 +40,12 @@ pub fn component(package: &str) -> PathBuf {
         cmd.current_dir(workspace())
             .args(["build", "--release", "--target", "wasm32-wasip2"])
             .env("CARGO_TARGET_DIR", &target)
-            .env_remove("RUSTFLAGS");
+            // The components are Wasm built in release, whatever the host is built with: no
+            // coverage instrumentation (cargo llvm-cov) or other flags meant for the host.
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .env_remove("RUSTC_WRAPPER")
+            .env_remove("RUSTC_WORKSPACE_WRAPPER");
         for p in PACKAGES {
             cmd.args(["-p", p]);
         }
