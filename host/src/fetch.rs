@@ -77,7 +77,8 @@ impl Endpoint {
     /// portal's "Decoding" key (`+/=`) or its "Encoding" key (`%2B%2F%3D`), which is decoded here
     /// so that it is encoded exactly once on the wire.
     pub fn new(base_url: &str, credential: Option<(String, Secret)>) -> Result<Self, BaseUrlError> {
-        let error = |reason: &str| BaseUrlError { shown: base_url.to_string(), reason: reason.to_string() };
+        let shown = redact_base_url(base_url);
+        let error = |reason: &str| BaseUrlError { shown: shown.clone(), reason: reason.to_string() };
         let base = Url::parse(base_url.trim()).map_err(|e| error(&e.to_string()))?;
         if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none_or(str::is_empty) {
             return Err(error("it must be http:// or https:// and a host"));
@@ -142,6 +143,22 @@ impl Endpoint {
         } else {
             Err(RequestError::ElsewhereThanBase { found: origin(url), expected: origin(&self.base) })
         }
+    }
+}
+
+/// A base URL as messages show it: without a password or a query, either of which could hold
+/// a secret.
+pub fn redact_base_url(base_url: &str) -> String {
+    match Url::parse(base_url.trim()) {
+        Ok(mut url) => {
+            if url.password().is_some() {
+                let _ = url.set_password(Some("***"));
+            }
+            url.set_query(None);
+            url.to_string()
+        }
+        Err(_) if base_url.contains('@') => "(a URL with a user or password, not shown)".to_string(),
+        Err(_) => base_url.to_string(),
     }
 }
 

@@ -367,7 +367,7 @@ fn check_source(name: &str, config: SourceConfig) -> Result<Option<SourceConfig>
     if let Err(e) = crate::fetch::Endpoint::new(base_url, None) {
         return Err(ConfigError::Invalid {
             key: format!("RACELAB_{upper}_BASE_URL"),
-            value: base_url.clone(),
+            value: crate::fetch::redact_base_url(base_url),
             reason: format!("{e}; expected http:// or https://, a host, an optional port and path"),
         });
     }
