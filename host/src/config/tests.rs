@@ -102,3 +102,41 @@ fn unknown_file_keys_and_bad_values_are_refused() {
     assert!(load("[cadence]\nschedule_at = \"25:00\"\n").contains("HH:MM"));
     assert!(load("[cadence]\nodds_pools = [\"WINNER\"]\n").contains("WINNER"));
 }
+
+#[test]
+fn each_source_serves_its_own_tracks_and_no_track_has_two_sources() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("racelab.toml");
+    let load = |text: &str| {
+        std::fs::write(&path, text).expect("write");
+        let mut vars = env(&KRA);
+        vars.push(("RACELAB_CONFIG".into(), path.display().to_string()));
+        vars.extend(env(&[
+            ("RACELAB_KSPO_PLUGIN", "kspo.wasm"),
+            ("RACELAB_KSPO_BASE_URL", "http://127.0.0.1:8080"),
+            ("RACELAB_KSPO_SERVICE_KEY", "k"),
+        ]));
+        Config::load(&vars)
+    };
+    let config = load("").expect("defaults");
+    assert_eq!(config.sources["kra"].tracks, ["seoul", "busan", "jeju"]);
+    assert_eq!(config.sources["kspo"].tracks, ["gwangmyeong", "misari"]);
+    let config = load("[sources.kra]\ntracks = [\"seoul\"]\n").expect("a narrower set");
+    assert_eq!(config.sources["kra"].tracks, ["seoul"]);
+    let err = load("[sources.kra]\ntracks = [\"seoul\", \"gwangmyeong\"]\n").expect_err("shared").to_string();
+    assert!(err.contains("gwangmyeong is served by") && err.contains("a track belongs to one source"), "{err}");
+    let err = load("[sources.kra]\ntracks = [\"tokyo\"]\n").expect_err("unknown").to_string();
+    assert!(err.contains("sources.kra.tracks") && err.contains("known tracks"), "{err}");
+}
+
+#[test]
+fn a_base_url_the_host_cannot_send_to_is_refused_at_start() {
+    for bad in ["apis.data.go.kr", "https://user:pw@apis.data.go.kr", "https://apis.data.go.kr/?serviceKey=x"] {
+        let mut vars = env(&KRA);
+        vars.retain(|(k, _)| k != "RACELAB_KRA_BASE_URL");
+        vars.push(("RACELAB_KRA_BASE_URL".into(), bad.into()));
+        let err = Config::load(&vars).expect_err(bad).to_string();
+        assert!(err.starts_with("RACELAB_KRA_BASE_URL = "), "{err}");
+        assert!(!err.contains("pw") && !err.contains("serviceKey=x"), "no secret in the message: {err}");
+    }
+}
