@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, TimeDelta};
 use common::day::{FakeSlack, busiest_day, kst};
-use common::host::{SimWorld, database_url, serve_with, terminate, write_config};
-use racelab_sim::{Calendar, Discipline, SimConfig, expect};
+use common::host::{SimWorld, assert_entries_complete, database_url, serve_with, terminate, write_config};
+use racelab_sim::{Calendar, Discipline, SimConfig};
 use sqlx::PgPool;
 
 const SEED: u64 = 7;
@@ -98,18 +98,7 @@ per_second = 50
         let day = calendar.day(*track, date).expect("a race day");
         let early: Vec<u8> = day.races.iter().filter(|r| r.post_time < kst(date, 12, 0)).map(|r| r.number).collect();
         assert!(!early.is_empty(), "{} races before noon", track.code());
-        for race in expect::day(&calendar, *track, date).iter().filter(|r| early.contains(&r.number)) {
-            let entries: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM entries WHERE track = $1 AND race_date = $2 AND race_number = $3",
-            )
-            .bind(track.code())
-            .bind(date)
-            .bind(i16::from(race.number))
-            .fetch_one(&pool)
-            .await
-            .expect("entries");
-            assert_eq!(entries, race.entries as i64, "{} race {} entries", track.code(), race.number);
-        }
+        assert_entries_complete(&pool, &calendar, *track, date, |n| early.contains(&n)).await;
     }
 
     // The hostile plugin was asked only about seoul, though it claims gwangmyeong too.

@@ -86,16 +86,20 @@ skip_unchanged_odds = false
     assert!(!config.store.skip_unchanged_odds);
 }
 
-#[test]
-fn unknown_file_keys_and_bad_values_are_refused() {
+/// Loads the KRA environment plus `more`, with `text` as the config file.
+fn load_with_file(text: &str, more: &[(&str, &str)]) -> Result<Config, ConfigError> {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("racelab.toml");
-    let load = |text: &str| {
-        std::fs::write(&path, text).expect("write");
-        let mut vars = env(&KRA);
-        vars.push(("RACELAB_CONFIG".into(), path.display().to_string()));
-        Config::load(&vars).expect_err("refused").to_string()
-    };
+    std::fs::write(&path, text).expect("write");
+    let mut vars = env(&KRA);
+    vars.extend(env(more));
+    vars.push(("RACELAB_CONFIG".into(), path.display().to_string()));
+    Config::load(&vars)
+}
+
+#[test]
+fn unknown_file_keys_and_bad_values_are_refused() {
+    let load = |text: &str| load_with_file(text, &[]).expect_err("refused").to_string();
     assert!(load("[cadence]\nodds_phase = []\n").contains("odds_phase"));
     assert!(load("[sources.pmu]\nplugin = \"x\"\n").contains("sources.pmu"));
     assert!(load("[cadence]\nodds_phases = [[5, 30], [15, 60]]\n").contains("strictly decreasing"));
@@ -105,19 +109,12 @@ fn unknown_file_keys_and_bad_values_are_refused() {
 
 #[test]
 fn each_source_serves_its_own_tracks_and_no_track_has_two_sources() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("racelab.toml");
-    let load = |text: &str| {
-        std::fs::write(&path, text).expect("write");
-        let mut vars = env(&KRA);
-        vars.push(("RACELAB_CONFIG".into(), path.display().to_string()));
-        vars.extend(env(&[
-            ("RACELAB_KSPO_PLUGIN", "kspo.wasm"),
-            ("RACELAB_KSPO_BASE_URL", "http://127.0.0.1:8080"),
-            ("RACELAB_KSPO_SERVICE_KEY", "k"),
-        ]));
-        Config::load(&vars)
-    };
+    let kspo = [
+        ("RACELAB_KSPO_PLUGIN", "kspo.wasm"),
+        ("RACELAB_KSPO_BASE_URL", "http://127.0.0.1:8080"),
+        ("RACELAB_KSPO_SERVICE_KEY", "k"),
+    ];
+    let load = |text: &str| load_with_file(text, &kspo);
     let config = load("").expect("defaults");
     assert_eq!(config.sources["kra"].tracks, ["seoul", "busan", "jeju"]);
     assert_eq!(config.sources["kspo"].tracks, ["gwangmyeong", "misari"]);

@@ -100,3 +100,25 @@ pub fn terminate(child: &mut Child) -> (Duration, bool) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Checks that every race of `track` on `date` that `keep` picks has the entries the
+/// simulator's model says it has.
+pub async fn assert_entries_complete(
+    pool: &PgPool,
+    calendar: &racelab_sim::Calendar,
+    track: racelab_sim::Track,
+    date: chrono::NaiveDate,
+    keep: impl Fn(u8) -> bool,
+) {
+    for race in racelab_sim::expect::day(calendar, track, date).iter().filter(|r| keep(r.number)) {
+        let entries: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM entries WHERE track = $1 AND race_date = $2 AND race_number = $3")
+                .bind(track.code())
+                .bind(date)
+                .bind(i16::from(race.number))
+                .fetch_one(pool)
+                .await
+                .expect("entries");
+        assert_eq!(entries, race.entries as i64, "{} race {} entries", track.code(), race.number);
+    }
+}
