@@ -165,7 +165,7 @@ impl Daemon {
         let retention = self.raw_retention;
         let mut stop_planner = stop_rx.clone();
         let planning = tokio::spawn(async move {
-            let mut ticks = Box::pin(CronScheduler::new(schedule).into_stream());
+            let mut ticks = Box::pin(cron_ticks(schedule));
             let mut last_upkeep: Option<chrono::NaiveDate> = None;
             loop {
                 tokio::select! {
@@ -214,6 +214,35 @@ impl Daemon {
         }
         Ok(())
     }
+}
+
+/// The planner's ticks. apalis-cron's stream, once a tick is late (a planner tick that outlasted
+/// the interval, a database outage), answers every later poll at once with an out-of-range
+/// error for that tick; taken for ticks, those made a busy loop of planner runs and warnings.
+/// Here a late tick is dropped and the schedule restarted from now, with one warning a minute
+/// at most.
+fn cron_ticks(schedule: cron::Schedule) -> impl futures_util::Stream<Item = ()> {
+    const WARN_EVERY: Duration = Duration::from_secs(60);
+    let start = move || Box::pin(CronScheduler::new(schedule.clone()).into_stream());
+    let state = (start(), None::<std::time::Instant>, 0u64);
+    futures_util::stream::unfold(state, move |(mut ticks, mut warned, mut late)| {
+        let start = start.clone();
+        async move {
+            loop {
+                match ticks.next().await? {
+                    Ok(_) => return Some(((), (ticks, warned, late))),
+                    Err(e) => {
+                        late += 1;
+                        if warned.is_none_or(|at| at.elapsed() >= WARN_EVERY) {
+                            tracing::warn!(late, "planner ticks fell behind ({e}); skipping to the next one");
+                            (warned, late) = (Some(std::time::Instant::now()), 0);
+                        }
+                        ticks = start();
+                    }
+                }
+            }
+        }
+    })
 }
 
 /// Daily: partitions ahead, old raw responses out.
@@ -316,5 +345,34 @@ pub fn source_plan(name: &str, plugin: &Plugin, tracks: &[String]) -> SourcePlan
         tracks: tracks.to_vec(),
         ops: m.operations.clone(),
         pools: m.pools.iter().map(|p| crate::json::pool(*p).to_string()).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_late_planner_tick_is_skipped_not_repeated_at_once() {
+        let schedule = cron::Schedule::from_str("* * * * * *").expect("every second");
+        let mut ticks = Box::pin(cron_ticks(schedule));
+        assert!(ticks.next().await.is_some());
+        // A tick that outlasts the interval, as one did during a database outage: the next
+        // tick is in the past when the stream is polled again.
+        std::thread::sleep(Duration::from_millis(2_500));
+        let window = tokio::time::sleep(Duration::from_millis(2_500));
+        tokio::pin!(window);
+        let mut count = 0;
+        loop {
+            tokio::select! {
+                () = &mut window => break,
+                tick = ticks.next() => {
+                    assert!(tick.is_some(), "the ticks go on");
+                    count += 1;
+                }
+            }
+        }
+        // About one a second, not a busy loop.
+        assert!((1..=4).contains(&count), "{count} ticks in 2.5 s");
     }
 }
