@@ -1,7 +1,8 @@
-//! The worker with a hostile plugin: a job that runs out of time is a plugin fault that frees
-//! its slot, the job's own budget stops a plugin whose calls each stay within their deadline,
-//! and a source whose jobs all time out says so in `/status`. In process, on a fixed clock,
-//! against a real PostgreSQL; the plugin never gets as far as a request.
+//! The worker's guards, with a hostile plugin: a job that runs out of time is a plugin fault
+//! that frees its slot, the job's own budget stops a plugin whose calls each stay within their
+//! deadline, a source whose jobs all time out says so in `/status`, and a pre-race poll whose
+//! race has started is not run. In process, on a fixed clock, against a real PostgreSQL; the
+//! plugin never gets as far as a request.
 
 mod common;
 
@@ -126,4 +127,41 @@ async fn a_job_past_its_budget_is_stopped_as_a_plugin_fault(pool: PgPool) {
     );
     let state: String = sqlx::query_scalar("SELECT state FROM planned_jobs").fetch_one(&pool).await.expect("job");
     assert_eq!(state, "failed");
+}
+
+/// A pre-race poll run after its race started — retried by hand hours later, or held up — is
+/// superseded: run, it would store the race's later odds as a pre-race snapshot.
+#[sqlx::test(migrations = false)]
+async fn a_pre_race_poll_whose_race_has_started_is_superseded_not_run(pool: PgPool) {
+    let (worker, clock) = worker(&pool, Duration::from_millis(300), Duration::from_secs(60)).await;
+    let now = clock.now().to_utc();
+    let spec = JobSpec {
+        source: "kra".into(),
+        op: Op::Odds,
+        track: "seoul".into(),
+        race_date: date(),
+        race_number: 1,
+        slot: now - chrono::TimeDelta::hours(11),
+        lane: racelab::budget::Lane::Live,
+        post_time: Some(now - chrono::TimeDelta::hours(10)),
+        pools: vec!["WIN".into(), "PLC".into()],
+    };
+    jobs::enqueue(&pool, &clock, &[spec]).await.expect("enqueue");
+    // As `racelab retry` leaves it: the job queued again, its failure still open.
+    sqlx::query(
+        "INSERT INTO ingestion_failures (source, operation, error_kind, message, planned_job)
+         SELECT 'kra', 'odds', 'malformed', 'a truncated body', id FROM planned_jobs",
+    )
+    .execute(&pool)
+    .await
+    .expect("a failure");
+    worker.run_until_idle(Duration::from_secs(30)).await.expect("drains");
+    let state: String = sqlx::query_scalar("SELECT state FROM planned_jobs").fetch_one(&pool).await.expect("job");
+    assert_eq!(state, "superseded");
+    assert_eq!(worker.stats().requests.load(std::sync::atomic::Ordering::Relaxed), 0, "nothing was asked");
+    let open: i64 = sqlx::query_scalar("SELECT count(*) FROM ingestion_failures WHERE resolved_at IS NULL")
+        .fetch_one(&pool)
+        .await
+        .expect("open");
+    assert_eq!(open, 0, "nothing is left to wait for: the failure is resolved with the job");
 }

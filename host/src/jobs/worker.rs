@@ -162,6 +162,23 @@ struct JobRow {
     race_meeting: Option<String>,
 }
 
+/// The open failures of planned job `$1` resolved (a CTE named `resolved`), then the
+/// incidents (source, dataset, kind) that leaves with no open failure: what a job's success or
+/// its end without a run clears. A macro so that `concat!` builds both statements from it.
+macro_rules! resolve_failures {
+    () => {
+        "resolved AS (
+             UPDATE ingestion_failures SET resolved_at = now()
+             WHERE planned_job = $1 AND resolved_at IS NULL
+             RETURNING id, source, dataset, error_kind)
+         SELECT DISTINCT r.source, r.dataset, r.error_kind FROM resolved r
+         WHERE NOT EXISTS (SELECT 1 FROM ingestion_failures f
+                           WHERE f.resolved_at IS NULL AND f.id <> ALL (SELECT id FROM resolved)
+                             AND f.source = r.source AND f.dataset IS NOT DISTINCT FROM r.dataset
+                             AND f.error_kind = r.error_kind)"
+    };
+}
+
 /// Planned jobs with their race, read in one statement for a whole claim.
 const READ_JOBS: &str = "SELECT j.id, j.source, j.op, j.track, j.race_date, j.race_number, j.slot, j.lane, j.post_time,
             j.pools, j.state, j.attempts, j.not_before,
@@ -521,13 +538,11 @@ impl Worker {
             tracing::info!(job = job.id, "{}: post time moved from {planned} to {current}; superseded", job.describe());
             return self.finish(task, &job, "superseded", Settle::Done).await;
         }
-        // A pre-race odds poll that waited out a quota pause past its race's start has nothing
-        // left to say: spending the fresh quota on it would only delay the work that matters.
-        if op == Op::Odds
-            && job.not_before.is_some()
-            && job.post_time.is_some_and(|post| post <= inner.clock.now().to_utc())
-        {
-            tracing::info!(job = job.id, "{}: the race started while the quota was out; expired", job.describe());
+        // A pre-race odds poll whose race has started has nothing left to say — whether it
+        // waited out a quota pause, a backlog, or was retried by hand hours later: run now, it
+        // would store the race's later odds as a pre-race snapshot, and spend quota on it.
+        if op == Op::Odds && job.post_time.is_some_and(|post| post <= inner.clock.now().to_utc()) {
+            tracing::info!(job = job.id, "{}: the race has started; the pre-race poll is superseded", job.describe());
             return self.finish(task, &job, "superseded", Settle::Done).await;
         }
         let meeting = job.race_meeting.clone();
@@ -648,24 +663,16 @@ impl Worker {
         // One statement: the job done, its task settled (as `settle` does with `Settle::Done`),
         // and its failures resolved; an incident (source, dataset, kind) clears when no failure
         // of it is left open.
-        let cleared: Vec<(String, Option<String>, String)> = sqlx::query_as(
+        let cleared: Vec<(String, Option<String>, String)> = sqlx::query_as(concat!(
             "WITH job AS (
                  UPDATE planned_jobs SET state = 'done', finished_at = now(), attempts = attempts + 1,
                         records = $2, requests = $3
                  WHERE id = $1),
              task AS (
                  UPDATE apalis.jobs SET status = 'Done', done_at = now(), last_result = $5, attempts = attempts + 1
-                 WHERE id = $4),
-             resolved AS (
-                 UPDATE ingestion_failures SET resolved_at = now()
-                 WHERE planned_job = $1 AND resolved_at IS NULL
-                 RETURNING id, source, dataset, error_kind)
-             SELECT DISTINCT r.source, r.dataset, r.error_kind FROM resolved r
-             WHERE NOT EXISTS (SELECT 1 FROM ingestion_failures f
-                               WHERE f.resolved_at IS NULL AND f.id <> ALL (SELECT id FROM resolved)
-                                 AND f.source = r.source AND f.dataset IS NOT DISTINCT FROM r.dataset
-                                 AND f.error_kind = r.error_kind)",
-        )
+                 WHERE id = $4), ",
+            resolve_failures!()
+        ))
         .bind(job.id)
         .bind(i32::try_from(output.records.len()).unwrap_or(i32::MAX))
         .bind(i32::try_from(requests).unwrap_or(i32::MAX))
@@ -823,6 +830,9 @@ impl Worker {
     }
 
     /// Marks the job `state` and settles its task, in one transaction.
+    ///
+    /// A job that ends without running (superseded) leaves nothing for its open failures to
+    /// wait for: they are resolved with it, and so are the incidents they leave clear.
     async fn finish(&self, task: &str, job: &JobRow, state: &str, how: Settle) -> Result<(), JobError> {
         let mut tx = self.inner.pool.begin().await.map_err(db("finishing a job"))?;
         sqlx::query("UPDATE planned_jobs SET state = $2, finished_at = now() WHERE id = $1")
@@ -831,10 +841,20 @@ impl Worker {
             .execute(&mut *tx)
             .await
             .map_err(db("finishing a job"))?;
+        let cleared: Vec<(String, Option<String>, String)> = sqlx::query_as(concat!("WITH ", resolve_failures!()))
+            .bind(job.id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db("resolving a finished job's failures"))?;
         settle(&mut tx, &self.inner.clock, task, how, state).await?;
         tx.commit().await.map_err(db("finishing a job"))?;
         if state == "superseded" {
             self.inner.stats.superseded.fetch_add(1, Relaxed);
+        }
+        if let Some(alerter) = &self.inner.alerter {
+            for (source, dataset, kind) in cleared {
+                alerter.resolve(&Incident::new(source, dataset.unwrap_or_default(), kind));
+            }
         }
         Ok(())
     }
