@@ -34,7 +34,7 @@ use crate::tracks::kst;
 pub struct SourcePlan {
     /// `kra` or `kspo`.
     pub source: String,
-    /// The tracks its manifest serves.
+    /// The tracks it serves: the configuration's for its source that its manifest lists.
     pub tracks: Vec<String>,
     /// The operations its manifest supports.
     pub ops: Vec<OperationKind>,
