@@ -22,7 +22,7 @@ use crate::fetch::{Endpoint, Fetcher};
 use crate::jobs::planner::{Planner, SourcePlan};
 use crate::jobs::retry::Backoff;
 use crate::jobs::worker::{SourceRuntime, Worker, WorkerParts, WorkerSettings};
-use crate::plugins::{CompileCache, Limits, Plugin, Runtime};
+use crate::plugins::{Limits, Plugin, Runtime};
 use crate::store::{self, Store, StoreConfig};
 
 /// What differs between `serve`, `demo` and tests.
@@ -84,7 +84,9 @@ impl Daemon {
         let store = Store::new(pool.clone(), StoreConfig { skip_unchanged_odds: config.store.skip_unchanged_odds });
         let today = options.clock.now().date_naive();
         store.ensure_partitions(today, 3).await?;
-        let runtime = Arc::new(plugin_runtime(&config.cache_dir)?);
+        // Native code only from the host's own compile cache (or compiled in memory).
+        let runtime = Runtime::new(Limits::default()).context("starting the plugin runtime")?;
+        let runtime = Arc::new(runtime.with_cache_dir(&config.cache_dir));
         let mut budget = Budget::new(pool.clone(), options.clock.clone());
         let mut sources = HashMap::new();
         let mut plans = Vec::new();
@@ -284,19 +286,6 @@ fn with_limits(mut budget: Budget, name: &str, plugin: &Plugin, source: &crate::
         budget = budget.with_limit(name, &hint.dataset, limit);
     }
     budget
-}
-
-/// The plugin runtime of `serve`: precompiled code only from its own compile cache in
-/// `cache_dir`, or compiled in memory when that directory cannot be the host's own.
-fn plugin_runtime(cache_dir: &std::path::Path) -> anyhow::Result<Runtime> {
-    let runtime = Runtime::new(Limits::default()).context("starting the plugin runtime")?;
-    Ok(match CompileCache::open(cache_dir) {
-        Ok(cache) => runtime.with_cache(cache),
-        Err(e) => {
-            tracing::warn!("compiling plugins in memory at every start: {e}");
-            runtime
-        }
-    })
 }
 
 /// Loads a component off the async runtime (compiling is CPU-bound), giving up when loading

@@ -132,7 +132,7 @@ fn parse_key_value(text: &str) -> Result<(String, String), String> {
 }
 
 pub fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
-    let runtime = runtime()?;
+    let runtime = Runtime::new(Limits::default())?.with_cache_dir(&CompileCache::default_dir());
     match cmd {
         PluginCommand::Check { wasm, trust } => {
             let plugin = load(&runtime, &wasm, &trust)?;
@@ -153,18 +153,6 @@ pub fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-/// The plugin runtime, with the compile cache when its directory is usable.
-fn runtime() -> anyhow::Result<Runtime> {
-    let runtime = Runtime::new(Limits::default())?;
-    Ok(match CompileCache::open(&CompileCache::default_dir()) {
-        Ok(cache) => runtime.with_cache(cache),
-        Err(e) => {
-            tracing::warn!("compiling in memory: {e}");
-            runtime
-        }
-    })
 }
 
 /// A component, or with `--trust-precompiled` a precompiled one.

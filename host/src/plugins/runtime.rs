@@ -85,6 +85,18 @@ impl Runtime {
         self
     }
 
+    /// [`Runtime::with_cache`] on the cache in `dir`, or, when that directory cannot be the
+    /// host's own, the same runtime compiling in memory, with a warning that says why.
+    pub fn with_cache_dir(self, dir: &Path) -> Self {
+        match CompileCache::open(dir) {
+            Ok(cache) => self.with_cache(cache),
+            Err(e) => {
+                tracing::warn!("compiling plugins in memory: {e}");
+                self
+            }
+        }
+    }
+
     /// The engine, for precompiling components with the same settings.
     pub fn engine(&self) -> &Engine {
         &self.engine
