@@ -175,7 +175,11 @@ async fn set_up(url: &str) -> anyhow::Result<Setup> {
     let setup = Setup { url: url.to_string(), pool, clock, sim, plugins, date };
 
     // The 06:00 schedule sync, as the daemon's first tick does it.
-    let plans = setup.plugins.iter().map(|(name, p)| source_plan(name, p, &racelab::tracks::of_source(name))).collect();
+    let plans = setup
+        .plugins
+        .iter()
+        .map(|(name, p)| source_plan(name, p, &racelab::tracks::of_source(name), &[]))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let planner = Planner::new(setup.pool.clone(), setup.clock.clone(), Cadence::default(), plans, Duration::ZERO);
     let planned = planner.tick().await?;
     let w = worker(&setup, &setup.pool, 8, "bench-schedule").await?;

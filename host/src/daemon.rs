@@ -22,6 +22,7 @@ use crate::fetch::{Endpoint, Fetcher};
 use crate::jobs::planner::{Planner, SourcePlan};
 use crate::jobs::retry::Backoff;
 use crate::jobs::worker::{SourceRuntime, Worker, WorkerParts, WorkerSettings};
+use crate::plugins::hints::{self, OddsTiming};
 use crate::plugins::{Limits, Plugin, Runtime};
 use crate::store::{self, Store, StoreConfig};
 
@@ -82,7 +83,7 @@ impl Daemon {
         let pool = store::connect(config.database_url.expose()).await?;
         store::migrate(&pool).await?;
         let store = Store::new(pool.clone(), StoreConfig { skip_unchanged_odds: config.store.skip_unchanged_odds });
-        let today = options.clock.now().date_naive();
+        let today = options.clock.now().with_timezone(&crate::tracks::kst()).date_naive();
         store.ensure_partitions(today, 3).await?;
         // Native code only from the host's own compile cache (or compiled in memory).
         let runtime = Runtime::new(Limits::default()).context("starting the plugin runtime")?;
@@ -95,7 +96,13 @@ impl Daemon {
             let plugin = load_plugin(&runtime, &path).await.with_context(|| format!("loading the {name} plugin"))?;
             let tracks = served_tracks(name, &plugin, &source.tracks)?;
             budget = with_limits(budget, name, &plugin, source);
-            plans.push(source_plan(name, &plugin, &tracks));
+            let set: Vec<(String, String)> = source.config.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            let plugin_config = hints::effective_config(plugin.manifest(), &set)
+                .map_err(|e| anyhow::anyhow!("sources.{name}.config: {e}"))?;
+            plans.push(
+                source_plan(name, &plugin, &tracks, &plugin_config)
+                    .with_context(|| format!("sources.{name}.config"))?,
+            );
             let credential = match (&plugin.manifest().credential_param, &source.service_key) {
                 (Some(param), Some(key)) => Some((param.clone(), key.clone())),
                 _ => None,
@@ -103,7 +110,7 @@ impl Daemon {
             let endpoint = Endpoint::new(source.base_url.as_deref().unwrap_or_default(), credential)
                 .with_context(|| format!("RACELAB_{}_BASE_URL", name.to_ascii_uppercase()))?;
             tracing::info!(source = %name, plugin = %plugin.label(), ?tracks, "plugin loaded");
-            sources.insert(name.clone(), SourceRuntime { plugin, endpoint, tracks, config: Vec::new() });
+            sources.insert(name.clone(), SourceRuntime { plugin, endpoint, tracks, config: plugin_config });
         }
         // Without a Slack target alerts are still deduplicated and logged.
         let alert_config = AlertConfig {
@@ -139,7 +146,8 @@ impl Daemon {
         });
         worker.register().await?;
         let planner =
-            Planner::new(pool.clone(), options.clock.clone(), config.cadence.clone(), plans, options.lookahead);
+            Planner::new(pool.clone(), options.clock.clone(), config.cadence.clone(), plans, options.lookahead)
+                .with_alerter(alerter.clone());
         Ok(Daemon {
             pool,
             store,
@@ -181,7 +189,7 @@ impl Daemon {
                     Ok(n) => tracing::debug!(queued = n, "planner queued jobs"),
                     Err(e) => tracing::warn!("planning failed: {e}"),
                 }
-                let today = clock.now().date_naive();
+                let today = clock.now().with_timezone(&crate::tracks::kst()).date_naive();
                 if last_upkeep != Some(today) {
                     last_upkeep = Some(today);
                     upkeep(&store, today, retention).await;
@@ -326,15 +334,23 @@ pub fn served_tracks(name: &str, plugin: &Plugin, granted: &[String]) -> anyhow:
     Ok(served)
 }
 
-/// What the planner needs from a plugin's manifest, for the tracks it serves.
-pub fn source_plan(name: &str, plugin: &Plugin, tracks: &[String]) -> SourcePlan {
+/// What the planner needs from a plugin's manifest and effective config, for the tracks it
+/// serves.
+pub fn source_plan(
+    name: &str,
+    plugin: &Plugin,
+    tracks: &[String],
+    config: &[(String, String)],
+) -> anyhow::Result<SourcePlan> {
     let m = plugin.manifest();
-    SourcePlan {
+    let timing = OddsTiming::of(config).map_err(anyhow::Error::msg)?;
+    Ok(SourcePlan {
         source: name.to_string(),
         tracks: tracks.to_vec(),
         ops: m.operations.clone(),
         pools: m.pools.iter().map(|p| crate::json::pool(*p).to_string()).collect(),
-    }
+        odds_before_post: timing == OddsTiming::BeforeRace,
+    })
 }
 
 #[cfg(test)]

@@ -94,6 +94,12 @@ async fn the_host_survives_a_database_outage_and_the_day_completes(pool: PgPool)
         service_key: Some(Secret::new("test-key")),
         daily_quota: BTreeMap::from([("*".to_string(), 100_000)]),
         per_second: Some(50),
+        // The simulator shows odds before the race (live mode): poll them.
+        config: if name == "kra" {
+            BTreeMap::from([("odds-timing".to_string(), "before-race".to_string())])
+        } else {
+            BTreeMap::new()
+        },
     };
     let config = Config {
         database_url: Secret::new(through_proxy.clone()),

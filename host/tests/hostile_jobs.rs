@@ -98,7 +98,8 @@ async fn a_source_whose_jobs_all_time_out_frees_its_slots_and_shows_in_status(po
     let kra = worker.stats().sources.snapshot()["kra"].clone();
     assert_eq!((kra.health(), kra.failed, kra.timed_out, kra.done), (Health::TimingOut, 4, 4, 0));
 
-    let state = ApiState { pool: pool.clone(), worker: worker.clone(), clock: clock.clone() };
+    let state =
+        ApiState { pool: pool.clone(), worker: worker.clone(), clock: clock.clone(), odds_stop_after_no_data: 3 };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let server = tokio::spawn(async move { axum::serve(listener, api::router(state)).await.expect("serves") });

@@ -136,7 +136,12 @@ async fn health_readiness_and_status_answer_over_http(pool: PgPool) {
     let options = DayOptions { sim: SimConfig { seed: SEED, ..SimConfig::default() }, ..DayOptions::default() };
     let day = Day::new(pool, kst(date, 6, 0), options).await;
     day.step().await;
-    let state = ApiState { pool: day.pool.clone(), worker: day.worker.clone(), clock: day.clock.clone() };
+    let state = ApiState {
+        pool: day.pool.clone(),
+        worker: day.worker.clone(),
+        clock: day.clock.clone(),
+        odds_stop_after_no_data: 3,
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let server = tokio::spawn(async move {

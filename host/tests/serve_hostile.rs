@@ -80,7 +80,8 @@ per_second = 50
 
     // KSPO: every job due ran, none failed, and the card of each race so far is whole.
     let kspo_open: Vec<(String, String, i16, String)> = sqlx::query_as(
-        "SELECT op, track, race_number, state FROM planned_jobs WHERE source = 'kspo' AND slot <= $1 AND state <> 'done'",
+        "SELECT op, track, race_number, state FROM planned_jobs
+         WHERE source = 'kspo' AND slot <= $1 AND state NOT IN ('done', 'no_data')",
     )
     .bind(due)
     .fetch_all(&pool)

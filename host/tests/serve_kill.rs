@@ -31,6 +31,7 @@ orphan_after_s = 2
 backoff_base_ms = 50
 backoff_cap_s = 1
 [sources.kra]
+config = { odds-timing = "before-race" }
 daily_quota = { "*" = 100000 }
 per_second = 50
 [sources.kspo]

@@ -26,6 +26,7 @@ async fn two_hosts_share_the_work_without_double_polling_and_within_the_rate_lim
 [jobs]
 workers = 4
 [sources.kra]
+config = {{ odds-timing = "before-race" }}
 daily_quota = {{ "*" = 100000 }}
 per_second = {PER_SECOND}
 [sources.kspo]
@@ -72,11 +73,15 @@ per_second = {PER_SECOND}
     .expect("syncs");
     assert!(!syncs.is_empty());
     assert!(syncs.iter().all(|(_, _, n)| *n == 1), "{syncs:?}");
-    let schedule_runs: i64 = sqlx::query_scalar("SELECT count(*) FROM planned_jobs WHERE op = 'schedule'")
-        .fetch_one(&pool)
-        .await
-        .expect("schedule jobs");
-    // Five tracks, today and three days ahead, one 06:00 slot in the window.
+    let schedule_runs: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM planned_jobs
+         WHERE op = 'schedule' AND (slot AT TIME ZONE 'Asia/Seoul')::time = '06:00'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("schedule jobs");
+    // Five tracks, today and three days ahead, one 06:00 slot in the window (besides each
+    // host's start-up sync and the hourly re-sync of today).
     assert_eq!(schedule_runs, 5 * 4);
 
     // No pre-race odds poll was made twice: one capture per slot and race.

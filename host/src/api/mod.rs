@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `GET /healthz` | 200 while the process runs (liveness: restart me if this stops) |
 //! | `GET /readyz` | 200 when the database answers within a second, else 503 (take me out of rotation) |
-//! | `GET /status` | JSON: jobs by state for today (KST), open failures, this worker's counters, each source's health |
+//! | `GET /status` | JSON: jobs by state for today (KST), open failures, per track today (races, results final, final odds, gaps, pre-race odds stopped), this worker's counters, each source's health |
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
@@ -25,12 +25,19 @@ pub struct ApiState {
     pub pool: sqlx::PgPool,
     pub worker: Worker,
     pub clock: racelab_sim::Clock,
+    /// The cadence's `odds_stop_after_no_data`, to tell which track-days stopped polling.
+    pub odds_stop_after_no_data: u32,
 }
 
 impl ApiState {
     /// The state of a started daemon.
     pub fn of(daemon: &Daemon) -> Self {
-        ApiState { pool: daemon.pool.clone(), worker: daemon.worker.clone(), clock: daemon.clock.clone() }
+        ApiState {
+            pool: daemon.pool.clone(),
+            worker: daemon.worker.clone(),
+            clock: daemon.clock.clone(),
+            odds_stop_after_no_data: daemon.planner.cadence().odds_stop_after_no_data,
+        }
     }
 }
 
@@ -53,7 +60,7 @@ async fn readyz(State(state): State<ApiState>) -> impl IntoResponse {
 }
 
 async fn status(State(state): State<ApiState>) -> impl IntoResponse {
-    let today = state.clock.now().date_naive();
+    let today = state.clock.now().with_timezone(&crate::tracks::kst()).date_naive();
     let jobs: Result<Vec<(String, String, i64)>, _> = sqlx::query_as(
         "SELECT op, state, count(*) FROM planned_jobs WHERE race_date = $1 GROUP BY op, state ORDER BY op, state",
     )
@@ -63,6 +70,7 @@ async fn status(State(state): State<ApiState>) -> impl IntoResponse {
     let open: Result<i64, _> = sqlx::query_scalar("SELECT count(*) FROM ingestion_failures WHERE resolved_at IS NULL")
         .fetch_one(&state.pool)
         .await;
+    let tracks = crate::jobs::gaps::track_days(&state.pool, today, state.odds_stop_after_no_data).await;
     let s = state.worker.stats();
     let figures = s.sources.snapshot();
     let sources: serde_json::Map<String, serde_json::Value> = state
@@ -85,17 +93,19 @@ async fn status(State(state): State<ApiState>) -> impl IntoResponse {
             (name, value)
         })
         .collect();
-    match (jobs, open) {
-        (Ok(jobs), Ok(open)) => (
+    match (jobs, open, tracks) {
+        (Ok(jobs), Ok(open), Ok(tracks)) => (
             StatusCode::OK,
             Json(json!({
                 "kst_date": today,
                 "jobs_today": jobs.into_iter().map(|(op, st, n)| json!({"op": op, "state": st, "count": n})).collect::<Vec<_>>(),
                 "open_failures": open,
+                "tracks_today": tracks,
                 "sources": sources,
                 "worker": {
                     "name": state.worker.name(),
                     "done": s.done.load(Relaxed),
+                    "no_data": s.no_data.load(Relaxed),
                     "retried": s.retried.load(Relaxed),
                     "failed": s.failed.load(Relaxed),
                     "superseded": s.superseded.load(Relaxed),
@@ -104,8 +114,9 @@ async fn status(State(state): State<ApiState>) -> impl IntoResponse {
                 },
             })),
         ),
-        (Err(e), _) | (_, Err(e)) => {
+        (Err(e), _, _) | (_, Err(e), _) => {
             (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": format!("database error: {e}") })))
         }
+        (_, _, Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": e.to_string() }))),
     }
 }

@@ -2,8 +2,9 @@
 //! PostgreSQL. It creates its own database, serves the simulator in-process with a race day
 //! that begins a few (simulated) minutes from now, and runs the real daemon — planner, queue,
 //! worker, components, store — on a clock fast enough that the day's schedule, entries, odds
-//! cadence, results and dividends all land within the time asked for. Then it prints what is
-//! in the database and a query to try.
+//! (polled before the race with `--odds live`, only the final odds with `--odds final-only`),
+//! results and dividends all land within the time asked for. Then it prints what is in the
+//! database, which odds mode ran, and a query to try.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -15,10 +16,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeDelta};
 use clap::Args;
-use racelab_sim::{Calendar, Clock, SimConfig, Track};
+use racelab_sim::{Calendar, Clock, Discipline, SimConfig, Track};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, PgPool};
 
+use crate::cli::sim::OddsArg;
 use crate::config::{AlertSettings, Cadence, Config, HttpSettings, JobSettings, SourceConfig, StoreSettings};
 use crate::daemon::{Daemon, Options};
 use crate::secret::Secret;
@@ -50,6 +52,11 @@ pub struct DemoArgs {
     /// Seed of the simulator's calendar.
     #[arg(long, default_value_t = 7)]
     seed: u64,
+    /// When the simulator shows odds: `live` from the card on, drifting to post (the host polls
+    /// them before the race), or `final-only` once the race is official, as the real KRA API
+    /// does (the host asks only for the final odds).
+    #[arg(long, value_enum, default_value = "live")]
+    odds: OddsArg,
 }
 
 /// The simulated day the demo runs.
@@ -59,6 +66,8 @@ struct DemoDay {
     start: DateTime<FixedOffset>,
     end: DateTime<FixedOffset>,
     races: usize,
+    /// Races of a source with odds (KRA's).
+    odds_races: usize,
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -67,18 +76,20 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let span = (day.end - day.start).num_seconds().max(1) as f64;
     let speed = args.speed.unwrap_or(span / args.seconds.max(1) as f64);
     println!(
-        "RaceLab demo: {} races at {} on {} (simulated), {} to {} KST, clock ×{speed:.0}",
+        "RaceLab demo: {} races at {} on {} (simulated), {} to {} KST, clock ×{speed:.0}, odds {}",
         day.races,
         day.tracks.iter().map(|t| t.code()).collect::<Vec<_>>().join(", "),
         day.date,
         day.start.format("%H:%M"),
         day.end.format("%H:%M"),
+        args.odds.name(),
     );
     let url = fresh_database(&args.database_url, &args.database).await?;
     println!("database: {} (created afresh)", shown(&url));
 
     let clock = Clock::accelerated(day.start, speed);
-    let sim_config = SimConfig { seed: args.seed, clock: clock.clone(), ..SimConfig::default() };
+    let sim_config =
+        SimConfig { seed: args.seed, clock: clock.clone(), odds: args.odds.mode(), ..SimConfig::default() };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding the simulator's port")?;
     let sim_url = format!("http://{}", listener.local_addr()?);
     let (stop_sim, sim_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -86,7 +97,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         let _ = sim_stopped.await;
     }));
 
-    let config = demo_config(&url, &sim_url, &plugins);
+    let config = demo_config(&url, &sim_url, &plugins, args.odds);
     let options = Options {
         clock: clock.clone(),
         worker_name: format!("racelab-demo-{}", std::process::id()),
@@ -133,7 +144,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             );
             let _ = out.flush();
         }
-        if now >= day.end && p.queued_due == 0 && p.complete >= day.races {
+        if now >= day.end && p.queued_due == 0 && p.complete >= day.races && p.final_odds >= day.odds_races {
             break true;
         }
         if started.elapsed() > limit {
@@ -151,7 +162,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     } else {
         println!("stopped after {:.0} s before the day completed; what landed is below", took.as_secs_f64());
     }
-    summary(&pool, &url, day.date).await?;
+    summary(&pool, &url, day.date, args.odds).await?;
     Ok(if finished { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
@@ -178,12 +189,19 @@ fn pick_day(seed: u64) -> anyhow::Result<DemoDay> {
     let (Some(first), Some(last)) = (posts.iter().min(), posts.iter().max()) else {
         bail!("no races on {date}");
     };
+    let odds_races = tracks
+        .iter()
+        .filter(|t| t.discipline() == Discipline::Horse)
+        .filter_map(|t| calendar.day(*t, date))
+        .map(|d| d.races.len())
+        .sum();
     Ok(DemoDay {
         date,
         tracks,
         start: *first - TimeDelta::minutes(62),
         end: *last + TimeDelta::minutes(16),
         races: posts.len(),
+        odds_races,
     })
 }
 
@@ -265,7 +283,7 @@ fn shown(url: &str) -> String {
     crate::store::redact_database_url(url)
 }
 
-fn demo_config(url: &str, sim_url: &str, (kra, kspo): &(PathBuf, PathBuf)) -> Config {
+fn demo_config(url: &str, sim_url: &str, (kra, kspo): &(PathBuf, PathBuf), odds: OddsArg) -> Config {
     // The simulated day is compressed a few hundred times, so the demo runs with the limits of
     // a production key and the simulator's own per-second limit instead of a development key's
     // (KRA's odds dataset allows ~1,000 requests a day and the manifests ask for 5 a second).
@@ -276,9 +294,16 @@ fn demo_config(url: &str, sim_url: &str, (kra, kspo): &(PathBuf, PathBuf)) -> Co
         service_key: Some(Secret::new("demo-service-key")),
         daily_quota: BTreeMap::from([("*".to_string(), 100_000)]),
         per_second: Some(SimConfig::default().limits.per_second),
+        config: BTreeMap::new(),
     };
     let mut sources = BTreeMap::new();
-    sources.insert("kra".to_string(), source("kra", kra));
+    let mut kra = source("kra", kra);
+    // The KRA plugin says its odds come after the race, as the real API's do; the simulator's
+    // live mode shows them before, so the host is told to poll them.
+    if odds == OddsArg::Live {
+        kra.config.insert(crate::plugins::hints::ODDS_TIMING.to_string(), "before-race".to_string());
+    }
+    sources.insert("kra".to_string(), kra);
     sources.insert("kspo".to_string(), source("kspo", kspo));
     Config {
         database_url: Secret::new(url),
@@ -304,12 +329,14 @@ struct Progress {
     failed: i64,
     odds: i64,
     complete: usize,
+    /// Races with odds captured after post.
+    final_odds: usize,
 }
 
 impl Progress {
     async fn read(pool: &PgPool, date: NaiveDate, now: DateTime<FixedOffset>) -> sqlx::Result<Progress> {
         let (done, queued, queued_due, failed): (i64, i64, i64, i64) = sqlx::query_as(
-            "SELECT count(*) FILTER (WHERE state = 'done'), count(*) FILTER (WHERE state = 'queued'),
+            "SELECT count(*) FILTER (WHERE state IN ('done', 'no_data')), count(*) FILTER (WHERE state = 'queued'),
                     count(*) FILTER (WHERE state = 'queued' AND slot <= $1),
                     count(*) FILTER (WHERE state = 'failed')
              FROM planned_jobs",
@@ -334,16 +361,30 @@ impl Progress {
         .bind(date)
         .fetch_one(pool)
         .await?;
-        Ok(Progress { done, queued, queued_due, failed, odds, complete: usize::try_from(complete).unwrap_or(0) })
+        let final_odds: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM races WHERE race_date = $1 AND odds_captured_at > post_time")
+                .bind(date)
+                .fetch_one(pool)
+                .await?;
+        Ok(Progress {
+            done,
+            queued,
+            queued_due,
+            failed,
+            odds,
+            complete: usize::try_from(complete).unwrap_or(0),
+            final_odds: usize::try_from(final_odds).unwrap_or(0),
+        })
     }
 }
 
-async fn summary(pool: &PgPool, url: &str, date: NaiveDate) -> anyhow::Result<()> {
-    let rows: Vec<(String, i64, i64, i64, i64, i64)> = sqlx::query_as(
+async fn summary(pool: &PgPool, url: &str, date: NaiveDate, odds: OddsArg) -> anyhow::Result<()> {
+    let rows: Vec<(String, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT r.track, count(*),
                 (SELECT count(*) FROM entries e WHERE e.track = r.track AND e.race_date = $1),
                 (SELECT coalesce(sum(cardinality(o.prices)), 0)::bigint FROM odds_polls o
                  WHERE o.track = r.track AND o.race_date = $1),
+                count(*) FILTER (WHERE r.odds_captured_at > r.post_time),
                 (SELECT count(*) FROM results x WHERE x.track = r.track AND x.race_date = $1),
                 (SELECT count(*) FROM dividends d WHERE d.track = r.track AND d.race_date = $1)
          FROM races r WHERE r.race_date = $1 GROUP BY r.track ORDER BY r.track",
@@ -352,12 +393,15 @@ async fn summary(pool: &PgPool, url: &str, date: NaiveDate) -> anyhow::Result<()
     .fetch_all(pool)
     .await?;
     println!(
-        "\n{date}: {:<12} {:>6} {:>8} {:>8} {:>8} {:>10}",
-        "track", "races", "entries", "odds", "results", "dividends"
+        "\n{date}: {:<12} {:>6} {:>8} {:>8} {:>11} {:>8} {:>10}",
+        "track", "races", "entries", "odds", "final odds", "results", "dividends"
     );
-    for (track, races, entries, odds, results, dividends) in rows {
-        println!("            {track:<12} {races:>6} {entries:>8} {odds:>8} {results:>8} {dividends:>10}");
+    for (track, races, entries, odds, final_odds, results, dividends) in rows {
+        println!(
+            "            {track:<12} {races:>6} {entries:>8} {odds:>8} {final_odds:>11} {results:>8} {dividends:>10}"
+        );
     }
+    println!("(odds: quotes stored; final odds: races with odds captured after post)");
     let ahead: i64 =
         sqlx::query_scalar("SELECT count(*) FROM races WHERE race_date > $1").bind(date).fetch_one(pool).await?;
     println!("(and {ahead} races of the coming days' cards, from the schedule sync)");
@@ -367,6 +411,23 @@ async fn summary(pool: &PgPool, url: &str, date: NaiveDate) -> anyhow::Result<()
     .fetch_one(pool)
     .await?;
     println!("{jobs} jobs run; {failures} open ingestion failures");
+    let used: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT source, dataset, sum(used)::bigint FROM quota_usage GROUP BY source, dataset ORDER BY source, dataset",
+    )
+    .fetch_all(pool)
+    .await?;
+    let used: Vec<String> = used.iter().map(|(source, dataset, n)| format!("{source}/{dataset} {n}")).collect();
+    println!("requests per dataset: {}", used.join(", "));
+    match odds {
+        OddsArg::Live => println!(
+            "odds mode: live — odds shown before the race and polled on the pre-race cadence (what the real \
+             KRA API does not do; try --odds final-only)"
+        ),
+        OddsArg::FinalOnly => println!(
+            "odds mode: final-only — as the real KRA API: odds only once a race is official, so the host asked \
+             for the final odds after each race and planned no pre-race polls"
+        ),
+    }
     println!("\nTry it:\n  psql '{}' -c \"{}\"", shown(url), TRY_SQL);
     Ok(())
 }

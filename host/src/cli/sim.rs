@@ -33,18 +33,33 @@ pub struct SimArgs {
     unregistered_keys: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum OddsArg {
+/// `--odds`: when the simulator shows odds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OddsArg {
     Live,
     FinalOnly,
 }
 
+impl OddsArg {
+    pub(crate) fn mode(self) -> OddsMode {
+        match self {
+            OddsArg::Live => OddsMode::Live,
+            OddsArg::FinalOnly => OddsMode::FinalOnly,
+        }
+    }
+
+    /// As typed on the command line.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            OddsArg::Live => "live",
+            OddsArg::FinalOnly => "final-only",
+        }
+    }
+}
+
 pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
     let mut config = SimConfig { seed: args.seed, unregistered_keys: args.unregistered_keys, ..SimConfig::default() };
-    config.odds = match args.odds {
-        OddsArg::Live => OddsMode::Live,
-        OddsArg::FinalOnly => OddsMode::FinalOnly,
-    };
+    config.odds = args.odds.mode();
     if !args.faults.trim().is_empty() {
         config.faults = Faults::parse(&args.faults).map_err(|e| anyhow::anyhow!("--faults: {e}"))?;
     }

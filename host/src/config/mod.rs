@@ -112,6 +112,10 @@ pub struct SourceConfig {
     /// manifest says, and two sources may not share one.
     #[serde(default)]
     pub tracks: Vec<String>,
+    /// The plugin's config keys (its manifest lists them, with defaults), e.g.
+    /// `{ page-size = "500", odds-timing = "before-race" }`.
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
 }
 
 /// Where alerts go.
@@ -138,15 +142,26 @@ pub struct Cadence {
     pub schedule_at: String,
     /// Days after today that the schedule sync covers.
     pub schedule_days_ahead: u32,
+    /// Minutes between re-syncs of today's schedule after `schedule_at` (0: none), so a sync
+    /// that failed leaves no track-day unplanned for long; every host start syncs too.
+    pub schedule_every_min: u32,
     /// Entries are fetched on the race day and again this many minutes before post.
     pub entries_before_post_min: u32,
     /// Pre-race odds polling: `(minutes before post when the phase starts, seconds between polls)`,
     /// in order; the last phase runs until post.
     pub odds_phases: Vec<(u32, u32)>,
-    /// Pools polled before the race; after post every pool the plugin lists is polled once.
+    /// Pools polled before the race; after post every pool the plugin lists is polled.
     pub odds_pools: Vec<String>,
-    /// Seconds after post of the one poll of every pool (the final odds).
+    /// After this many pre-race odds polls of a track-day in a row answered "no data", no more
+    /// are planned for that track-day (the final odds still are); 0 never stops.
+    pub odds_stop_after_no_data: u32,
+    /// Seconds after post of the first poll of every pool (the final odds).
     pub final_odds_after_s: u32,
+    /// Seconds between final-odds polls until the source has published them.
+    pub final_odds_every_s: u32,
+    /// Minutes after the results are final that final odds are still asked for; past them a
+    /// race without final odds is a gap.
+    pub final_odds_grace_min: u32,
     /// Minutes after post before results are first asked for.
     pub results_delay_min: u32,
     /// Minutes between results polls until they are final.
@@ -160,11 +175,17 @@ impl Default for Cadence {
         Cadence {
             schedule_at: "06:00".into(),
             schedule_days_ahead: 3,
+            schedule_every_min: 60,
             entries_before_post_min: 60,
             odds_phases: vec![(60, 300), (15, 60), (5, 30)],
             odds_pools: vec!["WIN".into(), "PLC".into()],
-            final_odds_after_s: 60,
-            results_delay_min: 5,
+            odds_stop_after_no_data: 3,
+            // KRA's results and odds are official about ten minutes after post (docs/sources.md);
+            // an earlier poll costs quota and finds nothing.
+            final_odds_after_s: 600,
+            final_odds_every_s: 300,
+            final_odds_grace_min: 60,
+            results_delay_min: 10,
             results_every_min: 5,
             results_give_up_min: 24 * 60,
         }
@@ -451,6 +472,9 @@ fn check_cadence(cadence: &Cadence) -> Result<(), ConfigError> {
     }
     if let Some(pool) = cadence.odds_pools.iter().find(|p| !crate::json::POOL_CODES.contains(&p.as_str())) {
         return Err(invalid("odds_pools", pool.clone(), "pools: WIN, PLC, QNL, EXA, QPL, TLA, TRI, XLA"));
+    }
+    if cadence.final_odds_every_s == 0 {
+        return Err(invalid("final_odds_every_s", "0".into(), "must be at least 1"));
     }
     if cadence.results_every_min == 0 {
         return Err(invalid("results_every_min", "0".into(), "must be at least 1"));

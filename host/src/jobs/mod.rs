@@ -18,7 +18,9 @@
 //! | `worker.rs` | running a task: the plugin, the budget, the archive, the store, failures |
 //! | `retry.rs` | backoff with full jitter; `racelab retry` |
 //! | `health.rs` | how each source's jobs ended: `ok`, `failing`, `timing_out` |
+//! | `gaps.rs` | completeness: races given up on become `incomplete` failures, resolved when filled |
 
+pub mod gaps;
 pub mod health;
 pub mod planner;
 pub mod retry;
@@ -51,7 +53,7 @@ pub enum Op {
     Entries,
     /// A pre-race odds poll of the configured pools.
     Odds,
-    /// The one poll after post, of every pool; stored in full.
+    /// A poll after post, of every pool, until the final odds are in; stored in full.
     OddsFinal,
     /// Results and dividends.
     Results,
@@ -75,6 +77,12 @@ impl Op {
     /// Reads [`Op::as_str`]'s form.
     pub fn parse(s: &str) -> Option<Op> {
         Op::ALL.into_iter().find(|op| op.as_str() == s)
+    }
+
+    /// Whether an empty answer means "not published yet" (the job ends `no_data` and the
+    /// planner asks again) rather than "there is none" (a day without races: `done`).
+    pub fn waits_for_publication(self) -> bool {
+        matches!(self, Op::Odds | Op::OddsFinal | Op::Results)
     }
 
     /// The plugin operation it needs: a plugin whose manifest lacks it is not asked.

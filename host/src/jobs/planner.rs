@@ -5,25 +5,34 @@
 //! (the worker skips jobs planned from the old one).
 //!
 //! Per DESIGN §5, with every offset and interval from [`Cadence`]:
-//! - schedule: daily at `schedule_at` KST for today and `schedule_days_ahead` days; the most
-//!   recent such slot is due at start, so a host that starts at 09:00 syncs at once;
+//! - schedule: daily at `schedule_at` KST for today and `schedule_days_ahead` days, and at the
+//!   host's start; today's again every `schedule_every_min` after `schedule_at`, so one failed
+//!   sync cannot leave a race day unplanned;
 //! - entries: on the race day (at `schedule_at`) and again `entries_before_post_min` before post;
-//! - odds: the configured pools along `odds_phases` until post, then every pool once,
-//!   `final_odds_after_s` after post;
+//! - odds: the configured pools along `odds_phases` until post — unless the plugin says its
+//!   source publishes odds only after the race, or the track-day's last
+//!   `odds_stop_after_no_data` pre-race polls all found nothing; then every pool from
+//!   `final_odds_after_s` after post every `final_odds_every_s` until the race has odds
+//!   captured after post, for at most `final_odds_grace_min` after its results are final (or
+//!   until the results give up);
 //! - results: from `results_delay_min` after post every `results_every_min` until the race has
 //!   results and dividends, for at most `results_give_up_min`.
 //!
 //! A missed pre-race odds poll is not made up (old odds cannot be fetched); of the polls a
-//! stopped host missed, only the latest still within its interval runs.
+//! stopped host missed, only the latest still within its interval runs. A repeating job (final
+//! odds, results) is planned at its latest slot due, so a host that was down catches up with
+//! one poll.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
 use racelab_sim::Clock;
 use sqlx::PgPool;
 
-use super::{JobError, JobSpec, Op, db, enqueue};
+use super::{JobError, JobSpec, Op, db, enqueue, gaps};
+use crate::alerts::{Alert, Alerter, Incident};
 use crate::budget::Lane;
 use crate::config::Cadence;
 use crate::plugins::wit::OperationKind;
@@ -40,6 +49,9 @@ pub struct SourcePlan {
     pub ops: Vec<OperationKind>,
     /// The pools it has odds for (KRA codes).
     pub pools: Vec<String>,
+    /// Whether its source shows odds before the race; when not, only the final odds are asked
+    /// for (the plugin's `odds-timing` config, see [`crate::plugins::hints`]).
+    pub odds_before_post: bool,
 }
 
 impl SourcePlan {
@@ -57,6 +69,13 @@ pub struct PlannedRace {
     pub post: DateTime<Utc>,
     /// Results and dividends are both in: no more results polls.
     pub complete: bool,
+    /// When the results poll that completed the race was due (host clock); `None` while not
+    /// complete.
+    pub complete_at: Option<DateTime<Utc>>,
+    /// Odds captured after post are stored: no more final-odds polls.
+    pub final_odds: bool,
+    /// The track-day's pre-race odds polls stopped (see [`Cadence::odds_stop_after_no_data`]).
+    pub pre_race_stopped: bool,
 }
 
 /// Plans jobs on every tick.
@@ -68,6 +87,11 @@ pub struct Planner {
     schedule_at: NaiveTime,
     sources: Vec<SourcePlan>,
     lookahead: Duration,
+    /// Track-days whose pre-race odds polls this planner has stopped and said so.
+    announced: Arc<Mutex<BTreeSet<(String, NaiveDate)>>>,
+    alerter: Option<Alerter>,
+    /// When the planner was made (host clock): the start-up schedule sync's slot.
+    started: DateTime<Utc>,
 }
 
 impl Planner {
@@ -75,7 +99,23 @@ impl Planner {
     /// queued ahead, so a worker has them in hand when they are due even on a fast clock.
     pub fn new(pool: PgPool, clock: Clock, cadence: Cadence, sources: Vec<SourcePlan>, lookahead: Duration) -> Self {
         let schedule_at = parse_hhmm(&cadence.schedule_at).unwrap_or(NaiveTime::MIN);
-        Planner { pool, clock, cadence, schedule_at, sources, lookahead }
+        let started = clock.now().to_utc();
+        Planner {
+            pool,
+            clock,
+            cadence,
+            schedule_at,
+            sources,
+            lookahead,
+            announced: Arc::default(),
+            alerter: None,
+            started,
+        }
+    }
+
+    /// The cadence planned by.
+    pub fn cadence(&self) -> &Cadence {
+        &self.cadence
     }
 
     /// The sources planned for.
@@ -92,48 +132,89 @@ impl Planner {
         let races = self.races(now).await?;
         let source_of: HashMap<&str, &SourcePlan> =
             self.sources.iter().flat_map(|s| s.tracks.iter().map(move |t| (t.as_str(), s))).collect();
+        let mut planned = Vec::with_capacity(races.len());
         for race in &races {
             let Some(source) = source_of.get(race.track.as_str()) else { continue };
             specs.extend(race_jobs(&self.cadence, self.schedule_at, source, race, now, horizon));
+            planned.push((*source, race));
         }
-        enqueue(&self.pool, &self.clock, &specs).await
+        let queued = enqueue(&self.pool, &self.clock, &specs).await?;
+        let sweep = gaps::sweep(&self.pool, &self.cadence, &planned, now).await?;
+        self.announce(sweep);
+        Ok(queued)
+    }
+
+    /// Says what a completeness sweep changed: one log line and one alert per track-day.
+    fn announce(&self, sweep: gaps::Sweep) {
+        let mut opened: BTreeMap<gaps::TrackDay, Vec<String>> = BTreeMap::new();
+        for (day, message) in sweep.opened {
+            opened.entry(day).or_default().push(message);
+        }
+        for (day, messages) in opened {
+            tracing::warn!(source = day.source, track = day.track, date = %day.date, gaps = messages.len(),
+                "incomplete: {}", messages.join("; "));
+            if let Some(alerter) = &self.alerter {
+                let incident = Incident::new(&day.source, format!("{} {}", day.track, day.date), "incomplete");
+                let text = format!("{} race(s) incomplete: {}", messages.len(), messages.join("; "));
+                alerter.raise(Alert::new(incident, text).with("retry", "racelab retry --all-open"));
+            }
+        }
+        for day in sweep.cleared {
+            tracing::info!(source = day.source, track = day.track, date = %day.date, "the track-day is complete again");
+            if let Some(alerter) = &self.alerter {
+                alerter.resolve(&Incident::new(&day.source, format!("{} {}", day.track, day.date), "incomplete"));
+            }
+        }
+    }
+
+    /// Alerts for gaps go to `alerter`.
+    pub fn with_alerter(mut self, alerter: Option<Alerter>) -> Self {
+        self.alerter = alerter;
+        self
     }
 
     fn schedule_jobs(&self, now: DateTime<Utc>) -> Vec<JobSpec> {
-        let slot = latest_daily(now, self.schedule_at);
-        let first_day = slot.with_timezone(&kst()).date_naive();
-        let mut specs = Vec::new();
-        for source in self.sources.iter().filter(|s| s.supports(Op::Schedule)) {
-            for track in &source.tracks {
-                for ahead in 0..=self.cadence.schedule_days_ahead {
-                    specs.push(JobSpec {
-                        source: source.source.clone(),
-                        op: Op::Schedule,
-                        track: track.clone(),
-                        race_date: first_day + TimeDelta::days(i64::from(ahead)),
-                        race_number: 0,
-                        slot,
-                        lane: Lane::Live,
-                        post_time: None,
-                        pools: Vec::new(),
-                    });
-                }
-            }
-        }
-        specs
+        schedule_slots(&self.cadence, self.schedule_at, self.started, now)
+            .into_iter()
+            .flat_map(|(slot, first_day, days)| {
+                self.sources.iter().filter(|s| s.supports(Op::Schedule)).flat_map(move |source| {
+                    source.tracks.iter().flat_map(move |track| {
+                        (0..days).map(move |ahead| JobSpec {
+                            source: source.source.clone(),
+                            op: Op::Schedule,
+                            track: track.clone(),
+                            race_date: first_day + TimeDelta::days(i64::from(ahead)),
+                            race_number: 0,
+                            slot,
+                            lane: Lane::Live,
+                            post_time: None,
+                            pools: Vec::new(),
+                        })
+                    })
+                })
+            })
+            .collect()
     }
 
     /// Races with a post time from yesterday to tomorrow (KST), on the tracks planned for.
     async fn races(&self, now: DateTime<Utc>) -> Result<Vec<PlannedRace>, JobError> {
         let today = now.with_timezone(&kst()).date_naive();
         let tracks: Vec<&str> = self.sources.iter().flat_map(|s| s.tracks.iter().map(String::as_str)).collect();
-        let rows: Vec<(String, NaiveDate, i16, DateTime<Utc>, bool)> = sqlx::query_as(
-            "SELECT r.track, r.race_date, r.race_number, r.post_time,
+        type Row = (String, NaiveDate, i16, DateTime<Utc>, bool, Option<DateTime<Utc>>, bool);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT r.track, r.race_date, r.race_number, r.post_time, c.complete,
+                    CASE WHEN c.complete THEN
+                        (SELECT max(j.slot) FROM planned_jobs j
+                         WHERE (j.track, j.race_date, j.race_number) = (r.track, r.race_date, r.race_number)
+                           AND j.op = 'results' AND j.state = 'done')
+                    END,
+                    COALESCE(r.odds_captured_at > r.post_time, false)
+             FROM races r
+             CROSS JOIN LATERAL (SELECT
                     EXISTS (SELECT 1 FROM results x WHERE (x.track, x.race_date, x.race_number)
                                                         = (r.track, r.race_date, r.race_number))
                 AND EXISTS (SELECT 1 FROM dividends d WHERE (d.track, d.race_date, d.race_number)
-                                                          = (r.track, r.race_date, r.race_number))
-             FROM races r
+                                                          = (r.track, r.race_date, r.race_number)) AS complete) c
              WHERE r.race_date BETWEEN $1 AND $2 AND r.post_time IS NOT NULL AND r.track = ANY($3)",
         )
         .bind(today - TimeDelta::days(1))
@@ -142,17 +223,123 @@ impl Planner {
         .fetch_all(&self.pool)
         .await
         .map_err(db("reading the races to plan"))?;
+        let stopped = self.stopped_track_days(today).await?;
         Ok(rows
             .into_iter()
-            .map(|(track, date, number, post, complete)| PlannedRace {
+            .map(|(track, date, number, post, complete, complete_at, final_odds)| PlannedRace {
+                pre_race_stopped: stopped.contains(&(track.clone(), date)),
                 track,
                 date,
                 number: u8::try_from(number).unwrap_or(0),
                 post,
                 complete,
+                complete_at: complete_at.or(complete.then_some(post)),
+                final_odds,
             })
             .collect())
     }
+
+    /// The track-days (yesterday to tomorrow) whose last `odds_stop_after_no_data` finished
+    /// pre-race odds polls all found nothing. Their queued pre-race polls are superseded, and
+    /// the first time this planner sees one it says so.
+    async fn stopped_track_days(&self, today: NaiveDate) -> Result<BTreeSet<(String, NaiveDate)>, JobError> {
+        let n = self.cadence.odds_stop_after_no_data;
+        if n == 0 {
+            return Ok(BTreeSet::new());
+        }
+        let rows = pre_race_stopped(&self.pool, today - TimeDelta::days(1), today + TimeDelta::days(1), n).await?;
+        self.announced().retain(|(_, date)| *date >= today - TimeDelta::days(1));
+        let mut stopped = BTreeSet::new();
+        for (source, track, date) in rows {
+            let key = (track.clone(), date);
+            if !self.announced().contains(&key) {
+                let superseded = sqlx::query(
+                    "UPDATE planned_jobs SET state = 'superseded', finished_at = now()
+                     WHERE op = 'odds' AND state = 'queued' AND source = $1 AND track = $2 AND race_date = $3",
+                )
+                .bind(&source)
+                .bind(&track)
+                .bind(date)
+                .execute(&self.pool)
+                .await
+                .map_err(db("stopping a track-day's pre-race odds polls"))?
+                .rows_affected();
+                tracing::info!(
+                    source,
+                    track,
+                    %date,
+                    superseded,
+                    "the last {n} pre-race odds polls found no odds: no more are planned for this track-day \
+                     (the source publishes odds after the race; the final odds are still asked for)"
+                );
+                self.announced().insert(key);
+            }
+            stopped.insert((track, date));
+        }
+        Ok(stopped)
+    }
+
+    fn announced(&self) -> std::sync::MutexGuard<'_, BTreeSet<(String, NaiveDate)>> {
+        self.announced.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The (source, track, race day)s from `from` to `to` whose last `n` finished pre-race odds
+/// polls all found nothing: the cadence plans no more pre-race polls for them.
+pub async fn pre_race_stopped(
+    pool: &PgPool,
+    from: NaiveDate,
+    to: NaiveDate,
+    n: u32,
+) -> Result<Vec<(String, String, NaiveDate)>, JobError> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    sqlx::query_as(
+        "SELECT source, track, race_date FROM (
+             SELECT source, track, race_date, state,
+                    row_number() OVER (PARTITION BY source, track, race_date ORDER BY slot DESC) AS k
+             FROM planned_jobs
+             WHERE op = 'odds' AND state IN ('done', 'no_data', 'failed') AND race_date BETWEEN $1 AND $2
+         ) latest
+         WHERE k <= $3
+         GROUP BY source, track, race_date
+         HAVING count(*) = $3 AND bool_and(state = 'no_data')
+         ORDER BY track, race_date",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(i64::from(n))
+    .fetch_all(pool)
+    .await
+    .map_err(db("reading the pre-race odds answers"))
+}
+
+/// The schedule syncs due at `now`, each as (slot, first day, days): the latest daily slot
+/// (its day and `schedule_days_ahead` after it), the host's start (today and the days ahead:
+/// a restarted host syncs at once, whatever synced before) and the latest periodic re-sync of
+/// today since `schedule_at`.
+pub fn schedule_slots(
+    cadence: &Cadence,
+    schedule_at: NaiveTime,
+    started: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Vec<(DateTime<Utc>, NaiveDate, u32)> {
+    let days = cadence.schedule_days_ahead + 1;
+    let daily = latest_daily(now, schedule_at);
+    let day_of = |t: DateTime<Utc>| t.with_timezone(&kst()).date_naive();
+    let mut slots = vec![(daily, day_of(daily), days)];
+    if started <= now && started != daily {
+        slots.push((started, day_of(started), days));
+    }
+    if cadence.schedule_every_min > 0 && day_of(daily) == day_of(now) {
+        let every = TimeDelta::minutes(i64::from(cadence.schedule_every_min));
+        let resync = daily + every * ((now - daily).num_seconds() / every.num_seconds()) as i32;
+        if resync != daily && resync != started {
+            slots.push((resync, day_of(resync), 1));
+        }
+    }
+    slots
 }
 
 /// `HH:MM`.
@@ -227,30 +414,58 @@ pub fn race_jobs(
     }
     if source.supports(Op::Odds) {
         let pools: Vec<String> = cadence.odds_pools.iter().filter(|p| source.pools.contains(p)).cloned().collect();
-        if !pools.is_empty() {
+        if !pools.is_empty() && source.odds_before_post && !race.pre_race_stopped {
             for (slot, every) in odds_slots(&cadence.odds_phases, post) {
                 if slot <= horizon && slot > now - every {
                     jobs.push(job(Op::Odds, slot, pools.clone()));
                 }
             }
         }
-        let final_slot = post + TimeDelta::seconds(i64::from(cadence.final_odds_after_s));
-        if final_slot <= horizon && !source.pools.is_empty() {
-            jobs.push(job(Op::OddsFinal, final_slot, source.pools.clone()));
+        if !source.pools.is_empty() && !race.final_odds {
+            let first = post + TimeDelta::seconds(i64::from(cadence.final_odds_after_s));
+            let every = TimeDelta::seconds(i64::from(cadence.final_odds_every_s.max(1)));
+            if let Some(slot) = repeating_slot(first, every, final_odds_give_up(cadence, race), horizon) {
+                jobs.push(job(Op::OddsFinal, slot, source.pools.clone()));
+            }
         }
     }
     if source.supports(Op::Results) && !race.complete {
         let first = post + TimeDelta::minutes(i64::from(cadence.results_delay_min));
         let every = TimeDelta::minutes(i64::from(cadence.results_every_min.max(1)));
-        let last = post + TimeDelta::minutes(i64::from(cadence.results_give_up_min));
-        if first <= horizon {
-            // The latest slot due by the horizon, and no later than the give-up.
-            let steps = ((horizon.min(last) - first).num_seconds() / every.num_seconds()).max(0);
-            let slot = first + every * steps as i32;
+        if let Some(slot) = repeating_slot(first, every, results_give_up(cadence, race), horizon) {
             jobs.push(job(Op::Results, slot, Vec::new()));
         }
     }
     jobs
+}
+
+/// The slot of a job repeated from `first` every `every` until `last`: the latest due by the
+/// horizon, and none before `first` or once `last` has passed.
+fn repeating_slot(
+    first: DateTime<Utc>,
+    every: TimeDelta,
+    last: DateTime<Utc>,
+    horizon: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    if first > horizon || first > last {
+        return None;
+    }
+    let steps = ((horizon.min(last) - first).num_seconds() / every.num_seconds().max(1)).max(0);
+    Some(first + every * steps as i32)
+}
+
+/// When a race still without final results stops being asked for them (and is a gap).
+pub fn results_give_up(cadence: &Cadence, race: &PlannedRace) -> DateTime<Utc> {
+    race.post + TimeDelta::minutes(i64::from(cadence.results_give_up_min))
+}
+
+/// When a race still without final odds stops being asked for them (and is a gap): the grace
+/// after its results are final, or the results' own give-up while they are not.
+pub fn final_odds_give_up(cadence: &Cadence, race: &PlannedRace) -> DateTime<Utc> {
+    match race.complete_at {
+        Some(at) if race.complete => at + TimeDelta::minutes(i64::from(cadence.final_odds_grace_min)),
+        _ => results_give_up(cadence, race),
+    }
 }
 
 #[cfg(test)]
@@ -267,6 +482,7 @@ mod tests {
             tracks: vec!["seoul".into()],
             ops: vec![OperationKind::Schedule, OperationKind::Entries, OperationKind::Odds, OperationKind::Results],
             pools: ["WIN", "PLC", "QNL", "EXA", "QPL", "TLA", "TRI"].map(String::from).to_vec(),
+            odds_before_post: true,
         }
     }
 
@@ -277,6 +493,9 @@ mod tests {
             number: 1,
             post: t(post),
             complete: false,
+            complete_at: None,
+            final_odds: false,
+            pre_race_stopped: false,
         }
     }
 
@@ -310,9 +529,9 @@ mod tests {
         let count = |op| seen.iter().filter(|(o, _)| *o == op).count();
         assert_eq!(count(Op::Entries), 2, "race day and T-60");
         assert_eq!(count(Op::Odds), 29);
-        assert_eq!(count(Op::OddsFinal), 1);
-        // Results from post+5 every 5 min while not complete: 14:05 .. 15:00 walked.
-        assert_eq!(count(Op::Results), 11);
+        // Final odds and results from post+10 every 5 min while not in: 14:10 .. 14:55 walked.
+        assert_eq!(count(Op::OddsFinal), 10);
+        assert_eq!(count(Op::Results), 10);
         let final_job = race_jobs(&cadence, six(), &kra(), &r, now, now)
             .into_iter()
             .find(|j| j.op == Op::OddsFinal)
@@ -352,6 +571,89 @@ mod tests {
         r.complete = true;
         let now = t("2026-11-28T14:30:00+09:00");
         assert!(race_jobs(&cadence, six(), &kra(), &r, now, now).iter().all(|j| j.op != Op::Results));
+    }
+
+    /// The slots of `op` planned for `r` walking from `from` to `to` in 30-second steps.
+    fn walk(r: &PlannedRace, source: &SourcePlan, op: Op, from: &str, to: &str) -> Vec<DateTime<Utc>> {
+        let cadence = Cadence::default();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut now = t(from);
+        while now < t(to) {
+            seen.extend(
+                race_jobs(&cadence, six(), source, r, now, now).into_iter().filter(|j| j.op == op).map(|j| j.slot),
+            );
+            now += TimeDelta::seconds(30);
+        }
+        seen.into_iter().collect()
+    }
+
+    #[test]
+    fn final_odds_are_asked_for_until_they_are_in() {
+        let r = race("2026-11-28T14:00:00+09:00");
+        let slots = walk(&r, &kra(), Op::OddsFinal, "2026-11-28T13:00:00+09:00", "2026-11-28T14:30:00+09:00");
+        assert_eq!(
+            slots,
+            ["14:10", "14:15", "14:20", "14:25"].map(|hm| t(&format!("2026-11-28T{hm}:00+09:00"))).to_vec()
+        );
+        let mut published = r.clone();
+        published.final_odds = true;
+        let after = walk(&published, &kra(), Op::OddsFinal, "2026-11-28T14:00:00+09:00", "2026-11-28T16:00:00+09:00");
+        assert!(after.is_empty(), "{after:?}");
+    }
+
+    #[test]
+    fn final_odds_give_up_a_grace_after_the_results_and_with_them() {
+        let cadence = Cadence::default();
+        let mut r = race("2026-11-28T14:00:00+09:00");
+        assert_eq!(final_odds_give_up(&cadence, &r), t("2026-11-29T14:00:00+09:00"), "with the results");
+        r.complete = true;
+        r.complete_at = Some(t("2026-11-28T14:10:00+09:00"));
+        assert_eq!(final_odds_give_up(&cadence, &r), t("2026-11-28T15:10:00+09:00"));
+        let slots = walk(&r, &kra(), Op::OddsFinal, "2026-11-28T14:00:00+09:00", "2026-11-28T18:00:00+09:00");
+        assert_eq!(slots.first(), Some(&t("2026-11-28T14:10:00+09:00")));
+        assert_eq!(slots.last(), Some(&t("2026-11-28T15:10:00+09:00")), "none after the grace");
+        assert_eq!(slots.len(), 13);
+        // A host that was down past the give-up makes up the last slot, once, and no later one.
+        let late = t("2026-11-28T17:00:00+09:00");
+        let made_up: Vec<_> =
+            race_jobs(&cadence, six(), &kra(), &r, late, late).into_iter().filter(|j| j.op == Op::OddsFinal).collect();
+        assert_eq!(made_up.iter().map(|j| j.slot).collect::<Vec<_>>(), [t("2026-11-28T15:10:00+09:00")]);
+    }
+
+    #[test]
+    fn pre_race_odds_stop_for_a_source_that_publishes_after_the_race_or_a_stopped_day() {
+        let r = race("2026-11-28T14:00:00+09:00");
+        let mut after_race = kra();
+        after_race.odds_before_post = false;
+        let (from, to) = ("2026-11-28T12:00:00+09:00", "2026-11-28T14:30:00+09:00");
+        assert!(walk(&r, &after_race, Op::Odds, from, to).is_empty());
+        assert_eq!(walk(&r, &after_race, Op::OddsFinal, from, to).len(), 4, "the final odds still are");
+        let mut stopped = r.clone();
+        stopped.pre_race_stopped = true;
+        assert!(walk(&stopped, &kra(), Op::Odds, from, to).is_empty());
+        assert_eq!(walk(&stopped, &kra(), Op::OddsFinal, from, to).len(), 4);
+    }
+
+    #[test]
+    fn the_schedule_syncs_daily_at_start_and_hourly_today() {
+        let c = Cadence::default();
+        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default();
+        let started = t("2026-11-28T09:20:00+09:00");
+        let slots = schedule_slots(&c, six(), started, t("2026-11-28T11:30:00+09:00"));
+        assert_eq!(
+            slots,
+            vec![
+                (t("2026-11-28T06:00:00+09:00"), day("2026-11-28"), 4),
+                (started, day("2026-11-28"), 4),
+                (t("2026-11-28T11:00:00+09:00"), day("2026-11-28"), 1),
+            ]
+        );
+        // Before 06:00 the latest daily slot is yesterday's, and there is no re-sync yet.
+        let early = schedule_slots(&c, six(), t("2026-11-28T05:00:00+09:00"), t("2026-11-28T05:30:00+09:00"));
+        assert_eq!(early.len(), 2);
+        assert_eq!(early[0], (t("2026-11-27T06:00:00+09:00"), day("2026-11-27"), 4));
+        let off = Cadence { schedule_every_min: 0, ..Cadence::default() };
+        assert_eq!(schedule_slots(&off, six(), started, t("2026-11-28T11:30:00+09:00")).len(), 2);
     }
 
     #[test]

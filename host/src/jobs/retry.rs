@@ -7,7 +7,8 @@ use racelab_sim::Clock;
 use rand::Rng;
 use sqlx::PgPool;
 
-use super::{JobError, db, push_task};
+use super::{JobError, JobSpec, Op, db, enqueue_in, push_task};
+use crate::budget::Lane;
 
 /// Exponential backoff with full jitter: attempt `n` waits a uniformly random time between zero
 /// and `min(cap, base · 2ⁿ)`. The randomness spreads the retries of many jobs that failed
@@ -51,17 +52,26 @@ pub enum Retried {
 /// Queues the job behind failure `failure` again, due now.
 pub async fn retry_failure(pool: &PgPool, clock: &Clock, failure: i64) -> Result<Retried, JobError> {
     let mut tx = pool.begin().await.map_err(db("starting a retry"))?;
-    let row: Option<(Option<i64>, Option<chrono::DateTime<chrono::Utc>>)> =
-        sqlx::query_as("SELECT planned_job, resolved_at FROM ingestion_failures WHERE id = $1 FOR UPDATE")
-            .bind(failure)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db(format!("reading failure {failure}")))?;
-    let Some((job, resolved)) = row else {
+    type Row = (Option<i64>, Option<chrono::DateTime<chrono::Utc>>, String, Option<serde_json::Value>);
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT planned_job, resolved_at, error_kind, job FROM ingestion_failures WHERE id = $1 FOR UPDATE",
+    )
+    .bind(failure)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(db(format!("reading failure {failure}")))?;
+    let Some((job, resolved, kind, spec)) = row else {
         return Err(JobError::NotRetryable { failure, reason: "there is no such failure".into() });
     };
     if let Some(at) = resolved {
         return Err(JobError::NotRetryable { failure, reason: format!("it was resolved at {at}") });
+    }
+    if kind == "incomplete" {
+        // A gap has no job of its own: queue the one that fills it, due now. The planner's
+        // completeness sweep resolves the gap once the data is in.
+        let retried = queue_gap_job(&mut tx, clock, failure, spec).await?;
+        tx.commit().await.map_err(db("committing a retry"))?;
+        return Ok(retried);
     }
     let Some(job) = job else {
         return Err(JobError::NotRetryable { failure, reason: "it is not the failure of a queued job".into() });
@@ -92,10 +102,63 @@ pub async fn retry_failure(pool: &PgPool, clock: &Clock, failure: i64) -> Result
     Ok(Retried::Queued { failure, job, task })
 }
 
+/// What a gap's row keeps of the job that would fill it.
+#[derive(Debug, serde::Deserialize)]
+struct GapJob {
+    source: String,
+    op: Op,
+    track: String,
+    race_date: chrono::NaiveDate,
+    race_number: u8,
+    post_time: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default)]
+    pools: Vec<String>,
+}
+
+/// Queues the job of gap `failure`, due now, within `tx`.
+async fn queue_gap_job(
+    tx: &mut sqlx::PgConnection,
+    clock: &Clock,
+    failure: i64,
+    spec: Option<serde_json::Value>,
+) -> Result<Retried, JobError> {
+    let gap: GapJob = spec.and_then(|v| serde_json::from_value(v).ok()).ok_or_else(|| JobError::NotRetryable {
+        failure,
+        reason: "the gap does not say which job would fill it".into(),
+    })?;
+    let spec = JobSpec {
+        source: gap.source,
+        op: gap.op,
+        track: gap.track,
+        race_date: gap.race_date,
+        race_number: gap.race_number,
+        slot: clock.now().to_utc(),
+        lane: Lane::Live,
+        post_time: gap.post_time,
+        pools: gap.pools,
+    };
+    enqueue_in(&mut *tx, clock, std::slice::from_ref(&spec)).await?;
+    let (job, task): (i64, Option<String>) = sqlx::query_as(
+        "SELECT id, task_id FROM planned_jobs
+         WHERE (source, op, track, race_date, race_number, slot) = ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&spec.source)
+    .bind(spec.op.as_str())
+    .bind(&spec.track)
+    .bind(spec.race_date)
+    .bind(i16::from(spec.race_number))
+    .bind(spec.slot)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(db("reading the queued job of a gap"))?;
+    Ok(Retried::Queued { failure, job, task: task.unwrap_or_default() })
+}
+
 /// [`retry_failure`] for every unresolved failure of a job, oldest first.
 pub async fn retry_all_open(pool: &PgPool, clock: &Clock) -> Result<Vec<Retried>, JobError> {
     let open: Vec<i64> = sqlx::query_scalar(
-        "SELECT id FROM ingestion_failures WHERE resolved_at IS NULL AND planned_job IS NOT NULL ORDER BY id",
+        "SELECT id FROM ingestion_failures
+         WHERE resolved_at IS NULL AND (planned_job IS NOT NULL OR error_kind = 'incomplete') ORDER BY id",
     )
     .fetch_all(pool)
     .await

@@ -89,6 +89,8 @@ impl Default for WorkerSettings {
 #[derive(Debug, Default)]
 pub struct WorkerStats {
     pub done: AtomicU64,
+    /// Answered with nothing published yet.
+    pub no_data: AtomicU64,
     pub retried: AtomicU64,
     pub failed: AtomicU64,
     pub superseded: AtomicU64,
@@ -160,6 +162,10 @@ struct JobRow {
     /// The race as stored now (race jobs whose race is known): post time and meeting tag.
     race_post_time: Option<DateTime<Utc>>,
     race_meeting: Option<String>,
+    /// Odds captured after post are stored for the race.
+    race_final_odds: Option<bool>,
+    /// Results and dividends are stored for the race (read for results jobs only).
+    race_complete: Option<bool>,
 }
 
 /// The open failures of planned job `$1` resolved (a CTE named `resolved`), then the
@@ -182,7 +188,14 @@ macro_rules! resolve_failures {
 /// Planned jobs with their race, read in one statement for a whole claim.
 const READ_JOBS: &str = "SELECT j.id, j.source, j.op, j.track, j.race_date, j.race_number, j.slot, j.lane, j.post_time,
             j.pools, j.state, j.attempts, j.not_before,
-            r.post_time AS race_post_time, r.meeting AS race_meeting
+            r.post_time AS race_post_time, r.meeting AS race_meeting,
+            r.odds_captured_at > r.post_time AS race_final_odds,
+            CASE WHEN j.op = 'results' AND r.track IS NOT NULL THEN
+                EXISTS (SELECT 1 FROM results x WHERE (x.track, x.race_date, x.race_number)
+                                                    = (r.track, r.race_date, r.race_number))
+                AND EXISTS (SELECT 1 FROM dividends d WHERE (d.track, d.race_date, d.race_number)
+                                                          = (r.track, r.race_date, r.race_number))
+            END AS race_complete
      FROM planned_jobs j
      LEFT JOIN races r ON j.race_number > 0 AND r.track = j.track AND r.race_date = j.race_date
                       AND r.race_number = j.race_number
@@ -545,6 +558,17 @@ impl Worker {
             tracing::info!(job = job.id, "{}: the race has started; the pre-race poll is superseded", job.describe());
             return self.finish(task, &job, "superseded", Settle::Done).await;
         }
+        // A repeating job whose data came in meanwhile (its next slot was queued ahead, or
+        // retried by hand) has nothing left to ask for.
+        let filled = match op {
+            Op::OddsFinal => job.race_final_odds == Some(true),
+            Op::Results => job.race_complete == Some(true),
+            _ => false,
+        };
+        if filled {
+            tracing::debug!(job = job.id, "{}: the race's data is in already; superseded", job.describe());
+            return self.finish(task, &job, "superseded", Settle::Done).await;
+        }
         let meeting = job.race_meeting.clone();
         let Some(source) = inner.sources.get(&job.source) else {
             let verdict = Verdict::Failed {
@@ -574,7 +598,7 @@ impl Worker {
         let run = tokio::time::timeout(budget, run).await.unwrap_or(Err(RunError::OverBudget(budget)));
         let verdict = match run {
             Ok(outcome) => Verdict::Success { records: outcome.records, requests: hooks.seen().sent },
-            // Nothing published (yet): a valid, empty answer.
+            // Nothing published (yet): a valid, empty answer (see `Op::waits_for_publication`).
             Err(RunError::Source { error: SourceError::NoData(_), .. }) => {
                 Verdict::Success { records: Vec::new(), requests: hooks.seen().sent }
             }
@@ -600,9 +624,17 @@ impl Worker {
                 captured_at,
                 final_odds: op == Op::OddsFinal,
             };
-            match self.commit_success(task, &job, &output, *requests).await {
-                Ok(()) => {
-                    inner.stats.done.fetch_add(1, Relaxed);
+            // Nothing published yet is not a result: the job ends `no_data` and the planner asks
+            // again at the race's next slot.
+            let state = if records.is_empty() && op.waits_for_publication() { "no_data" } else { "done" };
+            match self.commit_success(task, &job, &output, *requests, state).await {
+                Ok(state) => {
+                    let counter = match state {
+                        "done" => &inner.stats.done,
+                        "no_data" => &inner.stats.no_data,
+                        _ => &inner.stats.superseded,
+                    };
+                    counter.fetch_add(1, Relaxed);
                     self.note_ending(&job.source, Ending::Done);
                     // A dataset that answers again is no longer out of quota (a pause leaves no
                     // failure row to resolve it by) — unless this job's requests were counted
@@ -652,20 +684,42 @@ impl Worker {
         job: &JobRow,
         output: &JobOutput<'_>,
         requests: usize,
-    ) -> Result<(), StoreError> {
+        state: &'static str,
+    ) -> Result<&'static str, StoreError> {
         let inner = &*self.inner;
         let db = |what: &str| {
             let context = format!("{what} for {}", job.describe());
             move |source| StoreError::Database { context, source }
         };
         let mut tx = inner.store.begin().await.map_err(db("starting the job transaction"))?;
-        inner.store.write(&mut tx, output).await?;
+        let mut state = state;
+        // Final odds are stored once per race: a second final poll that ran alongside the first
+        // (queued ahead, or re-run after its host died) waits here for the first to commit
+        // (the race's row is locked), then finds the race's final odds in and stores nothing.
+        if output.final_odds && !output.records.is_empty() {
+            let already: Option<Option<bool>> = sqlx::query_scalar(
+                "SELECT odds_captured_at > post_time FROM races
+                 WHERE track = $1 AND race_date = $2 AND race_number = $3 FOR UPDATE",
+            )
+            .bind(&job.track)
+            .bind(job.race_date)
+            .bind(job.race_number)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db("reading the race's final odds"))?;
+            if already.flatten() == Some(true) {
+                state = "superseded";
+            }
+        }
+        if state != "superseded" {
+            inner.store.write(&mut tx, output).await?;
+        }
         // One statement: the job done, its task settled (as `settle` does with `Settle::Done`),
         // and its failures resolved; an incident (source, dataset, kind) clears when no failure
         // of it is left open.
         let cleared: Vec<(String, Option<String>, String)> = sqlx::query_as(concat!(
             "WITH job AS (
-                 UPDATE planned_jobs SET state = 'done', finished_at = now(), attempts = attempts + 1,
+                 UPDATE planned_jobs SET state = $6, finished_at = now(), attempts = attempts + 1,
                         records = $2, requests = $3
                  WHERE id = $1),
              task AS (
@@ -677,7 +731,8 @@ impl Worker {
         .bind(i32::try_from(output.records.len()).unwrap_or(i32::MAX))
         .bind(i32::try_from(requests).unwrap_or(i32::MAX))
         .bind(task)
-        .bind(serde_json::json!({ "note": "done" }))
+        .bind(serde_json::json!({ "note": state }))
+        .bind(state)
         .fetch_all(&mut *tx)
         .await
         .map_err(db("marking the job done"))?;
@@ -687,8 +742,8 @@ impl Worker {
                 alerter.resolve(&Incident::new(source, dataset.unwrap_or_default(), kind));
             }
         }
-        tracing::debug!(job = job.id, records = output.records.len(), "{} done", job.describe());
-        Ok(())
+        tracing::debug!(job = job.id, records = output.records.len(), "{}: {state}", job.describe());
+        Ok(state)
     }
 
     /// Books a failed run: a retry later, a pause until the quota resets, or a final failure.

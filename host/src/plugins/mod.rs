@@ -5,6 +5,7 @@
 //! | `wit.rs` | the generated bindings, per supported API version |
 //! | `runtime.rs` | the engine, loading (version check, link, pre-instantiate) |
 //! | `manifest.rs` | what a manifest must say |
+//! | `hints.rs` | config keys the host reads too (`odds-timing`), and a plugin's effective config |
 //! | `plugin.rs` | a loaded plugin: calls in a fresh store under the deadline and limits |
 //! | `cache.rs` | the compile cache: native code only from files the host wrote |
 //! | `text.rs` | a plugin's text (logs, errors) escaped and cut to size |
@@ -14,6 +15,7 @@
 
 mod cache;
 mod error;
+pub mod hints;
 mod manifest;
 mod plugin;
 mod runtime;

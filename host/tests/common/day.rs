@@ -13,10 +13,11 @@ use racelab::fetch::{Endpoint, Fetcher, Secret};
 use racelab::jobs::planner::Planner;
 use racelab::jobs::retry::Backoff;
 use racelab::jobs::worker::{SourceRuntime, Worker, WorkerParts, WorkerSettings};
+use racelab::plugins::hints::{ODDS_TIMING, effective_config};
 use racelab::plugins::{Limits, Runtime};
 use racelab::runner::Policy;
 use racelab::store::{Store, StoreConfig};
-use racelab_sim::{Calendar, Clock, SimConfig, Track};
+use racelab_sim::{Calendar, Clock, OddsMode, SimConfig, Track};
 use sqlx::PgPool;
 
 use super::{Sim, component};
@@ -70,6 +71,9 @@ pub struct DayOptions {
     /// Per request to the simulator.
     pub fetch_timeout: Duration,
     pub alerter: Option<racelab::alerts::Alerter>,
+    /// The KRA plugin's `odds-timing`: by default `before-race` against the simulator's live
+    /// mode and the plugin's own (`after-race`) against final-only.
+    pub odds_timing: Option<&'static str>,
 }
 
 impl Default for DayOptions {
@@ -82,13 +86,17 @@ impl Default for DayOptions {
             daily_quota: None,
             fetch_timeout: Duration::from_secs(2),
             alerter: None,
+            odds_timing: None,
         }
     }
 }
 
 impl Day {
     /// Migrates `pool`, starts the simulator on a fixed clock at `start` and builds the host.
-    pub async fn new(pool: PgPool, start: DateTime<FixedOffset>, options: DayOptions) -> Day {
+    pub async fn new(pool: PgPool, start: DateTime<FixedOffset>, mut options: DayOptions) -> Day {
+        if options.odds_timing.is_none() && options.sim.odds == OddsMode::Live {
+            options.odds_timing = Some("before-race");
+        }
         racelab::store::migrate(&pool).await.expect("migrate");
         let clock = Clock::fixed(start);
         let sim = Sim::start(SimConfig { clock: clock.clone(), ..options.sim });
@@ -105,10 +113,15 @@ impl Day {
                 budget = budget.with_limit(name, &hint.dataset, limit);
             }
             let tracks = served_tracks(name, &plugin, &racelab::tracks::of_source(name)).expect("tracks");
-            plans.push(source_plan(name, &plugin, &tracks));
+            let set: Vec<(String, String)> = match (name, options.odds_timing) {
+                ("kra", Some(timing)) => vec![(ODDS_TIMING.to_string(), timing.to_string())],
+                _ => Vec::new(),
+            };
+            let config = effective_config(plugin.manifest(), &set).expect("plugin config");
+            plans.push(source_plan(name, &plugin, &tracks, &config).expect("source plan"));
             let param = plugin.manifest().credential_param.clone().expect("credential param");
             let endpoint = Endpoint::new(&sim.base_url, Some((param, Secret::new("test-key")))).expect("base URL");
-            sources.insert(name.to_string(), SourceRuntime { plugin, endpoint, tracks, config: Vec::new() });
+            sources.insert(name.to_string(), SourceRuntime { plugin, endpoint, tracks, config });
         }
         let settings = WorkerSettings {
             concurrency: 4,
@@ -117,6 +130,7 @@ impl Day {
             policy: Policy { retries: 1, backoff: Duration::from_millis(5), ..Policy::default() },
             ..WorkerSettings::default()
         };
+        let planner_alerts = options.alerter.clone();
         let worker = Worker::new(WorkerParts {
             name: "test-worker".into(),
             store,
@@ -128,7 +142,8 @@ impl Day {
             settings,
         });
         worker.register().await.expect("register");
-        let planner = Planner::new(pool.clone(), clock.clone(), options.cadence, plans, Duration::ZERO);
+        let planner = Planner::new(pool.clone(), clock.clone(), options.cadence, plans, Duration::ZERO)
+            .with_alerter(planner_alerts);
         Day { pool, clock, sim, planner, worker }
     }
 

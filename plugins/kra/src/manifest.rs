@@ -9,6 +9,10 @@ use crate::{endpoints, tracks};
 /// The config key for `numOfRows`.
 pub const PAGE_SIZE_KEY: &str = "page-size";
 
+/// The host's odds-timing hint: the real API301 publishes odds only after the race
+/// (docs/sources.md).
+pub const ODDS_TIMING_KEY: &str = "odds-timing";
+
 /// Rows asked per page. KRA's default is 10, which turns a day of API301 odds into 30–65
 /// requests against a quota of about 1,000 a day (dossier §1.4); 1,000 fits a race's largest
 /// pool page (TRI: 990 rows at 11 starters) and a day's entry sheet in one request.
@@ -35,14 +39,24 @@ pub fn manifest() -> PluginManifest {
         operations: vec![OperationKind::Schedule, OperationKind::Entries, OperationKind::Odds, OperationKind::Results],
         pools: POOLS.to_vec(),
         credential_param: Some("serviceKey".to_string()),
-        config: vec![ConfigKey {
-            name: PAGE_SIZE_KEY.to_string(),
-            description: format!(
-                "Rows asked per page (numOfRows) of every KRA service, 1–{MAX_PAGE_SIZE}. Larger pages \
+        config: vec![
+            ConfigKey {
+                name: PAGE_SIZE_KEY.to_string(),
+                description: format!(
+                    "Rows asked per page (numOfRows) of every KRA service, 1–{MAX_PAGE_SIZE}. Larger pages \
                  mean fewer requests against the daily quotas (API301: about 1,000 a day)."
-            ),
-            default_value: Some(DEFAULT_PAGE_SIZE.to_string()),
-        }],
+                ),
+                default_value: Some(DEFAULT_PAGE_SIZE.to_string()),
+            },
+            ConfigKey {
+                name: ODDS_TIMING_KEY.to_string(),
+                description: "When KRA shows odds: `after-race` (API301 answers nothing until the race is official, \
+                          so the host asks only for the final odds) or `before-race` (the host polls odds \
+                          before post too, e.g. against the simulator's live mode). Read by the host."
+                    .to_string(),
+                default_value: Some("after-race".to_string()),
+            },
+        ],
         datasets: endpoints::ALL
             .iter()
             .map(|e| DatasetHint {
@@ -111,5 +125,7 @@ mod tests {
         assert_eq!(quota("API214_1"), Some(10_000));
         assert_eq!(m.datasets.len(), 6);
         assert_eq!(m.config[0].default_value.as_deref(), Some("1000"));
+        assert_eq!(m.config[1].name, "odds-timing");
+        assert_eq!(m.config[1].default_value.as_deref(), Some("after-race"));
     }
 }
