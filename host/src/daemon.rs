@@ -116,9 +116,15 @@ impl Daemon {
         let alert_config = AlertConfig {
             target: alert_target(config),
             repeat_window: Duration::from_secs(config.alerts.repeat_window_s),
+            incidents: Some(pool.clone()),
             ..AlertConfig::default()
         };
         let (alerter, alert_task) = alerts::spawn(alert_config, alerts::SystemClock)?;
+        match alerter.load_open().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(open = n, "alert incidents still open from before"),
+            Err(e) => tracing::warn!("could not read the open alert incidents: {e}"),
+        }
         let (alerter, alert_task) = (Some(alerter), Some(alert_task));
         let jobs = &config.jobs;
         let settings = WorkerSettings {

@@ -441,3 +441,68 @@ async fn without_a_target_alerts_are_logged_and_dropped() {
     assert!(logs.contains("INFO") && logs.contains("resolved after 0s"), "{logs}");
     assert_eq!(alerter.metrics(), AlertMetrics { suppressed: 1, ..AlertMetrics::default() });
 }
+
+/// Several host processes — two at once, then one restarted — share the incident book in
+/// PostgreSQL: an incident is announced once, and resolved once, by whichever process sees it
+/// resolved, even one that never raised it.
+#[sqlx::test(migrations = false)]
+async fn incidents_shared_in_postgres_are_opened_once_and_always_resolved(pool: sqlx::PgPool) {
+    racelab::store::migrate(&pool).await.expect("migrate");
+    let slack = FakeSlack::start(&[], Reply::Ok).await;
+    let shared = || AlertConfig { incidents: Some(pool.clone()), ..config(slack.webhook()) };
+    let (first, first_task) = alerts::spawn(shared(), SystemClock).expect("valid config");
+    let (second, second_task) = alerts::spawn(shared(), SystemClock).expect("valid config");
+    first.raise(quota_alert());
+    second.raise(quota_alert());
+    finish(first_task).await;
+    finish(second_task).await;
+    let opened = |slack: &FakeSlack, mark: &str| {
+        slack.requests().iter().filter(|r| r.body["text"].as_str().is_some_and(|t| t.starts_with(mark))).count()
+    };
+    assert_eq!(opened(&slack, ":rotating_light:"), 1, "two hosts, one incident, one message");
+    assert_eq!(second.metrics().suppressed + first.metrics().suppressed, 1);
+
+    // A restarted host knows the open incident: a repeat is suppressed, and it resolves it.
+    let (restarted, task) = alerts::spawn(shared(), SystemClock).expect("valid config");
+    assert_eq!(restarted.load_open().await.expect("book"), 1);
+    assert!(restarted.is_open(&quota()));
+    restarted.raise(quota_alert());
+    restarted.resolve(&quota());
+    finish(task).await;
+    assert_eq!(opened(&slack, ":rotating_light:"), 1);
+    assert_eq!(opened(&slack, ":white_check_mark:"), 1);
+
+    // A host that never heard of an incident still sends its one resolved message; a second
+    // resolve finds it closed.
+    let other = Incident::new("kspo", "15107830", "malformed");
+    let (a, a_task) = alerts::spawn(shared(), SystemClock).expect("valid config");
+    a.raise(Alert::new(other.clone(), "truncated body"));
+    finish(a_task).await;
+    let (b, b_task) = alerts::spawn(shared(), SystemClock).expect("valid config");
+    b.resolve(&other);
+    b.resolve(&other);
+    finish(b_task).await;
+    assert_eq!(opened(&slack, ":white_check_mark:"), 2);
+    let open: i64 = sqlx::query_scalar("SELECT count(*) FROM alert_incidents WHERE resolved_at IS NULL")
+        .fetch_one(&pool)
+        .await
+        .expect("book");
+    assert_eq!(open, 0);
+
+    // And a process whose ledger still holds an incident another one resolved opens it anew
+    // when it comes back after the window.
+    let short = || AlertConfig { repeat_window: Duration::ZERO, ..shared() };
+    let (c, c_task) = alerts::spawn(short(), SystemClock).expect("valid config");
+    let (d, d_task) = alerts::spawn(short(), SystemClock).expect("valid config");
+    c.raise(Alert::new(other.clone(), "again"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(d.load_open().await.expect("book"), 1);
+    c.resolve(&other);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    d.raise(Alert::new(other.clone(), "and again"));
+    finish(c_task).await;
+    finish(d_task).await;
+    let texts: Vec<Value> = slack.requests().iter().map(|r| r.body["text"].clone()).collect();
+    assert_eq!(opened(&slack, ":rotating_light:"), 4, "{texts:?}");
+    assert_eq!(opened(&slack, ":white_check_mark:"), 3, "{texts:?}");
+}

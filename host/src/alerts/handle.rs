@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc::{self, error::TrySendError};
 
+use super::book::IncidentBook;
 use super::ledger::{Ledger, Notice};
 use super::{Alert, Clock, Incident, Outgoing};
 
@@ -49,11 +50,32 @@ struct Inner {
     clock: Box<dyn Clock>,
     window: Duration,
     stats: Arc<Stats>,
+    /// The shared incident book, when there is one.
+    book: Option<IncidentBook>,
 }
 
 impl Alerter {
-    pub(super) fn new(tx: mpsc::Sender<Outgoing>, clock: Box<dyn Clock>, window: Duration, stats: Arc<Stats>) -> Self {
-        Alerter { inner: Arc::new(Inner { ledger: Mutex::new(Ledger::default()), tx, clock, window, stats }) }
+    pub(super) fn new(
+        tx: mpsc::Sender<Outgoing>,
+        clock: Box<dyn Clock>,
+        window: Duration,
+        stats: Arc<Stats>,
+        book: Option<IncidentBook>,
+    ) -> Self {
+        Alerter { inner: Arc::new(Inner { ledger: Mutex::new(Ledger::default()), tx, clock, window, stats, book }) }
+    }
+
+    /// Takes the incidents open in the shared book as open here too, so that a restarted host
+    /// suppresses their repeats and resolves them. Returns how many; 0 without a book.
+    pub async fn load_open(&self) -> Result<usize, sqlx::Error> {
+        let Some(book) = &self.inner.book else { return Ok(0) };
+        let open = book.open_incidents().await?;
+        let now = self.inner.clock.now();
+        let mut ledger = self.ledger();
+        for incident in &open {
+            ledger.adopt(incident, now);
+        }
+        Ok(open.len())
     }
 
     /// Reports an occurrence. Sends a message if the incident is new or its last message is
@@ -98,8 +120,12 @@ impl Alerter {
 
     fn resolve_locked(&self, ledger: &mut Ledger, incident: &Incident, now: std::time::Instant) {
         let before = ledger.get(incident);
-        let Some(notice @ Notice::Resolved { .. }) = ledger.resolve(incident, now) else {
-            return;
+        let notice = match ledger.resolve(incident, now) {
+            Some(notice @ Notice::Resolved { .. }) => notice,
+            // Not open here, but perhaps in the book (another host opened it, or this one
+            // before a restart): the delivery task asks the book whether it is still open.
+            None if self.inner.book.is_some() => Notice::Resolved { open_for: Duration::ZERO, suppressed: 0 },
+            _ => return,
         };
         let alert = Alert::new(incident.clone(), "");
         if !self.enqueue(Outgoing { notice, alert }) {

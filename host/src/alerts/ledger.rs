@@ -83,6 +83,17 @@ impl Ledger {
         };
     }
 
+    /// Takes `incident` as open since `now` with its message sent then, unless already open:
+    /// an incident another process (or this one before a restart) opened.
+    pub fn adopt(&mut self, incident: &Incident, now: Instant) {
+        self.open.entry(incident.clone()).or_insert(Open {
+            opened: now,
+            last_sent: now,
+            suppressed_since_sent: 0,
+            suppressed_total: 0,
+        });
+    }
+
     /// The open incidents of one source's dataset, whatever their kind.
     pub fn open_for(&self, source: &str, dataset: &str) -> Vec<Incident> {
         self.open.keys().filter(|i| i.source == source && i.dataset == dataset).cloned().collect()
@@ -144,6 +155,14 @@ mod tests {
         let mut open = ledger.open_for("kra", "15056743");
         open.sort_by(|a, b| a.kind.cmp(&b.kind));
         assert_eq!(open, vec![Incident::new("kra", "15056743", "auth"), quota()]);
+    }
+
+    #[test]
+    fn an_adopted_incident_is_open_and_not_announced_again() {
+        let (mut ledger, t0) = (Ledger::default(), Instant::now());
+        ledger.adopt(&quota(), t0);
+        assert_eq!(ledger.raise(&quota(), t0 + Duration::from_secs(1), WINDOW), None);
+        assert!(matches!(ledger.resolve(&quota(), t0 + Duration::from_secs(2)), Some(Notice::Resolved { .. })));
     }
 
     #[test]

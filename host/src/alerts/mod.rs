@@ -10,12 +10,14 @@
 //! | file | owns |
 //! |---|---|
 //! | `ledger` | which raises and resolves become messages (pure, time as an argument) |
+//! | `book` | the incidents in PostgreSQL: one opened/resolved message across hosts and restarts |
 //! | `message` | the message text, escaped and cut |
 //! | `slack` | posting: webhook or bot, Slack's verdicts, retries, scrubbing secrets from errors |
 //! | `handle` | [`Alerter`]: the non-blocking handle and the counters |
 //! | `task` | [`AlertTask`]: the delivery loop and shutdown |
 //! | `clock`, `secret` | the injectable clock; the secret wrapper |
 
+mod book;
 mod clock;
 mod handle;
 mod ledger;
@@ -29,6 +31,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 pub use crate::secret::Secret;
+pub use book::IncidentBook;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use handle::{AlertMetrics, Alerter};
 pub use task::{AlertTask, Drain};
@@ -72,6 +75,8 @@ pub struct AlertConfig {
     pub timeout: Duration,
     /// Retries of one message.
     pub retry: SlackRetry,
+    /// The incidents shared by every host process (PostgreSQL); `None`: this process alone.
+    pub incidents: Option<sqlx::PgPool>,
 }
 
 impl Default for AlertConfig {
@@ -82,6 +87,7 @@ impl Default for AlertConfig {
             queue: 256,
             timeout: Duration::from_secs(10),
             retry: SlackRetry::default(),
+            incidents: None,
         }
     }
 }
@@ -174,8 +180,9 @@ pub fn spawn(config: AlertConfig, clock: impl Clock) -> Result<(Alerter, AlertTa
     let (tx, rx) = mpsc::channel(config.queue);
     let (stop_tx, stop_rx) = oneshot::channel();
     let stats = Arc::new(handle::Stats::default());
-    let alerter = Alerter::new(tx, Box::new(clock), config.repeat_window, stats.clone());
-    let task = AlertTask::start(rx, stop_tx, stop_rx, slack, stats);
+    let book = config.incidents.map(|pool| IncidentBook::new(pool, config.repeat_window));
+    let alerter = Alerter::new(tx, Box::new(clock), config.repeat_window, stats.clone(), book.clone());
+    let task = AlertTask::start(rx, stop_tx, stop_rx, slack, book, stats);
     Ok((alerter, task))
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::book::IncidentBook;
 use super::handle::Stats;
 use super::ledger::Notice;
 use super::slack::Slack;
@@ -35,9 +36,10 @@ impl AlertTask {
         stop_tx: oneshot::Sender<()>,
         stop_rx: oneshot::Receiver<()>,
         slack: Option<Slack>,
+        book: Option<IncidentBook>,
         stats: Arc<Stats>,
     ) -> Self {
-        let handle = tokio::spawn(run(rx, stop_rx, slack, stats.clone()));
+        let handle = tokio::spawn(run(rx, stop_rx, slack, book, stats.clone()));
         AlertTask { stop: Some(stop_tx), handle: Some(handle), stats }
     }
 
@@ -87,6 +89,7 @@ async fn run(
     mut rx: mpsc::Receiver<Outgoing>,
     mut stop: oneshot::Receiver<()>,
     slack: Option<Slack>,
+    book: Option<IncidentBook>,
     stats: Arc<Stats>,
 ) {
     loop {
@@ -95,7 +98,7 @@ async fn run(
             // A dropped `AlertTask` resolves this too; it also aborts us.
             _ = &mut stop => break,
             next = rx.recv() => match next {
-                Some(out) => deliver(out, slack.as_ref(), &stats).await,
+                Some(out) => deliver(out, slack.as_ref(), book.as_ref(), &stats).await,
                 // Every `Alerter` is gone: nothing more can arrive.
                 None => return,
             },
@@ -103,11 +106,23 @@ async fn run(
     }
     rx.close();
     while let Some(out) = rx.recv().await {
-        deliver(out, slack.as_ref(), &stats).await;
+        deliver(out, slack.as_ref(), book.as_ref(), &stats).await;
     }
 }
 
-async fn deliver(out: Outgoing, slack: Option<&Slack>, stats: &Stats) {
+async fn deliver(mut out: Outgoing, slack: Option<&Slack>, book: Option<&IncidentBook>, stats: &Stats) {
+    if let Some(book) = book {
+        match book.check(&out.alert.incident, out.notice).await {
+            Some(notice) => out.notice = notice,
+            None => {
+                // Sent already, by another process or by this one before a restart.
+                stats.suppressed.fetch_add(1, Relaxed);
+                stats.queued.fetch_sub(1, Relaxed);
+                tracing::debug!(incident = %out.alert.incident, "alert not sent: the incident book has it already");
+                return;
+            }
+        }
+    }
     let text = message::render(out.notice, &out.alert);
     let i = &out.alert.incident;
     let (source, dataset, kind) = (&i.source, &i.dataset, &i.kind);
