@@ -183,6 +183,8 @@ impl Daemon {
         let planning = tokio::spawn(async move {
             let mut ticks = Box::pin(cron_ticks(schedule));
             let mut last_upkeep: Option<chrono::NaiveDate> = None;
+            // During a database outage every tick fails: one warning a minute, with the count.
+            let mut failing = RateLimited::new(Duration::from_secs(60));
             loop {
                 tokio::select! {
                     _ = stop_planner.changed() => break,
@@ -191,9 +193,19 @@ impl Daemon {
                     }
                 }
                 match planner.tick().await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::debug!(queued = n, "planner queued jobs"),
-                    Err(e) => tracing::warn!("planning failed: {e}"),
+                    Ok(n) => {
+                        if let Some(failed) = failing.recovered() {
+                            tracing::info!(failed_ticks = failed, "planning works again");
+                        }
+                        if n > 0 {
+                            tracing::debug!(queued = n, "planner queued jobs");
+                        }
+                    }
+                    Err(e) => {
+                        if let Some(failed) = failing.failed() {
+                            tracing::warn!(failed_ticks = failed, "planning failed: {e}; retrying every tick");
+                        }
+                    }
                 }
                 let today = clock.now().with_timezone(&crate::tracks::kst()).date_naive();
                 if last_upkeep != Some(today) {
@@ -259,6 +271,42 @@ fn cron_ticks(schedule: cron::Schedule) -> impl futures_util::Stream<Item = ()> 
             }
         }
     })
+}
+
+/// Counts repeated failures and says when one is worth a log line: the first, then at most
+/// one per `every`, and when they stop.
+#[derive(Debug)]
+struct RateLimited {
+    every: Duration,
+    last: Option<std::time::Instant>,
+    /// Failures since the last line.
+    since_line: u64,
+    /// Failures in a row.
+    in_a_row: u64,
+}
+
+impl RateLimited {
+    fn new(every: Duration) -> Self {
+        RateLimited { every, last: None, since_line: 0, in_a_row: 0 }
+    }
+
+    /// A failure; `Some(count since the last line)` when a line is due.
+    fn failed(&mut self) -> Option<u64> {
+        self.since_line += 1;
+        self.in_a_row += 1;
+        if self.last.is_some_and(|at| at.elapsed() < self.every) {
+            return None;
+        }
+        self.last = Some(std::time::Instant::now());
+        Some(std::mem::take(&mut self.since_line))
+    }
+
+    /// A success; `Some(failures in a row)` if it ends a run of them.
+    fn recovered(&mut self) -> Option<u64> {
+        let failed = std::mem::take(&mut self.in_a_row);
+        (self.last, self.since_line) = (None, 0);
+        (failed > 0).then_some(failed)
+    }
 }
 
 /// Daily: partitions ahead, old raw responses out.
@@ -362,6 +410,17 @@ pub fn source_plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeated_failures_are_logged_once_a_window_with_their_count() {
+        let mut r = RateLimited::new(Duration::from_secs(60));
+        assert_eq!(r.failed(), Some(1));
+        assert_eq!((r.failed(), r.failed()), (None, None));
+        assert_eq!(r.recovered(), Some(3));
+        assert_eq!(r.recovered(), None);
+        let mut quick = RateLimited::new(Duration::ZERO);
+        assert_eq!((quick.failed(), quick.failed()), (Some(1), Some(1)));
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_late_planner_tick_is_skipped_not_repeated_at_once() {

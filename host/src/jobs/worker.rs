@@ -610,7 +610,9 @@ impl Worker {
                 {
                     tracing::warn!("could not record the exhausted quota: {be}");
                 }
-                let retryable = matches!(kind, "transient" | "rate_limited");
+                // A malformed answer is usually a body cut short on the way (a truncated page):
+                // asked again with backoff like a transient error, a failure only if it stays so.
+                let retryable = matches!(kind, "transient" | "rate_limited" | "malformed");
                 let (quota, timed_out) = (kind == "quota_exhausted", e.timed_out());
                 Verdict::Failed { kind, message: e.to_string(), retryable, quota, timed_out }
             }
