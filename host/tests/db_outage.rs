@@ -6,75 +6,21 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{NaiveDate, TimeDelta};
 use common::component;
 use common::day::{busiest_day, post_window};
 use common::host::{SimWorld, database_url};
+use common::proxy::Proxy;
 use racelab::config::{AlertSettings, Cadence, Config, HttpSettings, JobSettings, SourceConfig, StoreSettings};
 use racelab::daemon::{Daemon, Options};
 use racelab::fetch::Secret;
 use racelab_sim::{Calendar, Discipline, SimConfig, expect};
 use sqlx::PgPool;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Mutex;
-use tokio::task::JoinHandle;
 
 const SEED: u64 = 7;
 const SPEED: f64 = 120.0;
-
-/// A TCP proxy to PostgreSQL that can drop every connection and refuse new ones.
-struct Proxy {
-    port: u16,
-    down: Arc<AtomicBool>,
-    links: Arc<Mutex<Vec<JoinHandle<()>>>>,
-    accept: JoinHandle<()>,
-}
-
-impl Proxy {
-    async fn start(upstream: &'static str) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        let down = Arc::new(AtomicBool::new(false));
-        let links: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let (d, l) = (down.clone(), links.clone());
-        let accept = tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                if d.load(Ordering::SeqCst) {
-                    continue; // dropped: the connection is refused
-                }
-                let link = tokio::spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                });
-                l.lock().await.push(link);
-            }
-        });
-        Proxy { port, down, links, accept }
-    }
-
-    /// Every connection is cut and new ones are refused.
-    async fn fail(&self) {
-        self.down.store(true, Ordering::SeqCst);
-        for link in self.links.lock().await.drain(..) {
-            link.abort();
-        }
-    }
-
-    fn recover(&self) {
-        self.down.store(false, Ordering::SeqCst);
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.accept.abort();
-    }
-}
 
 #[sqlx::test(migrations = false)]
 async fn the_host_survives_a_database_outage_and_the_day_completes(pool: PgPool) {

@@ -3,6 +3,7 @@
 
 pub mod day;
 pub mod host;
+pub mod proxy;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
