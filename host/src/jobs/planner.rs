@@ -202,14 +202,15 @@ impl Planner {
         let tracks: Vec<&str> = self.sources.iter().flat_map(|s| s.tracks.iter().map(String::as_str)).collect();
         type Row = (String, NaiveDate, i16, DateTime<Utc>, bool, Option<DateTime<Utc>>, bool);
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT r.track, r.race_date, r.race_number, r.post_time, c.complete,
-                    CASE WHEN c.complete THEN
-                        (SELECT max(j.slot) FROM planned_jobs j
-                         WHERE (j.track, j.race_date, j.race_number) = (r.track, r.race_date, r.race_number)
-                           AND j.op = 'results' AND j.state = 'done')
-                    END,
+            "WITH results_done AS (
+                 SELECT track, race_date, race_number, max(slot) AS at FROM planned_jobs
+                 WHERE op = 'results' AND state = 'done' AND race_date BETWEEN $1 AND $2
+                 GROUP BY track, race_date, race_number)
+             SELECT r.track, r.race_date, r.race_number, r.post_time, c.complete,
+                    CASE WHEN c.complete THEN d.at END,
                     COALESCE(r.odds_captured_at > r.post_time, false)
              FROM races r
+             LEFT JOIN results_done d USING (track, race_date, race_number)
              CROSS JOIN LATERAL (SELECT
                     EXISTS (SELECT 1 FROM results x WHERE (x.track, x.race_date, x.race_number)
                                                         = (r.track, r.race_date, r.race_number))
