@@ -199,33 +199,15 @@ pub async fn track_days(pool: &PgPool, date: NaiveDate, stop_after: u32) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jobs::planner::fixtures::{self, t};
     use crate::plugins::wit::OperationKind;
 
-    fn t(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).map(|t| t.to_utc()).unwrap_or_default()
-    }
-
     fn kra() -> SourcePlan {
-        SourcePlan {
-            source: "kra".into(),
-            tracks: vec!["seoul".into()],
-            ops: vec![OperationKind::Schedule, OperationKind::Entries, OperationKind::Odds, OperationKind::Results],
-            pools: vec!["WIN".into(), "PLC".into()],
-            odds_before_post: false,
-        }
+        SourcePlan { pools: vec!["WIN".into(), "PLC".into()], odds_before_post: false, ..fixtures::kra() }
     }
 
     fn race() -> PlannedRace {
-        PlannedRace {
-            track: "seoul".into(),
-            date: NaiveDate::from_ymd_opt(2026, 11, 28).unwrap_or_default(),
-            number: 1,
-            post: t("2026-11-28T14:00:00+09:00"),
-            complete: false,
-            complete_at: None,
-            final_odds: false,
-            pre_race_stopped: false,
-        }
+        fixtures::race("2026-11-28T14:00:00+09:00")
     }
 
     #[test]

@@ -469,15 +469,16 @@ pub fn final_odds_give_up(cadence: &Cadence, race: &PlannedRace) -> DateTime<Utc
     }
 }
 
+/// Planner inputs for the unit tests of the job modules.
 #[cfg(test)]
-mod tests {
+pub(crate) mod fixtures {
     use super::*;
 
-    fn t(s: &str) -> DateTime<Utc> {
+    pub(crate) fn t(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).map(|t| t.to_utc()).unwrap_or_default()
     }
 
-    fn kra() -> SourcePlan {
+    pub(crate) fn kra() -> SourcePlan {
         SourcePlan {
             source: "kra".into(),
             tracks: vec!["seoul".into()],
@@ -487,7 +488,7 @@ mod tests {
         }
     }
 
-    fn race(post: &str) -> PlannedRace {
+    pub(crate) fn race(post: &str) -> PlannedRace {
         PlannedRace {
             track: "seoul".into(),
             date: NaiveDate::from_ymd_opt(2026, 11, 28).unwrap_or_default(),
@@ -499,6 +500,13 @@ mod tests {
             pre_race_stopped: false,
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use super::fixtures::{kra, race, t};
 
     fn six() -> NaiveTime {
         NaiveTime::from_hms_opt(6, 0, 0).unwrap_or_default()
