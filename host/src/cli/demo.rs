@@ -57,6 +57,10 @@ pub struct DemoArgs {
     /// does (the host asks only for the final odds).
     #[arg(long, value_enum, default_value = "live")]
     odds: OddsArg,
+    /// The simulated race day (YYYY-MM-DD); by default the one with the most tracks racing in
+    /// the next two weeks.
+    #[arg(long)]
+    date: Option<NaiveDate>,
 }
 
 /// The simulated day the demo runs.
@@ -72,7 +76,7 @@ struct DemoDay {
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let plugins = components(args.plugins.as_deref())?;
-    let day = pick_day(args.seed)?;
+    let day = pick_day(args.seed, args.date)?;
     let span = (day.end - day.start).num_seconds().max(1) as f64;
     let speed = args.speed.unwrap_or(span / args.seconds.max(1) as f64);
     println!(
@@ -166,20 +170,24 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     Ok(if finished { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-/// The day with the most tracks racing in the coming two weeks, and the window to run: from
-/// just over an hour before the first post (the first odds poll) to when the last race is
-/// official with its dividends polled.
-fn pick_day(seed: u64) -> anyhow::Result<DemoDay> {
+/// The day asked for, or the one with the most tracks racing in the coming two weeks, and the
+/// window to run: from just over an hour before the first post (the first odds poll) to when
+/// the last race is official with its dividends polled.
+fn pick_day(seed: u64, date: Option<NaiveDate>) -> anyhow::Result<DemoDay> {
     let calendar = Calendar::new(seed);
     let today = chrono::Utc::now().with_timezone(&kst()).date_naive();
     let all = [Track::Seoul, Track::Busan, Track::Jeju, Track::Gwangmyeong, Track::Misari];
-    let best = today
+    let best = date
+        .unwrap_or(today)
         .iter_days()
-        .take(14)
+        .take(if date.is_some() { 1 } else { 14 })
         .map(|d| (d, all.iter().copied().filter(|t| calendar.is_race_day(*t, d)).collect::<Vec<_>>()))
         .max_by_key(|(d, tracks)| (tracks.len(), std::cmp::Reverse(*d)));
     let Some((date, tracks)) = best.filter(|(_, t)| !t.is_empty()) else {
-        bail!("the simulator's calendar has no race day in the next two weeks (seed {seed})");
+        match date {
+            Some(date) => bail!("no track races on {date} in the simulator's calendar (seed {seed})"),
+            None => bail!("the simulator's calendar has no race day in the next two weeks (seed {seed})"),
+        }
     };
     let posts: Vec<DateTime<FixedOffset>> = tracks
         .iter()
