@@ -446,6 +446,65 @@ fn demo_runs_a_whole_race_day_and_prints_a_summary() {
     // Not a terminal: the progress comes as whole lines, not redrawn in place.
     assert!(stdout.lines().filter(|l| l.contains(" KST ▕")).count() >= 2, "{stdout}");
     assert!(!stdout.contains('\r'), "{stdout}");
+    drop_demo_database(&db);
+}
+
+/// The demo as the real KRA API behaves: odds only once a race is official. On a two-meet
+/// KRA day every KRA race ends with its final odds, and API301 stays within a development
+/// key's 1,000 requests a day.
+#[test]
+fn demo_final_only_lands_every_kra_races_final_odds_within_the_quota() {
+    use racelab_sim::{Calendar, Track};
+    let calendar = Calendar::new(7);
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 12, 1)
+        .expect("date")
+        .iter_days()
+        .find(|d| calendar.is_race_day(Track::Seoul, *d) && calendar.is_race_day(Track::Busan, *d))
+        .expect("a Seoul and Busan day");
+    let plugins = common::component("racelab-plugin-kra").parent().expect("dir").to_path_buf();
+    let db = format!("racelab_cli_demo_final_{}", std::process::id());
+    let args = [
+        "demo",
+        "--seconds",
+        "45",
+        "--odds",
+        "final-only",
+        "--date",
+        &date.to_string(),
+        "--database",
+        &db,
+        "--plugins",
+        plugins.to_str().expect("utf-8"),
+    ];
+    let out = racelab_env(&args, &[("DATABASE_URL", &admin_url())]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("the race day completed in"), "{stdout}");
+    assert!(stdout.contains("odds mode: final-only"), "{stdout}");
+    assert!(stdout.contains("0 open ingestion failures"), "{stdout}");
+    // track, races, entries, odds, final odds, results, dividends
+    let rows: Vec<Vec<&str>> = stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|w| w.len() == 7 && ["seoul", "busan", "jeju", "gwangmyeong", "misari"].contains(&w[0]))
+        .collect();
+    for track in ["seoul", "busan"] {
+        let row = rows.iter().find(|w| w[0] == track).unwrap_or_else(|| panic!("{track} in {stdout}"));
+        assert_eq!(row[4], row[1], "{track}: every race has its final odds: {stdout}");
+        assert_ne!(row[3], "0", "{stdout}");
+    }
+    let api301: u32 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("requests per dataset: "))
+        .and_then(|l| l.split(", ").find_map(|d| d.strip_prefix("kra/API301 ")))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("API301 requests in {stdout}"));
+    assert!(api301 <= 1_000, "{api301} API301 requests: {stdout}");
+    drop_demo_database(&db);
+}
+
+/// Drops a database a demo made.
+fn drop_demo_database(db: &str) {
     let rt = common::async_runtime();
     rt.block_on(async {
         use sqlx::Connection;

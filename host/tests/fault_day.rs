@@ -1,8 +1,9 @@
 //! A race day against a simulator that fails on purpose — 10% server errors, 2% answers slower
-//! than the host's timeout, 1% malformed bodies — through the real host. Transient faults are
-//! retried away; what cannot be (a malformed answer is final by the DESIGN's taxonomy) is an
-//! `ingestion_failures` row with its raw response and one Slack message per incident; after
-//! `racelab retry --all-open` the day is complete and every incident is resolved.
+//! than the host's timeout, 1% malformed bodies (truncated, or an HTML maintenance page) —
+//! through the real host. Every fault is retried away: a malformed answer too, since a body cut
+//! short is usually transient (docs/decisions.md). The day completes with no failure and no
+//! alert, each malformed answer kept in the raw archive. (Failures that stay, their rows,
+//! alerts and `racelab retry`: `race_day.rs`'s gaps, `serve_hostile.rs`, `hostile_jobs.rs`.)
 
 mod common;
 
@@ -11,7 +12,6 @@ use std::time::Duration;
 use chrono::{NaiveDate, TimeDelta};
 use common::day::{Day, DayOptions, FakeSlack, busiest_day, kst, post_window};
 use racelab::alerts::{self, AlertConfig, SlackTarget, SystemClock};
-use racelab::jobs::retry::{Retried, retry_all_open};
 use racelab_sim::{Calendar, Discipline, Faults, SimConfig, expect};
 use sqlx::PgPool;
 
@@ -21,7 +21,7 @@ const SEED: u64 = 11;
 type FailureRow = (i64, String, Option<String>, Option<i64>, String);
 
 #[sqlx::test(migrations = false)]
-async fn faults_are_retried_recorded_alerted_and_the_day_still_completes(pool: PgPool) {
+async fn faults_are_retried_away_and_the_day_completes(pool: PgPool) {
     let (date, tracks) = busiest_day(SEED, NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"));
     let (first_post, last_post) = post_window(SEED, date, &tracks);
     let slack = FakeSlack::start().await;
@@ -43,63 +43,34 @@ async fn faults_are_retried_recorded_alerted_and_the_day_still_completes(pool: P
     let retried = stats.retried.load(std::sync::atomic::Ordering::Relaxed);
     assert!(retried > 0, "10% server errors and 2% timeouts make some attempts fail and retry");
 
-    // Every job ended: done, or failed for good with a failure row.
-    let open_jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM planned_jobs WHERE state = 'queued'")
-        .fetch_one(&day.pool)
-        .await
-        .expect("jobs");
+    // Every job ended, none failed: each fault was retried away.
+    let open_jobs: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM planned_jobs WHERE state NOT IN ('done', 'no_data', 'superseded')")
+            .fetch_one(&day.pool)
+            .await
+            .expect("jobs");
     assert_eq!(open_jobs, 0);
-    let failed_jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM planned_jobs WHERE state = 'failed'")
-        .fetch_one(&day.pool)
-        .await
-        .expect("jobs");
     let failures: Vec<FailureRow> =
         sqlx::query_as("SELECT id, error_kind, dataset, raw_response_id, source FROM ingestion_failures ORDER BY id")
             .fetch_all(&day.pool)
             .await
             .expect("failures");
-    assert_eq!(failures.len() as i64, failed_jobs, "one failure row per job that failed for good");
-    assert!(!failures.is_empty(), "1% malformed answers over a race day's requests leave some failures");
-    for (id, kind, dataset, raw, _) in &failures {
-        assert!(dataset.is_some(), "failure {id} names its dataset");
-        if kind == "malformed" {
-            assert!(raw.is_some(), "failure {id}: the malformed answer is kept");
-        }
-        assert_ne!(kind, "transient", "failure {id}: transient faults are retried away (6 attempts)");
-    }
-
-    // One Slack message per incident (source, dataset, kind), however often it recurred.
-    let mut incidents: Vec<(String, String, String)> = failures
-        .iter()
-        .map(|(_, kind, dataset, _, source)| (source.clone(), dataset.clone().unwrap_or_default(), kind.clone()))
-        .collect();
-    incidents.sort();
-    incidents.dedup();
-    wait_for(|| slack.texts().iter().filter(|t| t.starts_with(":rotating_light:")).count() >= incidents.len()).await;
-    let opened: Vec<String> = slack.texts().into_iter().filter(|t| t.starts_with(":rotating_light:")).collect();
-    assert_eq!(opened.len(), incidents.len(), "{opened:#?}");
-
-    // The operator retries; the retried jobs succeed (faults are per request) and resolve.
-    let retried = retry_all_open(&day.pool, &day.clock).await.expect("retry");
-    assert_eq!(retried.iter().filter(|r| matches!(r, Retried::Queued { .. })).count(), failures.len());
-    for _ in 0..10 {
-        day.step().await;
-        let open: i64 = sqlx::query_scalar("SELECT count(*) FROM ingestion_failures WHERE resolved_at IS NULL")
-            .fetch_one(&day.pool)
-            .await
-            .expect("open");
-        if open == 0 {
-            break;
-        }
-        // A retried job can hit another injected fault: retry what failed again.
-        retry_all_open(&day.pool, &day.clock).await.expect("retry");
-    }
-    let open: i64 = sqlx::query_scalar("SELECT count(*) FROM ingestion_failures WHERE resolved_at IS NULL")
-        .fetch_one(&day.pool)
+    assert!(failures.is_empty(), "{failures:?}");
+    // Malformed answers (HTTP 200, not JSON) were served — and archived — all the same.
+    let bodies: Vec<Vec<u8>> = sqlx::query_scalar("SELECT body_gz FROM raw_responses WHERE status = 200")
+        .fetch_all(&day.pool)
         .await
-        .expect("open");
-    assert_eq!(open, 0);
-    wait_for(|| slack.texts().iter().filter(|t| t.starts_with(":white_check_mark:")).count() >= incidents.len()).await;
+        .expect("bodies");
+    let malformed = bodies
+        .iter()
+        .filter(|gz| {
+            let body = racelab::store::gunzip(gz).expect("gzip");
+            body.starts_with(b"<!DOCTYPE html") || serde_json::from_slice::<serde_json::Value>(&body).is_err()
+        })
+        .count();
+    assert!(malformed > 0, "1% malformed answers over a race day's requests");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(slack.texts().is_empty(), "no alert: {:?}", slack.texts());
 
     // The day is complete: every race, entry, result, dividend and final odds row.
     let calendar = Calendar::new(SEED);
@@ -143,13 +114,4 @@ async fn faults_are_retried_recorded_alerted_and_the_day_still_completes(pool: P
         assert!(!String::from_utf8_lossy(&body).contains("test-key"), "a raw body holds the key");
     }
     alert_task.shutdown(Duration::from_secs(2)).await;
-}
-
-async fn wait_for(done: impl Fn() -> bool) {
-    for _ in 0..100 {
-        if done() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
