@@ -19,12 +19,16 @@
 //! | `retry.rs` | backoff with full jitter; `racelab retry` |
 //! | `health.rs` | how each source's jobs ended: `ok`, `failing`, `timing_out` |
 //! | `gaps.rs` | completeness: races given up on become `incomplete` failures, resolved when filled |
+//! | `words.rs` | the typed words of the job tables: state, lane, operation; queue priority |
 
 pub mod gaps;
 pub mod health;
 pub mod planner;
 pub mod retry;
+pub mod words;
 pub mod worker;
+
+pub use words::{JobState, priority};
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -116,14 +120,9 @@ pub struct JobSpec {
 }
 
 impl JobSpec {
-    /// Queue priority (higher first): live before backfill; among live work, odds first, since
-    /// a late odds poll cannot be made up.
+    /// Queue priority (see [`priority`]).
     pub fn priority(&self) -> usize {
-        match (self.lane, self.op) {
-            (Lane::Backfill, _) => 0,
-            (Lane::Live, Op::Odds | Op::OddsFinal) => 20,
-            (Lane::Live, _) => 10,
-        }
+        priority(self.lane, self.op)
     }
 }
 
@@ -306,17 +305,9 @@ impl Columns {
         self.race_date.push(s.race_date);
         self.race_number.push(i16::from(s.race_number));
         self.slot.push(s.slot);
-        self.lane.push(lane_str(s.lane));
+        self.lane.push(s.lane.as_str());
         self.post_time.push(s.post_time);
         self.pools.push(s.pools.join(","));
-    }
-}
-
-/// The lane's name in `planned_jobs.lane`.
-pub fn lane_str(lane: Lane) -> &'static str {
-    match lane {
-        Lane::Live => "live",
-        Lane::Backfill => "backfill",
     }
 }
 

@@ -7,7 +7,7 @@ use racelab_sim::Clock;
 use rand::Rng;
 use sqlx::PgPool;
 
-use super::{JobError, JobSpec, Op, db, enqueue_in, push_task};
+use super::{JobError, JobSpec, JobState, Op, db, enqueue_in, priority, push_task};
 use crate::budget::Lane;
 
 /// Exponential backoff with full jitter: attempt `n` waits a uniformly random time between zero
@@ -76,13 +76,13 @@ pub async fn retry_failure(pool: &PgPool, clock: &Clock, failure: i64) -> Result
     let Some(job) = job else {
         return Err(JobError::NotRetryable { failure, reason: "it is not the failure of a queued job".into() });
     };
-    let (state, lane, op): (String, String, String) =
+    let (state, lane, op): (JobState, Lane, Op) =
         sqlx::query_as("SELECT state, lane, op FROM planned_jobs WHERE id = $1 FOR UPDATE")
             .bind(job)
             .fetch_one(&mut *tx)
             .await
             .map_err(db(format!("reading job {job}")))?;
-    if state == "queued" {
+    if state == JobState::Queued {
         return Ok(Retried::AlreadyQueued { failure, job });
     }
     sqlx::query(
@@ -92,12 +92,7 @@ pub async fn retry_failure(pool: &PgPool, clock: &Clock, failure: i64) -> Result
     .execute(&mut *tx)
     .await
     .map_err(db(format!("re-queueing job {job}")))?;
-    let priority = match (lane.as_str(), op.as_str()) {
-        ("backfill", _) => 0,
-        (_, "odds" | "odds_final") => 20,
-        _ => 10,
-    };
-    let task = push_task(&mut tx, clock, job, priority).await?;
+    let task = push_task(&mut tx, clock, job, priority(lane, op)).await?;
     tx.commit().await.map_err(db("committing a retry"))?;
     Ok(Retried::Queued { failure, job, task })
 }

@@ -29,7 +29,7 @@ use tokio::task::JoinSet;
 
 use super::health::{Ending, Health, SourceHealth, UNHEALTHY_AFTER};
 use super::retry::Backoff;
-use super::{JobError, Op, Payload, QUEUE, Settle, db, settle};
+use super::{JobError, JobState, Op, Payload, QUEUE, Settle, db, settle};
 use crate::alerts::{Alert, Alerter, Incident};
 use crate::budget::{Budget, Lane};
 use crate::fetch::{Endpoint, Fetcher};
@@ -148,15 +148,15 @@ pub struct WorkerParts {
 struct JobRow {
     id: i64,
     source: String,
-    op: String,
+    op: Op,
     track: String,
     race_date: NaiveDate,
     race_number: i16,
     slot: DateTime<Utc>,
-    lane: String,
+    lane: Lane,
     post_time: Option<DateTime<Utc>>,
     pools: Vec<String>,
-    state: String,
+    state: JobState,
     attempts: i32,
     not_before: Option<DateTime<Utc>>,
     /// The race as stored now (race jobs whose race is known): post time and meeting tag.
@@ -202,13 +202,9 @@ const READ_JOBS: &str = "SELECT j.id, j.source, j.op, j.track, j.race_date, j.ra
      WHERE j.id = ANY($1)";
 
 impl JobRow {
-    fn lane(&self) -> Lane {
-        if self.lane == "backfill" { Lane::Backfill } else { Lane::Live }
-    }
-
     fn describe(&self) -> String {
         let race = if self.race_number > 0 { format!(" race {}", self.race_number) } else { String::new() };
-        format!("{} {} {} {}{race}", self.source, self.op, self.track, self.race_date)
+        format!("{} {} {} {}{race}", self.source, self.op.as_str(), self.track, self.race_date)
     }
 }
 
@@ -526,7 +522,7 @@ impl Worker {
         let Some(job) = job else {
             return self.settle_alone(task, Settle::Killed, "no such planned job").await;
         };
-        if job.state != "queued" {
+        if job.state != JobState::Queued {
             return self.settle_alone(task, Settle::Done, "already finished").await;
         }
         // Early (queued ahead by the planner, or paused until the quota resets): wait briefly,
@@ -542,21 +538,19 @@ impl Worker {
             }
             tokio::time::sleep(wait).await;
         }
-        let Some(op) = Op::parse(&job.op) else {
-            return self.settle_alone(task, Settle::Killed, "unknown operation").await;
-        };
+        let op = job.op;
         if let (Some(planned), Some(current)) = (job.post_time, job.race_post_time)
             && planned != current
         {
             tracing::info!(job = job.id, "{}: post time moved from {planned} to {current}; superseded", job.describe());
-            return self.finish(task, &job, "superseded", Settle::Done).await;
+            return self.finish(task, &job, JobState::Superseded, Settle::Done).await;
         }
         // A pre-race odds poll whose race has started has nothing left to say — whether it
         // waited out a quota pause, a backlog, or was retried by hand hours later: run now, it
         // would store the race's later odds as a pre-race snapshot, and spend quota on it.
         if op == Op::Odds && job.post_time.is_some_and(|post| post <= inner.clock.now().to_utc()) {
             tracing::info!(job = job.id, "{}: the race has started; the pre-race poll is superseded", job.describe());
-            return self.finish(task, &job, "superseded", Settle::Done).await;
+            return self.finish(task, &job, JobState::Superseded, Settle::Done).await;
         }
         // A repeating job whose data came in meanwhile (its next slot was queued ahead, or
         // retried by hand) has nothing left to ask for.
@@ -567,7 +561,7 @@ impl Worker {
         };
         if filled {
             tracing::debug!(job = job.id, "{}: the race's data is in already; superseded", job.describe());
-            return self.finish(task, &job, "superseded", Settle::Done).await;
+            return self.finish(task, &job, JobState::Superseded, Settle::Done).await;
         }
         let meeting = job.race_meeting.clone();
         let Some(source) = inner.sources.get(&job.source) else {
@@ -628,12 +622,13 @@ impl Worker {
             };
             // Nothing published yet is not a result: the job ends `no_data` and the planner asks
             // again at the race's next slot.
-            let state = if records.is_empty() && op.waits_for_publication() { "no_data" } else { "done" };
+            let state =
+                if records.is_empty() && op.waits_for_publication() { JobState::NoData } else { JobState::Done };
             match self.commit_success(task, &job, &output, *requests, state).await {
                 Ok(state) => {
                     let counter = match state {
-                        "done" => &inner.stats.done,
-                        "no_data" => &inner.stats.no_data,
+                        JobState::Done => &inner.stats.done,
+                        JobState::NoData => &inner.stats.no_data,
                         _ => &inner.stats.superseded,
                     };
                     counter.fetch_add(1, Relaxed);
@@ -686,8 +681,8 @@ impl Worker {
         job: &JobRow,
         output: &JobOutput<'_>,
         requests: usize,
-        state: &'static str,
-    ) -> Result<&'static str, StoreError> {
+        state: JobState,
+    ) -> Result<JobState, StoreError> {
         let inner = &*self.inner;
         let db = |what: &str| {
             let context = format!("{what} for {}", job.describe());
@@ -710,10 +705,10 @@ impl Worker {
             .await
             .map_err(db("reading the race's final odds"))?;
             if already.flatten() == Some(true) {
-                state = "superseded";
+                state = JobState::Superseded;
             }
         }
-        if state != "superseded" {
+        if state != JobState::Superseded {
             inner.store.write(&mut tx, output).await?;
         }
         // One statement: the job done, its task settled (as `settle` does with `Settle::Done`),
@@ -733,7 +728,7 @@ impl Worker {
         .bind(i32::try_from(output.records.len()).unwrap_or(i32::MAX))
         .bind(i32::try_from(requests).unwrap_or(i32::MAX))
         .bind(task)
-        .bind(serde_json::json!({ "note": state }))
+        .bind(serde_json::json!({ "note": state.as_str() }))
         .bind(state)
         .fetch_all(&mut *tx)
         .await
@@ -744,7 +739,7 @@ impl Worker {
                 alerter.resolve(&Incident::new(source, dataset.unwrap_or_default(), kind));
             }
         }
-        tracing::debug!(job = job.id, records = output.records.len(), "{}: {state}", job.describe());
+        tracing::debug!(job = job.id, records = output.records.len(), "{}: {}", job.describe(), state.as_str());
         Ok(state)
     }
 
@@ -890,7 +885,7 @@ impl Worker {
     ///
     /// A job that ends without running (superseded) leaves nothing for its open failures to
     /// wait for: they are resolved with it, and so are the incidents they leave clear.
-    async fn finish(&self, task: &str, job: &JobRow, state: &str, how: Settle) -> Result<(), JobError> {
+    async fn finish(&self, task: &str, job: &JobRow, state: JobState, how: Settle) -> Result<(), JobError> {
         let mut tx = self.inner.pool.begin().await.map_err(db("finishing a job"))?;
         sqlx::query("UPDATE planned_jobs SET state = $2, finished_at = now() WHERE id = $1")
             .bind(job.id)
@@ -903,9 +898,9 @@ impl Worker {
             .fetch_all(&mut *tx)
             .await
             .map_err(db("resolving a finished job's failures"))?;
-        settle(&mut tx, &self.inner.clock, task, how, state).await?;
+        settle(&mut tx, &self.inner.clock, task, how, state.as_str()).await?;
         tx.commit().await.map_err(db("finishing a job"))?;
-        if state == "superseded" {
+        if state == JobState::Superseded {
             self.inner.stats.superseded.fetch_add(1, Relaxed);
         }
         if let Some(alerter) = &self.inner.alerter {
@@ -924,7 +919,7 @@ impl Worker {
 
 impl<'a> JobHooks<'a> {
     fn new(inner: &'a Inner, job: &'a JobRow) -> Self {
-        JobHooks { inner, source: &job.source, lane: job.lane(), seen: Mutex::new(Seen::default()) }
+        JobHooks { inner, source: &job.source, lane: job.lane, seen: Mutex::new(Seen::default()) }
     }
 }
 
