@@ -1,13 +1,14 @@
 //! Running one operation end to end: plan → fetch → parse, following every page, with
 //! bounded retries. The plugin CLI's `run` uses it as is; the daemon's worker passes [`Hooks`]
 //! that put every request through the rate limiter and quota and archive every response before
-//! it is parsed.
+//! it is parsed, and reads what the run did from its [`Ran`].
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::future::Future;
 use std::time::Duration;
 
 use crate::fetch::{Endpoint, FetchError, Fetcher, Target};
+use crate::jobs::FailureKind;
 use crate::plugins::wit::{HttpRequest, HttpResponse, Operation, Record, SourceError};
 use crate::plugins::{CallError, Fault, Plugin, text};
 
@@ -44,6 +45,37 @@ pub struct Outcome {
     pub requests: usize,
 }
 
+/// What an operation did, however it ended: its result, and what it sent and received on the
+/// way (a failure's books need the dataset and the raw response that caused it).
+#[derive(Debug)]
+pub struct Ran<S> {
+    pub result: Result<Vec<Record>, Stopped<S>>,
+    pub trace: Trace,
+}
+
+/// The requests of one operation.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Trace {
+    /// Requests sent, retries included.
+    pub requests: usize,
+    /// Every dataset asked.
+    pub datasets: BTreeSet<String>,
+    /// The dataset of the last request.
+    pub dataset: Option<String>,
+    /// Where the hooks kept the last response (the raw archive's id).
+    pub raw_response: Option<i64>,
+}
+
+/// Why an operation with hooks stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Stopped<S> {
+    #[error(transparent)]
+    Run(#[from] RunError),
+    /// A hook refused to go on (the budget said no; the archive could not keep a response).
+    #[error("{0}")]
+    Hook(S),
+}
+
 /// Why an operation stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -59,30 +91,18 @@ pub enum RunError {
     /// The whole operation ran past the time the caller gave it (the worker's per-job budget).
     #[error("the job ran past its {0:?} budget and was stopped")]
     OverBudget(Duration),
-    /// The rate limiter or the quota refused the request (see [`Hooks::before_send`]).
-    #[error(transparent)]
-    Budget(#[from] crate::budget::BudgetError),
-    /// The raw archive could not keep a response, so it was not parsed.
-    #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
 }
 
 impl RunError {
-    /// The error kind, as a source error kind (`transient` for a broken connection).
-    pub fn kind(&self) -> &'static str {
+    /// The failure's kind (`transient` for a broken connection).
+    pub fn kind(&self) -> FailureKind {
         match self {
-            RunError::Source { error, .. } => crate::plugins::error_kind(error),
-            RunError::Fault(_) => "plugin_fault",
-            RunError::Fetch(_) => "transient",
-            RunError::TooManyRequests(_) | RunError::OverBudget(_) => "plugin_fault",
-            RunError::Budget(crate::budget::BudgetError::Exhausted { .. }) => "quota_exhausted",
-            RunError::Budget(crate::budget::BudgetError::Paused { .. }) => "rate_limited",
-            RunError::Budget(_) | RunError::Store(_) => "transient",
+            RunError::Source { error, .. } => FailureKind::of(error),
+            RunError::Fetch(_) => FailureKind::Transient,
+            RunError::Fault(_) | RunError::TooManyRequests(_) | RunError::OverBudget(_) => FailureKind::PluginFault,
         }
     }
-}
 
-impl RunError {
     /// Whether the plugin ran out of time: its call's deadline, the watchdog, or the job's
     /// budget.
     pub fn timed_out(&self) -> bool {
@@ -95,22 +115,26 @@ impl RunError {
 }
 
 /// What the caller does around each request.
-pub trait Hooks: Sync {
+pub trait Hooks: Send {
+    /// Why a hook stops the operation.
+    type Stop: Send;
+
     /// Before each request (retries included) is sent: wait for its turn, count it against a
     /// quota. An error stops the operation.
-    fn before_send(&self, request: &HttpRequest) -> impl Future<Output = Result<(), RunError>> + Send;
+    fn before_send(&mut self, request: &HttpRequest) -> impl Future<Output = Result<(), Self::Stop>> + Send;
 
     /// Each response as received, before the plugin sees it (the raw archive). `url` has the
-    /// credential redacted. An error stops the operation unparsed.
+    /// credential redacted. Returns where the response was kept, if anywhere; an error stops
+    /// the operation unparsed.
     fn received(
-        &self,
+        &mut self,
         request: &HttpRequest,
         url: &str,
         response: &HttpResponse,
-    ) -> impl Future<Output = Result<(), RunError>> + Send;
+    ) -> impl Future<Output = Result<Option<i64>, Self::Stop>> + Send;
 
     /// The source answered "too many requests, wait `wait`": tell whoever else sends to it.
-    fn rate_limited(&self, request: &HttpRequest, wait: Duration) -> impl Future<Output = ()> + Send {
+    fn rate_limited(&mut self, request: &HttpRequest, wait: Duration) -> impl Future<Output = ()> + Send {
         let _ = (request, wait);
         async {}
     }
@@ -121,13 +145,26 @@ pub trait Hooks: Sync {
 pub struct NoHooks;
 
 impl Hooks for NoHooks {
-    async fn before_send(&self, _: &HttpRequest) -> Result<(), RunError> {
+    type Stop = std::convert::Infallible;
+
+    async fn before_send(&mut self, _: &HttpRequest) -> Result<(), Self::Stop> {
         Ok(())
     }
 
-    async fn received(&self, _: &HttpRequest, _: &str, _: &HttpResponse) -> Result<(), RunError> {
-        Ok(())
+    async fn received(&mut self, _: &HttpRequest, _: &str, _: &HttpResponse) -> Result<Option<i64>, Self::Stop> {
+        Ok(None)
     }
+}
+
+/// The operation and what it runs with.
+#[derive(Debug, Clone, Copy)]
+pub struct Job<'a> {
+    pub plugin: &'a Plugin,
+    pub endpoint: &'a Endpoint,
+    pub fetcher: &'a Fetcher,
+    pub op: &'a Operation,
+    pub config: &'a [(String, String)],
+    pub policy: &'a Policy,
 }
 
 /// Plans `op`, then fetches and parses until no request is left.
@@ -139,40 +176,52 @@ pub async fn run(
     config: &[(String, String)],
     policy: &Policy,
 ) -> Result<Outcome, RunError> {
-    run_with(plugin, endpoint, fetcher, op, config, policy, &NoHooks).await
+    let job = Job { plugin, endpoint, fetcher, op, config, policy };
+    let ran = run_with(&job, &mut NoHooks, None).await;
+    match ran.result {
+        Ok(records) => Ok(Outcome { records, requests: ran.trace.requests }),
+        Err(Stopped::Run(e)) => Err(e),
+        Err(Stopped::Hook(never)) => match never {},
+    }
 }
 
-/// [`run`], with `hooks` around every request.
-pub async fn run_with(
-    plugin: &Plugin,
-    endpoint: &Endpoint,
-    fetcher: &Fetcher,
-    op: &Operation,
-    config: &[(String, String)],
-    policy: &Policy,
-    hooks: &impl Hooks,
-) -> Result<Outcome, RunError> {
-    let mut queue: VecDeque<HttpRequest> = plan(plugin, op, config).await?.into();
+/// [`run`], with `hooks` around every request, stopped after `within` if it is given.
+pub async fn run_with<H: Hooks>(job: &Job<'_>, hooks: &mut H, within: Option<Duration>) -> Ran<H::Stop> {
+    let mut trace = Trace::default();
+    let work = drive(job, hooks, &mut trace);
+    let result = match within {
+        Some(limit) => {
+            tokio::time::timeout(limit, work).await.unwrap_or(Err(Stopped::Run(RunError::OverBudget(limit))))
+        }
+        None => work.await,
+    };
+    Ran { result, trace }
+}
+
+async fn drive<H: Hooks>(job: &Job<'_>, hooks: &mut H, trace: &mut Trace) -> Result<Vec<Record>, Stopped<H::Stop>> {
+    let plugin = job.plugin;
+    let mut queue: VecDeque<HttpRequest> = plan(plugin, job.op, job.config).await?.into();
     let mut seen: HashSet<String> = HashSet::new();
-    let mut outcome = Outcome::default();
+    let mut records = Vec::new();
     while let Some(request) = queue.pop_front() {
-        let target = endpoint.target(&request).map_err(|e| Fault::Request {
-            plugin: plugin.label().to_string(),
-            path: text::clean(&request.path, 200),
-            reason: e.to_string(),
+        let target = job.endpoint.target(&request).map_err(|e| {
+            RunError::from(Fault::Request {
+                plugin: plugin.label().to_string(),
+                path: text::clean(&request.path, 200),
+                reason: e.to_string(),
+            })
         })?;
         if !seen.insert(target.shown().to_string()) {
             continue;
         }
-        if seen.len() > policy.max_requests {
-            return Err(RunError::TooManyRequests(policy.max_requests));
+        if seen.len() > job.policy.max_requests {
+            return Err(RunError::TooManyRequests(job.policy.max_requests).into());
         }
-        let call = Call { plugin, fetcher, op, policy };
-        let page = fetch_and_parse(&call, &request, &target, hooks, &mut outcome.requests).await?;
-        outcome.records.extend(page.records);
+        let page = fetch_and_parse(job, &request, &target, hooks, trace).await?;
+        records.extend(page.records);
         queue.extend(page.next);
     }
-    Ok(outcome)
+    Ok(records)
 }
 
 async fn plan(plugin: &Plugin, op: &Operation, config: &[(String, String)]) -> Result<Vec<HttpRequest>, RunError> {
@@ -182,33 +231,29 @@ async fn plan(plugin: &Plugin, op: &Operation, config: &[(String, String)]) -> R
     })
 }
 
-/// What stays the same for every request of one operation.
-struct Call<'a> {
-    plugin: &'a Plugin,
-    fetcher: &'a Fetcher,
-    op: &'a Operation,
-    policy: &'a Policy,
-}
-
-async fn fetch_and_parse(
-    call: &Call<'_>,
+async fn fetch_and_parse<H: Hooks>(
+    job: &Job<'_>,
     request: &HttpRequest,
     target: &Target,
-    hooks: &impl Hooks,
-    sent: &mut usize,
-) -> Result<crate::plugins::wit::Page, RunError> {
-    let Call { plugin, fetcher, op, policy } = *call;
+    hooks: &mut H,
+    trace: &mut Trace,
+) -> Result<crate::plugins::wit::Page, Stopped<H::Stop>> {
+    let Job { plugin, fetcher, op, policy, .. } = *job;
     let mut attempt = 0;
     loop {
-        hooks.before_send(request).await?;
-        *sent += 1;
+        trace.requests += 1;
+        trace.dataset = Some(request.dataset.clone());
+        trace.datasets.insert(request.dataset.clone());
+        hooks.before_send(request).await.map_err(Stopped::Hook)?;
         let error = match fetcher.fetch(target).await {
             Err(e) => RunError::Fetch(e),
             Ok(response) => {
-                hooks.received(request, target.shown(), &response).await?;
+                if let Some(id) = hooks.received(request, target.shown(), &response).await.map_err(Stopped::Hook)? {
+                    trace.raw_response = Some(id);
+                }
                 match plugin.parse_watched(op, request, response).await {
                     Ok(page) => return Ok(page),
-                    Err(CallError::Fault(f)) => return Err(RunError::Fault(f)),
+                    Err(CallError::Fault(f)) => return Err(RunError::Fault(f).into()),
                     Err(CallError::Source(error)) => RunError::Source { url: target.shown().to_string(), error },
                 }
             }
@@ -220,13 +265,13 @@ async fn fetch_and_parse(
             RunError::Source { error: SourceError::Transient(_), .. } | RunError::Fetch(_) => {
                 policy.backoff.saturating_mul(1 << attempt.min(16))
             }
-            _ => return Err(error),
+            _ => return Err(error.into()),
         };
         if let RunError::Source { error: SourceError::RateLimited(_), .. } = &error {
             hooks.rate_limited(request, wait).await;
         }
         if attempt >= policy.retries {
-            return Err(error);
+            return Err(error.into());
         }
         attempt += 1;
         tracing::info!(attempt, wait_ms = wait.as_millis() as u64, "retrying after: {error}");

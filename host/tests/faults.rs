@@ -86,7 +86,7 @@ fn slow_answers_time_out_and_dropped_connections_break_off_both_as_transient() {
     let err = run(&sim, &plugin("racelab-plugin-kra"), &seoul_schedule(), "key", Duration::from_millis(300), 0)
         .expect_err("times out");
     assert!(matches!(err, RunError::Fetch(racelab::fetch::FetchError::Timeout { .. })), "{err}");
-    assert_eq!(err.kind(), "transient");
+    assert_eq!(err.kind().as_str(), "transient");
     assert_eq!(kind_with_faults("drop=1", "racelab-plugin-kra", &seoul_schedule()), "transient");
 }
 
@@ -95,7 +95,7 @@ fn an_unregistered_key_is_auth_and_the_key_stays_secret() {
     let sim = common::Sim::start(SimConfig { unregistered_keys: vec!["SECRET-KEY-123".into()], ..config() });
     for (package, op) in [("racelab-plugin-kra", seoul_schedule()), ("racelab-plugin-kspo", cycle_schedule())] {
         let err = run(&sim, &plugin(package), &op, "SECRET-KEY-123", Duration::from_secs(5), 2).expect_err("refused");
-        assert_eq!(err.kind(), "auth", "{package}: {err}");
+        assert_eq!(err.kind().as_str(), "auth", "{package}: {err}");
         assert!(!err.to_string().contains("SECRET-KEY-123"), "the key leaked into {err}");
     }
 }
@@ -111,7 +111,7 @@ fn an_exhausted_daily_quota_is_quota_exhausted_in_both_styles() {
         run(&sim, &kra, &seoul_schedule(), "key", Duration::from_secs(5), 0)
             .expect("the first request is within quota");
         let err = run(&sim, &kra, &seoul_schedule(), "key", Duration::from_secs(5), 0).expect_err("the second is not");
-        assert_eq!(err.kind(), "quota_exhausted", "{style:?}: {err}");
+        assert_eq!(err.kind().as_str(), "quota_exhausted", "{style:?}: {err}");
     }
 }
 
@@ -123,7 +123,7 @@ fn a_burst_over_the_per_second_limit_is_rate_limited_and_a_retry_waits_it_out() 
     let kra = plugin("racelab-plugin-kra");
     // Entries make two requests back to back: the second meets the limit.
     let err = run(&sim, &kra, &seoul_entries(), "burst", Duration::from_secs(5), 0).expect_err("limited");
-    assert_eq!(err.kind(), "rate_limited", "{err}");
+    assert_eq!(err.kind().as_str(), "rate_limited", "{err}");
     let records =
         run(&sim, &kra, &seoul_entries(), "patient", Duration::from_secs(5), 2).expect("Retry-After honoured");
     assert!(records > 0);

@@ -17,6 +17,7 @@ use axum::routing::get;
 use serde_json::json;
 
 use crate::daemon::Daemon;
+use crate::jobs::ledger;
 use crate::jobs::worker::Worker;
 
 /// What the handlers read.
@@ -61,15 +62,8 @@ async fn readyz(State(state): State<ApiState>) -> impl IntoResponse {
 
 async fn status(State(state): State<ApiState>) -> impl IntoResponse {
     let today = state.clock.now().with_timezone(&crate::tracks::kst()).date_naive();
-    let jobs: Result<Vec<(String, String, i64)>, _> = sqlx::query_as(
-        "SELECT op, state, count(*) FROM planned_jobs WHERE race_date = $1 GROUP BY op, state ORDER BY op, state",
-    )
-    .bind(today)
-    .fetch_all(&state.pool)
-    .await;
-    let open: Result<i64, _> = sqlx::query_scalar("SELECT count(*) FROM ingestion_failures WHERE resolved_at IS NULL")
-        .fetch_one(&state.pool)
-        .await;
+    let jobs = ledger::jobs_by_op_and_state(&state.pool, today).await;
+    let open = ledger::open_failures(&state.pool).await;
     let tracks = crate::jobs::gaps::track_days(&state.pool, today, state.odds_stop_after_no_data).await;
     let s = state.worker.stats();
     let figures = s.sources.snapshot();
@@ -98,7 +92,7 @@ async fn status(State(state): State<ApiState>) -> impl IntoResponse {
             StatusCode::OK,
             Json(json!({
                 "kst_date": today,
-                "jobs_today": jobs.into_iter().map(|(op, st, n)| json!({"op": op, "state": st, "count": n})).collect::<Vec<_>>(),
+                "jobs_today": jobs.into_iter().map(|(op, st, n)| json!({"op": op.as_str(), "state": st.as_str(), "count": n})).collect::<Vec<_>>(),
                 "open_failures": open,
                 "tracks_today": tracks,
                 "sources": sources,
@@ -114,9 +108,8 @@ async fn status(State(state): State<ApiState>) -> impl IntoResponse {
                 },
             })),
         ),
-        (Err(e), _, _) | (_, Err(e), _) => {
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": format!("database error: {e}") })))
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": e.to_string() })))
         }
-        (_, _, Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": e.to_string() }))),
     }
 }

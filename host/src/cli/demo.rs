@@ -23,6 +23,7 @@ use sqlx::{ConnectOptions, Connection, PgPool};
 use crate::cli::sim::OddsArg;
 use crate::config::{AlertSettings, Cadence, Config, HttpSettings, JobSettings, SourceConfig, StoreSettings};
 use crate::daemon::{Daemon, Options};
+use crate::jobs::ledger;
 use crate::secret::Secret;
 use crate::tracks::kst;
 
@@ -342,16 +343,8 @@ struct Progress {
 }
 
 impl Progress {
-    async fn read(pool: &PgPool, date: NaiveDate, now: DateTime<FixedOffset>) -> sqlx::Result<Progress> {
-        let (done, queued, queued_due, failed): (i64, i64, i64, i64) = sqlx::query_as(
-            "SELECT count(*) FILTER (WHERE state IN ('done', 'no_data')), count(*) FILTER (WHERE state = 'queued'),
-                    count(*) FILTER (WHERE state = 'queued' AND slot <= $1),
-                    count(*) FILTER (WHERE state = 'failed')
-             FROM planned_jobs",
-        )
-        .bind(now.to_utc())
-        .fetch_one(pool)
-        .await?;
+    async fn read(pool: &PgPool, date: NaiveDate, now: DateTime<FixedOffset>) -> anyhow::Result<Progress> {
+        let jobs = ledger::job_counts(pool, now.to_utc()).await?;
         // Snapshots (selections), counted from the poll rows without unnesting them.
         let odds: i64 = sqlx::query_scalar(
             "SELECT coalesce(sum(cardinality(prices)), 0)::bigint FROM odds_polls WHERE race_date = $1",
@@ -375,10 +368,10 @@ impl Progress {
                 .fetch_one(pool)
                 .await?;
         Ok(Progress {
-            done,
-            queued,
-            queued_due,
-            failed,
+            done: jobs.ran,
+            queued: jobs.queued,
+            queued_due: jobs.due,
+            failed: jobs.failed,
             odds,
             complete: usize::try_from(complete).unwrap_or(0),
             final_odds: usize::try_from(final_odds).unwrap_or(0),
@@ -413,11 +406,7 @@ async fn summary(pool: &PgPool, url: &str, date: NaiveDate, odds: OddsArg) -> an
     let ahead: i64 =
         sqlx::query_scalar("SELECT count(*) FROM races WHERE race_date > $1").bind(date).fetch_one(pool).await?;
     println!("(and {ahead} races of the coming days' cards, from the schedule sync)");
-    let (jobs, failures): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM planned_jobs), (SELECT count(*) FROM ingestion_failures WHERE resolved_at IS NULL)",
-    )
-    .fetch_one(pool)
-    .await?;
+    let (jobs, failures) = (ledger::planned_jobs(pool).await?, ledger::open_failures(pool).await?);
     println!("{jobs} jobs run; {failures} open ingestion failures");
     let used: Vec<(String, String, i64)> = sqlx::query_as(
         "SELECT source, dataset, sum(used)::bigint FROM quota_usage GROUP BY source, dataset ORDER BY source, dataset",

@@ -232,7 +232,7 @@ async fn run_live(plugin: Plugin, args: RunArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
         Err(other) => {
-            print(&json!({"error": {"kind": other.kind(), "message": other.to_string()}}));
+            print(&json!({"error": {"kind": other.kind().as_str(), "message": other.to_string()}}));
             Ok(ExitCode::FAILURE)
         }
     }

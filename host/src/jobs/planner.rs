@@ -31,7 +31,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
 use racelab_sim::Clock;
 use sqlx::PgPool;
 
-use super::{JobError, JobSpec, Op, db, enqueue, gaps};
+use super::{FailureKind, JobError, JobSpec, Op, db, enqueue, gaps};
 use crate::alerts::{Alert, Alerter, Incident};
 use crate::budget::Lane;
 use crate::config::Cadence;
@@ -154,7 +154,8 @@ impl Planner {
             tracing::warn!(source = day.source, track = day.track, date = %day.date, gaps = messages.len(),
                 "incomplete: {}", messages.join("; "));
             if let Some(alerter) = &self.alerter {
-                let incident = Incident::new(&day.source, format!("{} {}", day.track, day.date), "incomplete");
+                let incident =
+                    Incident::new(&day.source, format!("{} {}", day.track, day.date), FailureKind::Incomplete.as_str());
                 let text = format!("{} race(s) incomplete: {}", messages.len(), messages.join("; "));
                 alerter.raise(Alert::new(incident, text).with("retry", "racelab retry --all-open"));
             }
@@ -162,7 +163,11 @@ impl Planner {
         for day in sweep.cleared {
             tracing::info!(source = day.source, track = day.track, date = %day.date, "the track-day is complete again");
             if let Some(alerter) = &self.alerter {
-                alerter.resolve(&Incident::new(&day.source, format!("{} {}", day.track, day.date), "incomplete"));
+                alerter.resolve(&Incident::new(
+                    &day.source,
+                    format!("{} {}", day.track, day.date),
+                    FailureKind::Incomplete.as_str(),
+                ));
             }
         }
     }

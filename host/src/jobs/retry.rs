@@ -7,7 +7,7 @@ use racelab_sim::Clock;
 use rand::Rng;
 use sqlx::PgPool;
 
-use super::{JobError, JobSpec, JobState, Op, db, enqueue_in, priority, push_task};
+use super::{FailureKind, JobError, JobSpec, JobState, Op, db, enqueue_in, priority, push_task};
 use crate::budget::Lane;
 
 /// Exponential backoff with full jitter: attempt `n` waits a uniformly random time between zero
@@ -52,7 +52,7 @@ pub enum Retried {
 /// Queues the job behind failure `failure` again, due now.
 pub async fn retry_failure(pool: &PgPool, clock: &Clock, failure: i64) -> Result<Retried, JobError> {
     let mut tx = pool.begin().await.map_err(db("starting a retry"))?;
-    type Row = (Option<i64>, Option<chrono::DateTime<chrono::Utc>>, String, Option<serde_json::Value>);
+    type Row = (Option<i64>, Option<chrono::DateTime<chrono::Utc>>, FailureKind, Option<serde_json::Value>);
     let row: Option<Row> = sqlx::query_as(
         "SELECT planned_job, resolved_at, error_kind, job FROM ingestion_failures WHERE id = $1 FOR UPDATE",
     )
@@ -66,7 +66,7 @@ pub async fn retry_failure(pool: &PgPool, clock: &Clock, failure: i64) -> Result
     if let Some(at) = resolved {
         return Err(JobError::NotRetryable { failure, reason: format!("it was resolved at {at}") });
     }
-    if kind == "incomplete" {
+    if kind == FailureKind::Incomplete {
         // A gap has no job of its own: queue the one that fills it, due now. The planner's
         // completeness sweep resolves the gap once the data is in.
         let retried = queue_gap_job(&mut tx, clock, failure, spec).await?;

@@ -1,13 +1,12 @@
-//! Running tasks: claim from the queue, run the plugin operation with every request through
-//! the budget and every response into the raw archive, then write the records, the job's
-//! progress and the task's status in one transaction.
+//! The worker: claim due tasks, run each, settle it, beat, drain. What a job does is decided
+//! in [`super::decide`] and booked through [`super::ledger`]; this module is only the loop and
+//! the I/O between them.
 //!
-//! Failures follow DESIGN §5: `transient` and `rate_limited` (and a database that failed
-//! mid-job) are retried with exponential backoff and full jitter up to a maximum of attempts;
-//! `quota_exhausted` puts the job back until the quota resets at KST midnight, without counting
-//! an attempt; everything else (auth, bad request, malformed, unsupported, a plugin fault, an
-//! output the store refused) is final at once. A final failure is an `ingestion_failures` row —
-//! with the raw response that caused it — and one alert; a later success of the same job
+//! A run puts every request through the budget and every response into the raw archive
+//! ([`JobHooks`]), then writes the records, the job's progress and the task's status in one
+//! transaction. Failures follow [`super::decide::book`]: transient faults are retried with
+//! backoff, an exhausted quota pauses the job until the reset, anything else is a failure row
+//! with the raw response that caused it, and one alert; a later success of the same job
 //! resolves both.
 //!
 //! A task this host cannot settle because the database is gone is released when it comes back;
@@ -22,22 +21,22 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use apalis_core::worker::context::WorkerContext;
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::Datelike;
 use racelab_sim::Clock;
 use sqlx::PgPool;
 use tokio::task::JoinSet;
 
+use super::decide::{self, Booking, Ended, Start, Superseded};
 use super::health::{Ending, Health, SourceHealth, UNHEALTHY_AFTER};
+use super::ledger::{self, Cleared, Failure, JobRow, Settle};
 use super::retry::Backoff;
-use super::{JobError, JobState, Op, Payload, QUEUE, Settle, db, settle};
+use super::{FailureKind, JobError, JobState, Op};
 use crate::alerts::{Alert, Alerter, Incident};
-use crate::budget::{Budget, Lane};
+use crate::budget::{Budget, BudgetError, Lane};
 use crate::fetch::{Endpoint, Fetcher};
-use crate::plugins::wit::{
-    Date, DayRef, HttpRequest, HttpResponse, OddsQuery, Operation, RaceKey, RaceRef, Record, SourceError,
-};
+use crate::plugins::wit::{Date, DayRef, HttpRequest, HttpResponse, OddsQuery, Operation, RaceKey, RaceRef};
 use crate::plugins::{Plugin, text};
-use crate::runner::{self, Hooks, Policy, RunError};
+use crate::runner::{self, Hooks, Policy, RunError, Stopped, Trace};
 use crate::store::{JobOutput, Store, StoreError};
 
 /// One source as the worker runs it.
@@ -143,81 +142,25 @@ pub struct WorkerParts {
     pub settings: WorkerSettings,
 }
 
-/// A planned job, as read back.
-#[derive(Debug, Clone, sqlx::FromRow)]
-struct JobRow {
-    id: i64,
-    source: String,
-    op: Op,
-    track: String,
-    race_date: NaiveDate,
-    race_number: i16,
-    slot: DateTime<Utc>,
-    lane: Lane,
-    post_time: Option<DateTime<Utc>>,
-    pools: Vec<String>,
-    state: JobState,
-    attempts: i32,
-    not_before: Option<DateTime<Utc>>,
-    /// The race as stored now (race jobs whose race is known): post time and meeting tag.
-    race_post_time: Option<DateTime<Utc>>,
-    race_meeting: Option<String>,
-    /// Odds captured after post are stored for the race.
-    race_final_odds: Option<bool>,
-    /// Results and dividends are stored for the race (read for results jobs only).
-    race_complete: Option<bool>,
+/// Why [`JobHooks`] stopped a run.
+#[derive(Debug, thiserror::Error)]
+enum HookStop {
+    /// The rate limiter or the quota refused the request.
+    #[error(transparent)]
+    Budget(#[from] BudgetError),
+    /// The raw archive could not keep a response, so it was not parsed.
+    #[error(transparent)]
+    Archive(#[from] StoreError),
 }
 
-/// The open failures of planned job `$1` resolved (a CTE named `resolved`), then the
-/// incidents (source, dataset, kind) that leaves with no open failure: what a job's success or
-/// its end without a run clears. A macro so that `concat!` builds both statements from it.
-macro_rules! resolve_failures {
-    () => {
-        "resolved AS (
-             UPDATE ingestion_failures SET resolved_at = now()
-             WHERE planned_job = $1 AND resolved_at IS NULL
-             RETURNING id, source, dataset, error_kind)
-         SELECT DISTINCT r.source, r.dataset, r.error_kind FROM resolved r
-         WHERE NOT EXISTS (SELECT 1 FROM ingestion_failures f
-                           WHERE f.resolved_at IS NULL AND f.id <> ALL (SELECT id FROM resolved)
-                             AND f.source = r.source AND f.dataset IS NOT DISTINCT FROM r.dataset
-                             AND f.error_kind = r.error_kind)"
-    };
-}
-
-/// Planned jobs with their race, read in one statement for a whole claim.
-const READ_JOBS: &str = "SELECT j.id, j.source, j.op, j.track, j.race_date, j.race_number, j.slot, j.lane, j.post_time,
-            j.pools, j.state, j.attempts, j.not_before,
-            r.post_time AS race_post_time, r.meeting AS race_meeting,
-            r.odds_captured_at > r.post_time AS race_final_odds,
-            CASE WHEN j.op = 'results' AND r.track IS NOT NULL THEN
-                EXISTS (SELECT 1 FROM results x WHERE (x.track, x.race_date, x.race_number)
-                                                    = (r.track, r.race_date, r.race_number))
-                AND EXISTS (SELECT 1 FROM dividends d WHERE (d.track, d.race_date, d.race_number)
-                                                          = (r.track, r.race_date, r.race_number))
-            END AS race_complete
-     FROM planned_jobs j
-     LEFT JOIN races r ON j.race_number > 0 AND r.track = j.track AND r.race_date = j.race_date
-                      AND r.race_number = j.race_number
-     WHERE j.id = ANY($1)";
-
-impl JobRow {
-    fn describe(&self) -> String {
-        let race = if self.race_number > 0 { format!(" race {}", self.race_number) } else { String::new() };
-        format!("{} {} {} {}{race}", self.source, self.op.as_str(), self.track, self.race_date)
+impl HookStop {
+    fn kind(&self) -> FailureKind {
+        match self {
+            HookStop::Budget(BudgetError::Exhausted { .. }) => FailureKind::QuotaExhausted,
+            HookStop::Budget(BudgetError::Paused { .. }) => FailureKind::RateLimited,
+            HookStop::Budget(_) | HookStop::Archive(_) => FailureKind::Transient,
+        }
     }
-}
-
-/// What the hooks saw during one run.
-#[derive(Debug, Default)]
-struct Seen {
-    /// Requests sent, retries included.
-    sent: usize,
-    dataset: Option<String>,
-    raw_response: Option<i64>,
-    datasets: BTreeSet<String>,
-    /// Datasets whose pause this job has read, and not heard "wait" from since.
-    pause_read: BTreeSet<String>,
 }
 
 /// The budget and the archive around one job's requests.
@@ -225,52 +168,41 @@ struct JobHooks<'a> {
     inner: &'a Inner,
     source: &'a str,
     lane: Lane,
-    seen: Mutex<Seen>,
-}
-
-impl JobHooks<'_> {
-    fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
-        self.seen.lock().unwrap_or_else(PoisonError::into_inner)
-    }
+    /// Datasets whose pause this job has read, and not heard "wait" from since.
+    pause_read: BTreeSet<String>,
 }
 
 impl Hooks for JobHooks<'_> {
-    async fn before_send(&self, request: &HttpRequest) -> Result<(), RunError> {
-        let recheck = {
-            let mut seen = self.seen();
-            seen.sent += 1;
-            seen.dataset = Some(request.dataset.clone());
-            seen.datasets.insert(request.dataset.clone());
-            !seen.pause_read.contains(&request.dataset)
-        };
+    type Stop = HookStop;
+
+    async fn before_send(&mut self, request: &HttpRequest) -> Result<(), HookStop> {
+        let recheck = !self.pause_read.contains(&request.dataset);
         self.inner.budget.acquire_with(self.source, &request.dataset, self.lane, recheck).await?;
-        self.seen().pause_read.insert(request.dataset.clone());
+        self.pause_read.insert(request.dataset.clone());
         self.inner.stats.requests.fetch_add(1, Relaxed);
         Ok(())
     }
 
-    async fn received(&self, request: &HttpRequest, url: &str, response: &HttpResponse) -> Result<(), RunError> {
-        let id = self
-            .inner
+    async fn received(
+        &mut self,
+        request: &HttpRequest,
+        url: &str,
+        response: &HttpResponse,
+    ) -> Result<Option<i64>, HookStop> {
+        let inner = self.inner;
+        let id = inner
             .store
-            .archive(&self.inner.pool, self.source, &request.dataset, url, response.status, &response.body)
+            .archive(&inner.pool, self.source, &request.dataset, url, response.status, &response.body)
             .await?;
-        self.seen().raw_response = Some(id);
-        Ok(())
+        Ok(Some(id))
     }
 
-    async fn rate_limited(&self, request: &HttpRequest, wait: Duration) {
-        self.seen().pause_read.remove(&request.dataset);
+    async fn rate_limited(&mut self, request: &HttpRequest, wait: Duration) {
+        self.pause_read.remove(&request.dataset);
         if let Err(e) = self.inner.budget.pause_for(self.source, &request.dataset, wait).await {
             tracing::warn!("could not share a rate-limit pause: {e}");
         }
     }
-}
-
-/// How a run ended, for the books.
-enum Verdict {
-    Success { records: Vec<Record>, requests: usize },
-    Failed { kind: &'static str, message: String, retryable: bool, quota: bool, timed_out: bool },
 }
 
 impl Worker {
@@ -307,37 +239,21 @@ impl Worker {
 
     /// Records this worker in `apalis.workers` (its heartbeat row).
     pub async fn register(&self) -> Result<(), JobError> {
-        sqlx::query(
-            "INSERT INTO apalis.workers (id, worker_type, storage_name, layers, last_seen)
-             VALUES ($1, $2, 'racelab', '', now())
-             ON CONFLICT (id) DO UPDATE SET last_seen = now()",
-        )
-        .bind(&self.inner.name)
-        .bind(QUEUE)
-        .execute(&self.inner.pool)
-        .await
-        .map_err(db(format!("registering worker {}", self.inner.name)))?;
-        Ok(())
+        ledger::register_worker(&self.inner.pool, &self.inner.name).await
     }
 
-    /// One heartbeat: tasks this worker dropped (see [`super::release_abandoned`]) and tasks
+    /// One heartbeat: tasks this worker dropped (see [`ledger::release_abandoned`]) and tasks
     /// of dead hosts go back to the queue.
     pub async fn heartbeat(&self) -> Result<u64, JobError> {
         let pool = &self.inner.pool;
-        sqlx::query("UPDATE apalis.workers SET last_seen = now() WHERE id = $1")
-            .bind(&self.inner.name)
-            .execute(pool)
-            .await
-            .map_err(db("sending the heartbeat"))?;
+        ledger::beat(pool, &self.inner.name).await?;
         self.inner.budget.flush_or_warn().await;
         let in_hand: Vec<String> = self.in_hand().iter().cloned().collect();
-        let released = super::release_abandoned(pool, &self.inner.name, &in_hand).await?;
+        let released = ledger::release_abandoned(pool, &self.inner.name, &in_hand).await?;
         if released > 0 {
             tracing::info!(released, "handed unsettled tasks back to the queue");
         }
-        let mut conn = pool.acquire().await.map_err(db("re-enqueueing orphaned tasks"))?;
-        let dead_for = self.inner.settings.orphan_after.as_secs().max(1);
-        Ok(apalis_postgres::queries::reenqueue_orphaned(&mut *conn, QUEUE, dead_for).await?)
+        ledger::reenqueue_orphaned(pool, self.inner.settings.orphan_after).await
     }
 
     /// Claims and runs tasks until `stop` completes, then finishes the tasks in hand (the
@@ -419,7 +335,7 @@ impl Worker {
                 }
                 continue;
             }
-            if self.open_due_jobs().await? == 0 {
+            if ledger::open_due_jobs(&self.inner.pool, self.inner.clock.now().to_utc()).await? == 0 {
                 self.inner.budget.flush_or_warn().await;
                 return Ok(());
             }
@@ -433,50 +349,9 @@ impl Worker {
         }
     }
 
-    /// Jobs due by the clock that are not finished.
-    async fn open_due_jobs(&self) -> Result<i64, JobError> {
-        sqlx::query_scalar(
-            "SELECT count(*) FROM planned_jobs
-             WHERE state = 'queued' AND GREATEST(slot, COALESCE(not_before, slot)) <= $1",
-        )
-        .bind(self.inner.clock.now().to_utc())
-        .fetch_one(&self.inner.pool)
-        .await
-        .map_err(db("counting open jobs"))
-    }
-
-    /// Up to `n` due tasks, locked to this worker, each with its planned job as read at the
-    /// claim (one statement for all of them).
-    async fn claim(&self, n: usize) -> Result<Vec<(String, i64, Option<JobRow>)>, JobError> {
-        let config = apalis_postgres::Config::default().queue(QUEUE).batch_size(n);
-        let mut conn = self.inner.pool.acquire().await.map_err(db("claiming tasks"))?;
-        let tasks = apalis_postgres::queries::fetch_next(&mut *conn, &config, &self.inner.context).await?;
-        let mut out = Vec::with_capacity(tasks.len());
-        for task in tasks {
-            let id = task.task_id().map(ToString::to_string).unwrap_or_default();
-            match serde_json::from_slice::<Payload>(&task.args) {
-                Ok(p) => out.push((id, p.job, None)),
-                Err(e) => {
-                    tracing::error!(task = %id, "a task in the queue is not a RaceLab job ({e}); killing it");
-                    let mut conn = self.inner.pool.acquire().await.map_err(db("killing a foreign task"))?;
-                    settle(&mut conn, &self.inner.clock, &id, Settle::Killed, "not a RaceLab job").await?;
-                }
-            }
-        }
-        if !out.is_empty() {
-            let ids: Vec<i64> = out.iter().map(|(_, job, _)| *job).collect();
-            // A failed read only costs each job its own read later.
-            match sqlx::query_as::<_, JobRow>(READ_JOBS).bind(&ids).fetch_all(&mut *conn).await {
-                Ok(rows) => {
-                    let mut rows: HashMap<i64, JobRow> = rows.into_iter().map(|r| (r.id, r)).collect();
-                    for (_, job, row) in &mut out {
-                        *row = rows.remove(job);
-                    }
-                }
-                Err(e) => tracing::warn!("reading the claimed jobs: {e}"),
-            }
-        }
-        Ok(out)
+    async fn claim(&self, n: usize) -> Result<Vec<ledger::Claim>, JobError> {
+        let inner = &*self.inner;
+        ledger::claim(&inner.pool, &inner.clock, &inner.context, n).await
     }
 
     fn in_hand(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
@@ -511,170 +386,152 @@ impl Worker {
     /// Runs the job once; `read` is the job as the claim read it, if it did.
     async fn try_execute(&self, task: &str, job_id: i64, read: Option<JobRow>) -> Result<(), JobError> {
         let inner = &*self.inner;
+        let (pool, clock) = (&inner.pool, &inner.clock);
         let job = match read {
             Some(job) => Some(job),
-            None => sqlx::query_as::<_, JobRow>(READ_JOBS)
-                .bind([job_id])
-                .fetch_optional(&inner.pool)
-                .await
-                .map_err(db(format!("reading job {job_id}")))?,
+            None => ledger::read_job(pool, job_id).await?,
         };
         let Some(job) = job else {
-            return self.settle_alone(task, Settle::Killed, "no such planned job").await;
+            return ledger::settle_alone(pool, clock, task, Settle::Killed, "no such planned job").await;
         };
-        if job.state != JobState::Queued {
-            return self.settle_alone(task, Settle::Done, "already finished").await;
-        }
-        // Early (queued ahead by the planner, or paused until the quota resets): wait briefly,
-        // or hand it back until it is due.
-        // A worker slot is not held for a wait: a task more than a moment early goes back to
-        // the queue with its exact due time (a fixed clock moves only when told: a second).
-        let due = job.not_before.map_or(job.slot, |nb| nb.max(job.slot));
-        if inner.clock.now().to_utc() < due {
-            let wait = inner.clock.real_until(due.fixed_offset());
+        let mut start = decide::start(&job.facts(), clock.now().to_utc());
+        if let Start::NotDue(due) = start {
+            // Early (queued ahead by the planner, or paused until the quota resets): wait a
+            // moment, or hand it back with its exact due time — a worker slot is not held for a
+            // wait (a fixed clock moves only when told: a second).
+            let wait = clock.real_until(due.fixed_offset());
             if wait.is_zero() || wait > Duration::from_millis(20) {
                 let back = if wait.is_zero() { Duration::from_secs(1) } else { wait };
-                return self.settle_alone(task, Settle::RetryIn(back), "not due yet").await;
+                return ledger::settle_alone(pool, clock, task, Settle::RetryIn(back), "not due yet").await;
             }
             tokio::time::sleep(wait).await;
+            start = decide::start(&job.facts(), clock.now().to_utc().max(due));
         }
-        let op = job.op;
-        if let (Some(planned), Some(current)) = (job.post_time, job.race_post_time)
-            && planned != current
-        {
-            tracing::info!(job = job.id, "{}: post time moved from {planned} to {current}; superseded", job.describe());
-            return self.finish(task, &job, JobState::Superseded, Settle::Done).await;
+        match start {
+            Start::Run => {}
+            Start::NotDue(_) | Start::Finished => {
+                return ledger::settle_alone(pool, clock, task, Settle::Done, "already finished").await;
+            }
+            Start::Superseded(why) => {
+                match why {
+                    Superseded::PostMoved { from, to } => {
+                        tracing::info!(
+                            job = job.id,
+                            "{}: post time moved from {from} to {to}; superseded",
+                            job.describe()
+                        );
+                    }
+                    Superseded::RaceStarted => tracing::info!(
+                        job = job.id,
+                        "{}: the race has started; the pre-race poll is superseded",
+                        job.describe()
+                    ),
+                    Superseded::DataIn => {
+                        tracing::debug!(job = job.id, "{}: the race's data is in already; superseded", job.describe());
+                    }
+                }
+                let cleared = ledger::finish(pool, clock, &job, task, JobState::Superseded, Settle::Done).await?;
+                inner.stats.superseded.fetch_add(1, Relaxed);
+                self.clear(cleared);
+                return Ok(());
+            }
         }
-        // A pre-race odds poll whose race has started has nothing left to say — whether it
-        // waited out a quota pause, a backlog, or was retried by hand hours later: run now, it
-        // would store the race's later odds as a pre-race snapshot, and spend quota on it.
-        if op == Op::Odds && job.post_time.is_some_and(|post| post <= inner.clock.now().to_utc()) {
-            tracing::info!(job = job.id, "{}: the race has started; the pre-race poll is superseded", job.describe());
-            return self.finish(task, &job, JobState::Superseded, Settle::Done).await;
-        }
-        // A repeating job whose data came in meanwhile (its next slot was queued ahead, or
-        // retried by hand) has nothing left to ask for.
-        let filled = match op {
-            Op::OddsFinal => job.race_final_odds == Some(true),
-            Op::Results => job.race_complete == Some(true),
-            _ => false,
-        };
-        if filled {
-            tracing::debug!(job = job.id, "{}: the race's data is in already; superseded", job.describe());
-            return self.finish(task, &job, JobState::Superseded, Settle::Done).await;
-        }
-        let meeting = job.race_meeting.clone();
         let Some(source) = inner.sources.get(&job.source) else {
-            let verdict = Verdict::Failed {
-                kind: "config",
-                message: format!("no plugin is configured for source {}", job.source),
-                retryable: false,
-                quota: false,
-                timed_out: false,
-            };
-            return self.record(task, &job, op, verdict, &JobHooks::new(inner, &job)).await;
+            let message = format!("no plugin is configured for source {}", job.source);
+            let ended = Ended::Failed { kind: FailureKind::Config, timed_out: false };
+            return self.book(task, &job, ended, &message, &Trace::default()).await;
         };
-        let operation = operation(&job, op, meeting);
-        let hooks = JobHooks::new(inner, &job);
-        let captured_at = inner.clock.now().to_utc();
-        let run = runner::run_with(
-            &source.plugin,
-            &source.endpoint,
-            &inner.fetcher,
-            &operation,
-            &source.config,
-            &inner.settings.policy,
-            &hooks,
-        );
+        let operation = operation(&job);
+        let mut hooks = JobHooks { inner, source: &job.source, lane: job.lane, pause_read: BTreeSet::new() };
+        let captured_at = clock.now().to_utc();
+        let run = runner::Job {
+            plugin: &source.plugin,
+            endpoint: &source.endpoint,
+            fetcher: &inner.fetcher,
+            op: &operation,
+            config: &source.config,
+            policy: &inner.settings.policy,
+        };
         // The watchdog of the whole job: whatever the plugin does, its slot is free again after
         // the budget.
-        let budget = inner.settings.job_timeout;
-        let run = tokio::time::timeout(budget, run).await.unwrap_or(Err(RunError::OverBudget(budget)));
-        let verdict = match run {
-            Ok(outcome) => Verdict::Success { records: outcome.records, requests: hooks.seen().sent },
+        let ran = runner::run_with(&run, &mut hooks, Some(inner.settings.job_timeout)).await;
+        let trace = ran.trace;
+        let records = match ran.result {
+            Ok(records) => records,
             // Nothing published (yet): a valid, empty answer (see `Op::waits_for_publication`).
-            Err(RunError::Source { error: SourceError::NoData(_), .. }) => {
-                Verdict::Success { records: Vec::new(), requests: hooks.seen().sent }
+            Err(Stopped::Run(RunError::Source { error: crate::plugins::wit::SourceError::NoData(_), .. })) => {
+                Vec::new()
             }
-            Err(e) => {
-                let kind = e.kind();
-                let dataset = hooks.seen().dataset.clone();
-                if let (RunError::Source { error: SourceError::QuotaExhausted(_), .. }, Some(dataset)) = (&e, dataset)
-                    && let Err(be) = inner.budget.exhausted(&job.source, &dataset).await
+            Err(stopped) => {
+                let (kind, timed_out) = match &stopped {
+                    Stopped::Run(e) => (e.kind(), e.timed_out()),
+                    Stopped::Hook(h) => (h.kind(), false),
+                };
+                if kind == FailureKind::QuotaExhausted
+                    && matches!(stopped, Stopped::Run(_))
+                    && let Some(dataset) = &trace.dataset
+                    && let Err(be) = inner.budget.exhausted(&job.source, dataset).await
                 {
                     tracing::warn!("could not record the exhausted quota: {be}");
                 }
-                // A malformed answer is usually a body cut short on the way (a truncated page):
-                // asked again with backoff like a transient error, a failure only if it stays so.
-                let retryable = matches!(kind, "transient" | "rate_limited" | "malformed");
-                let (quota, timed_out) = (kind == "quota_exhausted", e.timed_out());
-                Verdict::Failed { kind, message: e.to_string(), retryable, quota, timed_out }
+                let message = stopped.to_string();
+                return self.book(task, &job, Ended::Failed { kind, timed_out }, &message, &trace).await;
             }
         };
-        if let Verdict::Success { records, requests } = &verdict {
-            let output = JobOutput {
-                plugin: source.plugin.label(),
-                tracks: &source.tracks,
-                asked: Some(&operation),
-                records,
-                captured_at,
-                final_odds: op == Op::OddsFinal,
-            };
-            // Nothing published yet is not a result: the job ends `no_data` and the planner asks
-            // again at the race's next slot.
-            let state =
-                if records.is_empty() && op.waits_for_publication() { JobState::NoData } else { JobState::Done };
-            match self.commit_success(task, &job, &output, *requests, state).await {
-                Ok(state) => {
-                    let counter = match state {
-                        JobState::Done => &inner.stats.done,
-                        JobState::NoData => &inner.stats.no_data,
-                        _ => &inner.stats.superseded,
-                    };
-                    counter.fetch_add(1, Relaxed);
-                    self.note_ending(&job.source, Ending::Done);
-                    // A dataset that answers again is no longer out of quota (a pause leaves no
-                    // failure row to resolve it by) — unless this job's requests were counted
-                    // just before another job ran the quota out: then it is still held up.
-                    if let Some(alerter) = &inner.alerter {
-                        let datasets: Vec<String> = hooks.seen().datasets.iter().cloned().collect();
-                        for dataset in datasets {
-                            let incident = Incident::new(&job.source, &dataset, "quota_exhausted");
-                            if alerter.is_open(&incident)
-                                && matches!(inner.budget.held_up(&job.source, &dataset).await, Ok(false))
-                            {
-                                alerter.resolve(&incident);
-                            }
-                        }
-                    }
-                    return Ok(());
-                }
-                Err(StoreError::Invalid { plugin, index, reason }) => {
-                    let message = format!(
-                        "plugin {plugin} returned an invalid record #{index}: {reason}; the output was refused"
-                    );
-                    let failed = Verdict::Failed {
-                        kind: "plugin_fault",
-                        message,
-                        retryable: false,
-                        quota: false,
-                        timed_out: false,
-                    };
-                    return self.record(task, &job, op, failed, &hooks).await;
-                }
-                Err(e) => {
-                    let message = e.to_string();
-                    let failed =
-                        Verdict::Failed { kind: "transient", message, retryable: true, quota: false, timed_out: false };
-                    return self.record(task, &job, op, failed, &hooks).await;
-                }
+        let output = JobOutput {
+            plugin: source.plugin.label(),
+            tracks: &source.tracks,
+            asked: Some(&operation),
+            records: &records,
+            captured_at,
+            final_odds: job.op == Op::OddsFinal,
+        };
+        let state = decide::answered(job.op, records.len());
+        match self.commit_success(task, &job, &output, trace.requests, state).await {
+            Ok(state) => {
+                let counter = match state {
+                    JobState::Done => &inner.stats.done,
+                    JobState::NoData => &inner.stats.no_data,
+                    _ => &inner.stats.superseded,
+                };
+                counter.fetch_add(1, Relaxed);
+                self.note_ending(&job.source, Ending::Done);
+                self.quota_answers_again(&job.source, &trace).await;
+                Ok(())
+            }
+            Err(StoreError::Invalid { plugin, index, reason }) => {
+                let message =
+                    format!("plugin {plugin} returned an invalid record #{index}: {reason}; the output was refused");
+                let ended = Ended::Failed { kind: FailureKind::PluginFault, timed_out: false };
+                self.book(task, &job, ended, &message, &trace).await
+            }
+            Err(e) => {
+                let ended = Ended::Failed { kind: FailureKind::Transient, timed_out: false };
+                self.book(task, &job, ended, &e.to_string(), &trace).await
             }
         }
-        self.record(task, &job, op, verdict, &hooks).await
+    }
+
+    fn rules(&self) -> decide::Rules {
+        decide::Rules { backoff: self.inner.settings.backoff, quota_resets: self.inner.budget.quota_resets_at() }
+    }
+
+    /// A dataset that answers again is no longer out of quota (a pause leaves no failure row
+    /// to resolve it by) — unless this job's requests were counted just before another job ran
+    /// the quota out: then it is still held up.
+    async fn quota_answers_again(&self, source: &str, trace: &Trace) {
+        let inner = &*self.inner;
+        let Some(alerter) = &inner.alerter else { return };
+        for dataset in &trace.datasets {
+            let incident = Incident::new(source, dataset, FailureKind::QuotaExhausted.as_str());
+            if alerter.is_open(&incident) && matches!(inner.budget.held_up(source, dataset).await, Ok(false)) {
+                alerter.resolve(&incident);
+            }
+        }
     }
 
     /// Writes the records, marks the job done, resolves its open failures and settles the
-    /// task — one transaction.
+    /// task — one transaction. Returns the state the job ended in.
     async fn commit_success(
         &self,
         task: &str,
@@ -691,167 +548,95 @@ impl Worker {
         let mut tx = inner.store.begin().await.map_err(db("starting the job transaction"))?;
         let mut state = state;
         // Final odds are stored once per race: a second final poll that ran alongside the first
-        // (queued ahead, or re-run after its host died) waits here for the first to commit
-        // (the race's row is locked), then finds the race's final odds in and stores nothing.
-        if output.final_odds && !output.records.is_empty() {
-            let already: Option<Option<bool>> = sqlx::query_scalar(
-                "SELECT odds_captured_at > post_time FROM races
-                 WHERE track = $1 AND race_date = $2 AND race_number = $3 FOR UPDATE",
-            )
-            .bind(&job.track)
-            .bind(job.race_date)
-            .bind(job.race_number)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db("reading the race's final odds"))?;
-            if already.flatten() == Some(true) {
-                state = JobState::Superseded;
-            }
+        // (queued ahead, or re-run after its host died) waits for the first to commit, then
+        // finds the race's final odds in and stores nothing.
+        if output.final_odds
+            && !output.records.is_empty()
+            && ledger::lock_race_final_odds(&mut tx, job).await.map_err(db("reading the race's final odds"))?
+        {
+            state = JobState::Superseded;
         }
         if state != JobState::Superseded {
             inner.store.write(&mut tx, output).await?;
         }
-        // One statement: the job done, its task settled (as `settle` does with `Settle::Done`),
-        // and its failures resolved; an incident (source, dataset, kind) clears when no failure
-        // of it is left open.
-        let cleared: Vec<(String, Option<String>, String)> = sqlx::query_as(concat!(
-            "WITH job AS (
-                 UPDATE planned_jobs SET state = $6, finished_at = now(), attempts = attempts + 1,
-                        records = $2, requests = $3
-                 WHERE id = $1),
-             task AS (
-                 UPDATE apalis.jobs SET status = 'Done', done_at = now(), last_result = $5, attempts = attempts + 1
-                 WHERE id = $4), ",
-            resolve_failures!()
-        ))
-        .bind(job.id)
-        .bind(i32::try_from(output.records.len()).unwrap_or(i32::MAX))
-        .bind(i32::try_from(requests).unwrap_or(i32::MAX))
-        .bind(task)
-        .bind(serde_json::json!({ "note": state.as_str() }))
-        .bind(state)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db("marking the job done"))?;
+        let cleared = ledger::settle_run(&mut tx, job, task, state, output.records.len(), requests)
+            .await
+            .map_err(db("marking the job done"))?;
         tx.commit().await.map_err(db("committing the job"))?;
-        if let Some(alerter) = &inner.alerter {
-            for (source, dataset, kind) in cleared {
-                alerter.resolve(&Incident::new(source, dataset.unwrap_or_default(), kind));
-            }
-        }
+        self.clear(cleared);
         tracing::debug!(job = job.id, records = output.records.len(), "{}: {}", job.describe(), state.as_str());
         Ok(state)
     }
 
     /// Books a failed run: a retry later, a pause until the quota resets, or a final failure.
-    async fn record(
-        &self,
-        task: &str,
-        job: &JobRow,
-        op: Op,
-        verdict: Verdict,
-        hooks: &JobHooks<'_>,
-    ) -> Result<(), JobError> {
+    async fn book(&self, task: &str, job: &JobRow, ended: Ended, message: &str, trace: &Trace) -> Result<(), JobError> {
         let inner = &*self.inner;
-        let Verdict::Failed { kind, message, retryable, quota, timed_out } = verdict else { return Ok(()) };
+        let (pool, clock) = (&inner.pool, &inner.clock);
         // A plugin's words are in it: cut to size for the database, the log and the alert.
-        let message = text::message(&message);
-        let (dataset, raw_response) = {
-            let seen = hooks.seen();
-            (seen.dataset.clone(), seen.raw_response)
-        };
-        if quota {
-            let resets = inner.budget.quota_resets_at();
-            let mut tx = inner.pool.begin().await.map_err(db("pausing a job"))?;
-            sqlx::query("UPDATE planned_jobs SET not_before = $2 WHERE id = $1")
-                .bind(job.id)
-                .bind(resets)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("pausing a job"))?;
-            settle(&mut tx, &inner.clock, task, Settle::RetryAt(resets), &message).await?;
-            tx.commit().await.map_err(db("pausing a job"))?;
-            inner.stats.paused.fetch_add(1, Relaxed);
-            tracing::warn!(job = job.id, "{}: {message}; paused until {resets}", job.describe());
-            if let Some(alerter) = &inner.alerter {
-                let incident = Incident::new(&job.source, dataset.clone().unwrap_or_default(), kind);
-                alerter.raise(
-                    Alert::new(incident, format!("{message}; the dataset is paused until the quota resets"))
-                        .with("resumes", resets.with_timezone(&crate::tracks::kst()).to_rfc3339()),
-                );
+        let message = text::message(message);
+        let attempts = u32::try_from(job.attempts).unwrap_or(0);
+        let dataset = trace.dataset.as_deref();
+        let booking = decide::book(job.op, ended, attempts, &self.rules(), &mut rand::rng());
+        match booking {
+            Booking::Finished(_) => Ok(()),
+            Booking::PauseUntil(resets) => {
+                ledger::pause(pool, clock, job, task, resets, &message).await?;
+                inner.stats.paused.fetch_add(1, Relaxed);
+                tracing::warn!(job = job.id, "{}: {message}; paused until {resets}", job.describe());
+                if let Some(alerter) = &inner.alerter {
+                    let incident =
+                        Incident::new(&job.source, dataset.unwrap_or_default(), FailureKind::QuotaExhausted.as_str());
+                    alerter.raise(
+                        Alert::new(incident, format!("{message}; the dataset is paused until the quota resets"))
+                            .with("resumes", resets.with_timezone(&crate::tracks::kst()).to_rfc3339()),
+                    );
+                }
+                Ok(())
             }
-            return Ok(());
+            Booking::RetryIn { attempts, delay } => {
+                ledger::retry_later(pool, clock, job, task, attempts, delay, &message).await?;
+                inner.stats.retried.fetch_add(1, Relaxed);
+                let kind = match ended {
+                    Ended::Failed { kind, .. } => kind.as_str(),
+                    Ended::Stored(_) => "",
+                };
+                tracing::info!(
+                    job = job.id,
+                    attempt = attempts,
+                    delay_ms = delay.as_millis() as u64,
+                    "{}: {kind}: {message}; retrying",
+                    job.describe()
+                );
+                Ok(())
+            }
+            Booking::Failed { attempts, kind } => {
+                let failure = Failure { kind, message: &message, attempts, dataset, raw_response: trace.raw_response };
+                let id = ledger::fail(pool, clock, job, task, &failure).await?;
+                inner.stats.failed.fetch_add(1, Relaxed);
+                tracing::error!(job = job.id, failure = id, "{}: {}: {message}", job.describe(), kind.as_str());
+                let timed_out = matches!(ended, Ended::Failed { timed_out: true, .. });
+                self.note_ending(&job.source, if timed_out { Ending::TimedOut } else { Ending::Failed });
+                if let Some(alerter) = &inner.alerter {
+                    let incident = Incident::new(&job.source, dataset.unwrap_or_default(), kind.as_str());
+                    alerter.raise(
+                        Alert::new(incident, message)
+                            .with("job", job.describe())
+                            .with("failure", format!("#{id} (racelab retry {id})"))
+                            .with("attempts", attempts.to_string()),
+                    );
+                }
+                Ok(())
+            }
         }
-        let attempts = u32::try_from(job.attempts).unwrap_or(0) + 1;
-        if retryable && attempts < inner.settings.backoff.max_attempts {
-            let delay = inner.settings.backoff.delay(attempts);
-            let mut tx = inner.pool.begin().await.map_err(db("scheduling a retry"))?;
-            sqlx::query("UPDATE planned_jobs SET attempts = $2 WHERE id = $1")
-                .bind(job.id)
-                .bind(attempts as i32)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("scheduling a retry"))?;
-            settle(&mut tx, &inner.clock, task, Settle::RetryIn(delay), &message).await?;
-            tx.commit().await.map_err(db("scheduling a retry"))?;
-            inner.stats.retried.fetch_add(1, Relaxed);
-            tracing::info!(
-                job = job.id,
-                attempt = attempts,
-                delay_ms = delay.as_millis() as u64,
-                "{}: {kind}: {message}; retrying",
-                job.describe()
-            );
-            return Ok(());
+    }
+
+    /// Resolves the incidents a settled job left with no open failure.
+    fn clear(&self, cleared: Cleared) {
+        if let Some(alerter) = &self.inner.alerter {
+            for (source, dataset, kind) in cleared {
+                alerter.resolve(&Incident::new(source, dataset.unwrap_or_default(), kind.as_str()));
+            }
         }
-        let job_json = serde_json::json!({
-            "planned_job": job.id, "source": job.source, "op": job.op, "track": job.track,
-            "race_date": job.race_date, "race_number": job.race_number, "slot": job.slot, "pools": job.pools,
-        });
-        let mut tx = inner.pool.begin().await.map_err(db("recording a failure"))?;
-        let failure: i64 = sqlx::query_scalar(
-            "INSERT INTO ingestion_failures (source, dataset, operation, track, race_date, race_number, error_kind,
-                                             message, attempts, raw_response_id, job, planned_job)
-             VALUES ($1, $2, $3, $4, $5, NULLIF($6, 0), $7, $8, $9, $10, $11, $12)
-             RETURNING id",
-        )
-        .bind(&job.source)
-        .bind(&dataset)
-        .bind(op.as_str())
-        .bind(&job.track)
-        .bind(job.race_date)
-        .bind(job.race_number)
-        .bind(kind)
-        .bind(&message)
-        .bind(attempts as i32)
-        .bind(raw_response)
-        .bind(job_json)
-        .bind(job.id)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db("recording a failure"))?;
-        sqlx::query("UPDATE planned_jobs SET state = 'failed', attempts = $2, finished_at = now() WHERE id = $1")
-            .bind(job.id)
-            .bind(attempts as i32)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("recording a failure"))?;
-        settle(&mut tx, &inner.clock, task, Settle::Killed, &message).await?;
-        tx.commit().await.map_err(db("recording a failure"))?;
-        inner.stats.failed.fetch_add(1, Relaxed);
-        tracing::error!(job = job.id, failure, "{}: {kind}: {message}", job.describe());
-        let ending = if timed_out { Ending::TimedOut } else { Ending::Failed };
-        self.note_ending(&job.source, ending);
-        if let Some(alerter) = &inner.alerter {
-            let incident = Incident::new(&job.source, dataset.unwrap_or_default(), kind);
-            alerter.raise(
-                Alert::new(incident, message)
-                    .with("job", job.describe())
-                    .with("failure", format!("#{failure} (racelab retry {failure})"))
-                    .with("attempts", attempts.to_string()),
-            );
-        }
-        Ok(())
     }
 
     /// Counts how a job of `source` ended; says so in the log when the source's health changes.
@@ -880,51 +665,10 @@ impl Worker {
         plugins.sort();
         plugins
     }
-
-    /// Marks the job `state` and settles its task, in one transaction.
-    ///
-    /// A job that ends without running (superseded) leaves nothing for its open failures to
-    /// wait for: they are resolved with it, and so are the incidents they leave clear.
-    async fn finish(&self, task: &str, job: &JobRow, state: JobState, how: Settle) -> Result<(), JobError> {
-        let mut tx = self.inner.pool.begin().await.map_err(db("finishing a job"))?;
-        sqlx::query("UPDATE planned_jobs SET state = $2, finished_at = now() WHERE id = $1")
-            .bind(job.id)
-            .bind(state)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("finishing a job"))?;
-        let cleared: Vec<(String, Option<String>, String)> = sqlx::query_as(concat!("WITH ", resolve_failures!()))
-            .bind(job.id)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db("resolving a finished job's failures"))?;
-        settle(&mut tx, &self.inner.clock, task, how, state.as_str()).await?;
-        tx.commit().await.map_err(db("finishing a job"))?;
-        if state == JobState::Superseded {
-            self.inner.stats.superseded.fetch_add(1, Relaxed);
-        }
-        if let Some(alerter) = &self.inner.alerter {
-            for (source, dataset, kind) in cleared {
-                alerter.resolve(&Incident::new(source, dataset.unwrap_or_default(), kind));
-            }
-        }
-        Ok(())
-    }
-
-    async fn settle_alone(&self, task: &str, how: Settle, note: &str) -> Result<(), JobError> {
-        let mut conn = self.inner.pool.acquire().await.map_err(db("settling a task"))?;
-        settle(&mut conn, &self.inner.clock, task, how, note).await
-    }
-}
-
-impl<'a> JobHooks<'a> {
-    fn new(inner: &'a Inner, job: &'a JobRow) -> Self {
-        JobHooks { inner, source: &job.source, lane: job.lane, seen: Mutex::new(Seen::default()) }
-    }
 }
 
 /// The plugin operation a job asks for.
-fn operation(job: &JobRow, op: Op, meeting: Option<String>) -> Operation {
+fn operation(job: &JobRow) -> Operation {
     let date = Date {
         year: u16::try_from(job.race_date.year()).unwrap_or(0),
         month: u8::try_from(job.race_date.month()).unwrap_or(0),
@@ -932,9 +676,9 @@ fn operation(job: &JobRow, op: Op, meeting: Option<String>) -> Operation {
     };
     let race = RaceRef {
         key: RaceKey { track: job.track.clone(), date, number: u8::try_from(job.race_number).unwrap_or(0) },
-        meeting,
+        meeting: job.race_meeting.clone(),
     };
-    match op {
+    match job.op {
         Op::Schedule => Operation::Schedule(DayRef { track: job.track.clone(), date }),
         Op::Entries => Operation::Entries(race),
         Op::Results => Operation::Results(race),

@@ -77,16 +77,7 @@ pub enum CallError {
 /// The snake_case name of a source error's kind, as used in the CLI's JSON, the database and
 /// alerts.
 pub fn kind(error: &SourceError) -> &'static str {
-    match error {
-        SourceError::Auth(_) => "auth",
-        SourceError::QuotaExhausted(_) => "quota_exhausted",
-        SourceError::RateLimited(_) => "rate_limited",
-        SourceError::BadRequest(_) => "bad_request",
-        SourceError::NoData(_) => "no_data",
-        SourceError::Transient(_) => "transient",
-        SourceError::Malformed(_) => "malformed",
-        SourceError::Unsupported(_) => "unsupported",
-    }
+    crate::jobs::FailureKind::of(error).as_str()
 }
 
 /// The human message of a source error.

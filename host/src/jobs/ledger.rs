@@ -1,0 +1,677 @@
+//! The ledger: every statement on `planned_jobs`, apalis' tables and `ingestion_failures`.
+//!
+//! A job is one plugin operation for one key at one time slot, e.g. "odds WIN+PLC for seoul
+//! 2026-11-28 race 3 at 13:25:30 KST". `planned_jobs` makes it unique per (source, operation,
+//! key, slot): [`enqueue`] inserts there with `ON CONFLICT DO NOTHING` and pushes an apalis
+//! task only for the rows it created, in one transaction, so hosts planning the same slot at
+//! once queue it once.
+//!
+//! The tasks live in apalis' tables (schema `apalis`) and are pushed and fetched with
+//! apalis-postgres' own queries (`push_tasks`, `fetch_next`, which locks with
+//! `FOR UPDATE SKIP LOCKED`, and `reenqueue_orphaned` for the tasks of a host that died). A task
+//! is settled by [`settle`] inside the job's own transaction, so the data, the job's progress
+//! and the task's status commit together.
+//!
+//! The worker claims and books runs here ([`claim`], [`settle_run`], [`pause`],
+//! [`retry_later`], [`fail`], [`finish`]); `racelab retry`, the completeness sweep, the planner,
+//! `/status` and the demo read and write through here too.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use apalis_core::task::builder::TaskBuilder;
+use apalis_core::task::task_id::TaskId;
+use apalis_core::worker::context::WorkerContext;
+use apalis_postgres::PgTask;
+use chrono::{DateTime, NaiveDate, Utc};
+use racelab_sim::Clock;
+use sqlx::{PgConnection, PgPool};
+
+use super::decide::Facts;
+use super::{FailureKind, JobError, JobSpec, JobState, Op, Payload, QUEUE, db};
+use crate::budget::Lane;
+
+/// How many attempts apalis is told a task has; the worker decides retries itself (see
+/// [`super::retry`]), so this only has to be above any configured maximum.
+const TASK_MAX_ATTEMPTS: usize = 1_000;
+
+/// The real (wall-clock) instant at which the host clock reads `t`, in Unix seconds, for a
+/// task's `run_at`: apalis compares it with the database's `now()`.
+pub(crate) fn real_unix_secs(clock: &Clock, t: DateTime<Utc>) -> u64 {
+    real_unix_secs_f64(clock, t) as u64
+}
+
+/// [`real_unix_secs`] with the fraction.
+pub(crate) fn real_unix_secs_f64(clock: &Clock, t: DateTime<Utc>) -> f64 {
+    let at = SystemTime::now() + clock.real_until(t.fixed_offset());
+    at.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs_f64()
+}
+
+/// A task for `job`, due when the clock reads `at`. Task ids are ULIDs, as apalis-postgres
+/// reads them back; `planned_jobs.task_id` links the two.
+fn task(clock: &Clock, job: i64, priority: usize, at: DateTime<Utc>) -> (String, PgTask) {
+    let ulid = ulid::Ulid::generate();
+    let id = ulid.to_string();
+    let body = serde_json::to_vec(&Payload { job }).unwrap_or_default();
+    let task = TaskBuilder::new(body)
+        .task_id(TaskId::from_ulid(ulid))
+        .priority(priority)
+        .max_attempts(TASK_MAX_ATTEMPTS)
+        .run_at_timestamp(real_unix_secs(clock, at))
+        .build();
+    (id, task)
+}
+
+/// Pushes a new task for an existing job (`racelab retry`), due now.
+pub(crate) async fn push_task(
+    conn: &mut PgConnection,
+    clock: &Clock,
+    job: i64,
+    priority: usize,
+) -> Result<String, JobError> {
+    let (id, task) = task(clock, job, priority, clock.now().to_utc());
+    apalis_postgres::queries::push_tasks(&mut *conn, QUEUE, vec![task]).await?;
+    sqlx::query("UPDATE planned_jobs SET task_id = $2 WHERE id = $1")
+        .bind(job)
+        .bind(&id)
+        .execute(&mut *conn)
+        .await
+        .map_err(db(format!("recording task {id}")))?;
+    Ok(id)
+}
+
+/// Queues the jobs of `specs` that were not planned before and returns how many were new.
+pub async fn enqueue(pool: &PgPool, clock: &Clock, specs: &[JobSpec]) -> Result<u64, JobError> {
+    if specs.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = pool.begin().await.map_err(db("starting to queue jobs"))?;
+    let new = enqueue_in(&mut tx, clock, specs).await?;
+    tx.commit().await.map_err(db("committing queued jobs"))?;
+    Ok(new)
+}
+
+/// [`enqueue`] within the caller's transaction.
+pub async fn enqueue_in(conn: &mut PgConnection, clock: &Clock, specs: &[JobSpec]) -> Result<u64, JobError> {
+    let mut cols = Columns::default();
+    for s in specs {
+        cols.push(s);
+    }
+    type Created = (i64, String, String, String, NaiveDate, i16, DateTime<Utc>);
+    let created: Vec<Created> = sqlx::query_as(
+        "INSERT INTO planned_jobs (source, op, track, race_date, race_number, slot, lane, post_time, pools)
+         SELECT source, op, track, race_date, race_number, slot, lane, post_time,
+                COALESCE(string_to_array(NULLIF(pools, ''), ','), '{}')
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::date[], $5::smallint[], $6::timestamptz[],
+                     $7::text[], $8::timestamptz[], $9::text[])
+              AS s(source, op, track, race_date, race_number, slot, lane, post_time, pools)
+         ON CONFLICT (source, op, track, race_date, race_number, slot) DO NOTHING
+         RETURNING id, source, op, track, race_date, race_number, slot",
+    )
+    .bind(&cols.source)
+    .bind(&cols.op)
+    .bind(&cols.track)
+    .bind(&cols.race_date)
+    .bind(&cols.race_number)
+    .bind(&cols.slot)
+    .bind(&cols.lane)
+    .bind(&cols.post_time)
+    .bind(&cols.pools)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db("planning jobs"))?;
+    if created.is_empty() {
+        return Ok(0);
+    }
+    let by_key: HashMap<_, &JobSpec> = specs
+        .iter()
+        .map(|s| {
+            ((s.source.as_str(), s.op.as_str(), s.track.as_str(), s.race_date, i16::from(s.race_number), s.slot), s)
+        })
+        .collect();
+    let mut tasks = Vec::with_capacity(created.len());
+    let mut ids = Vec::with_capacity(created.len());
+    for (id, source, op, track, date, number, slot) in &created {
+        let Some(spec) = by_key.get(&(source.as_str(), op.as_str(), track.as_str(), *date, *number, *slot)) else {
+            continue;
+        };
+        let (task_id, task) = task(clock, *id, spec.priority(), spec.slot);
+        tasks.push(task);
+        ids.push((*id, task_id));
+    }
+    apalis_postgres::queries::push_tasks(&mut *conn, QUEUE, tasks).await?;
+    let (job_ids, task_ids): (Vec<i64>, Vec<String>) = ids.into_iter().unzip();
+    sqlx::query("UPDATE planned_jobs p SET task_id = t.task FROM UNNEST($1::bigint[], $2::text[]) AS t(id, task) WHERE p.id = t.id")
+        .bind(&job_ids)
+        .bind(&task_ids)
+        .execute(&mut *conn)
+        .await
+        .map_err(db("recording the tasks of planned jobs"))?;
+    // push_tasks keeps whole seconds; on a fast clock a second is minutes of slots, so the
+    // exact due time is set here, in the same transaction.
+    let due: Vec<f64> = job_ids
+        .iter()
+        .filter_map(|id| created.iter().find(|c| c.0 == *id))
+        .map(|c| real_unix_secs_f64(clock, c.6))
+        .collect();
+    sqlx::query(
+        "UPDATE apalis.jobs j SET run_at = to_timestamp(t.at) FROM UNNEST($1::text[], $2::float8[]) AS t(id, at)
+         WHERE j.id = t.id",
+    )
+    .bind(&task_ids)
+    .bind(&due)
+    .execute(&mut *conn)
+    .await
+    .map_err(db("setting the tasks' due times"))?;
+    Ok(created.len() as u64)
+}
+
+/// `specs` as columns for one `UNNEST` insert.
+#[derive(Default)]
+struct Columns {
+    source: Vec<String>,
+    op: Vec<&'static str>,
+    track: Vec<String>,
+    race_date: Vec<NaiveDate>,
+    race_number: Vec<i16>,
+    slot: Vec<DateTime<Utc>>,
+    lane: Vec<&'static str>,
+    post_time: Vec<Option<DateTime<Utc>>>,
+    pools: Vec<String>,
+}
+
+impl Columns {
+    fn push(&mut self, s: &JobSpec) {
+        self.source.push(s.source.clone());
+        self.op.push(s.op.as_str());
+        self.track.push(s.track.clone());
+        self.race_date.push(s.race_date);
+        self.race_number.push(i16::from(s.race_number));
+        self.slot.push(s.slot);
+        self.lane.push(s.lane.as_str());
+        self.post_time.push(s.post_time);
+        self.pools.push(s.pools.join(","));
+    }
+}
+
+/// How a task ends.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Settle {
+    /// Finished: done, or superseded. `lock_by` keeps the worker that finished it.
+    Done,
+    /// Finished for good without success (a failure row says why).
+    Killed,
+    /// Run it again when the host clock reads this (a quota reset).
+    RetryAt(DateTime<Utc>),
+    /// Run it again after this much real time (a backoff; a job not due yet).
+    RetryIn(Duration),
+}
+
+/// Settles task `task_id`, normally within the job's transaction. apalis-postgres' own
+/// `handle_results` cannot set a later `run_at`, which a backoff needs, so this is one UPDATE
+/// of apalis' row.
+pub async fn settle(
+    conn: &mut PgConnection,
+    clock: &Clock,
+    task_id: &str,
+    how: Settle,
+    note: &str,
+) -> Result<(), JobError> {
+    let result = serde_json::json!({ "note": note });
+    let retry_at = |secs: f64| {
+        sqlx::query(
+            "UPDATE apalis.jobs SET status = 'Failed', last_result = $3, lock_by = NULL, lock_at = NULL,
+                    run_at = to_timestamp($2), attempts = attempts + 1
+             WHERE id = $1",
+        )
+        .bind(task_id)
+        .bind(secs)
+        .bind(result.clone())
+    };
+    let query = match how {
+        Settle::Done | Settle::Killed => sqlx::query(
+            "UPDATE apalis.jobs SET status = $2, done_at = now(), last_result = $3, attempts = attempts + 1
+             WHERE id = $1",
+        )
+        .bind(task_id)
+        .bind(if how == Settle::Done { "Done" } else { "Killed" })
+        .bind(result.clone()),
+        Settle::RetryAt(at) => retry_at(real_unix_secs_f64(clock, at)),
+        Settle::RetryIn(after) => {
+            let at = SystemTime::now() + after;
+            retry_at(at.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs_f64())
+        }
+    };
+    query.execute(conn).await.map_err(db(format!("settling task {task_id}")))?;
+    Ok(())
+}
+
+/// Hands tasks this worker claimed but no longer holds back to the queue: after a database
+/// outage left them unsettled, or a shutdown cut them short.
+pub async fn release_abandoned(pool: &PgPool, worker: &str, in_hand: &[String]) -> Result<u64, JobError> {
+    let done = sqlx::query(
+        "UPDATE apalis.jobs SET status = 'Pending', lock_by = NULL, lock_at = NULL
+         WHERE lock_by = $1 AND status IN ('Queued', 'Running') AND NOT (id = ANY($2))",
+    )
+    .bind(worker)
+    .bind(in_hand)
+    .execute(pool)
+    .await
+    .map_err(db("releasing abandoned tasks"))?;
+    Ok(done.rows_affected())
+}
+// The worker's statements.
+
+/// A planned job with its race, as the claim reads it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct JobRow {
+    pub id: i64,
+    pub source: String,
+    pub op: Op,
+    pub track: String,
+    pub race_date: NaiveDate,
+    pub race_number: i16,
+    pub slot: DateTime<Utc>,
+    pub lane: Lane,
+    pub post_time: Option<DateTime<Utc>>,
+    pub pools: Vec<String>,
+    pub state: JobState,
+    pub attempts: i32,
+    pub not_before: Option<DateTime<Utc>>,
+    /// The race as stored now (race jobs whose race is known): post time and meeting tag.
+    pub race_post_time: Option<DateTime<Utc>>,
+    pub race_meeting: Option<String>,
+    /// Odds captured after post are stored for the race.
+    pub race_final_odds: Option<bool>,
+    /// Results and dividends are stored for the race (read for results jobs only).
+    pub race_complete: Option<bool>,
+}
+
+impl JobRow {
+    /// "kra odds seoul 2026-11-28 race 3", for logs and alerts.
+    pub fn describe(&self) -> String {
+        let race = if self.race_number > 0 { format!(" race {}", self.race_number) } else { String::new() };
+        format!("{} {} {} {}{race}", self.source, self.op.as_str(), self.track, self.race_date)
+    }
+
+    /// What the decision core needs of it.
+    pub fn facts(&self) -> Facts {
+        Facts {
+            op: self.op,
+            state: self.state,
+            slot: self.slot,
+            not_before: self.not_before,
+            planned_post: self.post_time,
+            race_post: self.race_post_time,
+            race_final_odds: self.race_final_odds,
+            race_complete: self.race_complete,
+        }
+    }
+}
+
+/// The open failures of planned job `$1` resolved (a CTE named `resolved`), then the
+/// incidents (source, dataset, kind) that leaves with no open failure: what a job's success or
+/// its end without a run clears. A macro so that `concat!` builds both statements from it.
+macro_rules! resolve_failures {
+    () => {
+        "resolved AS (
+             UPDATE ingestion_failures SET resolved_at = now()
+             WHERE planned_job = $1 AND resolved_at IS NULL
+             RETURNING id, source, dataset, error_kind)
+         SELECT DISTINCT r.source, r.dataset, r.error_kind FROM resolved r
+         WHERE NOT EXISTS (SELECT 1 FROM ingestion_failures f
+                           WHERE f.resolved_at IS NULL AND f.id <> ALL (SELECT id FROM resolved)
+                             AND f.source = r.source AND f.dataset IS NOT DISTINCT FROM r.dataset
+                             AND f.error_kind = r.error_kind)"
+    };
+}
+
+/// Planned jobs with their race, read in one statement for a whole claim.
+const READ_JOBS: &str = "SELECT j.id, j.source, j.op, j.track, j.race_date, j.race_number, j.slot, j.lane, j.post_time,
+            j.pools, j.state, j.attempts, j.not_before,
+            r.post_time AS race_post_time, r.meeting AS race_meeting,
+            r.odds_captured_at > r.post_time AS race_final_odds,
+            CASE WHEN j.op = 'results' AND r.track IS NOT NULL THEN
+                EXISTS (SELECT 1 FROM results x WHERE (x.track, x.race_date, x.race_number)
+                                                    = (r.track, r.race_date, r.race_number))
+                AND EXISTS (SELECT 1 FROM dividends d WHERE (d.track, d.race_date, d.race_number)
+                                                          = (r.track, r.race_date, r.race_number))
+            END AS race_complete
+     FROM planned_jobs j
+     LEFT JOIN races r ON j.race_number > 0 AND r.track = j.track AND r.race_date = j.race_date
+                      AND r.race_number = j.race_number
+     WHERE j.id = ANY($1)";
+
+/// An incident a settled job leaves with no open failure: (source, dataset, kind).
+pub(crate) type Cleared = Vec<(String, Option<String>, FailureKind)>;
+
+/// One claimed task: its id, its job, and the job as the claim read it (`None` when that read
+/// failed; the job is read again alone).
+pub(crate) type Claim = (String, i64, Option<JobRow>);
+
+/// Records worker `name` in `apalis.workers` (its heartbeat row).
+pub(crate) async fn register_worker(pool: &PgPool, name: &str) -> Result<(), JobError> {
+    sqlx::query(
+        "INSERT INTO apalis.workers (id, worker_type, storage_name, layers, last_seen)
+         VALUES ($1, $2, 'racelab', '', now())
+         ON CONFLICT (id) DO UPDATE SET last_seen = now()",
+    )
+    .bind(name)
+    .bind(QUEUE)
+    .execute(pool)
+    .await
+    .map_err(db(format!("registering worker {name}")))?;
+    Ok(())
+}
+
+/// Worker `name`'s heartbeat.
+pub(crate) async fn beat(pool: &PgPool, name: &str) -> Result<(), JobError> {
+    sqlx::query("UPDATE apalis.workers SET last_seen = now() WHERE id = $1")
+        .bind(name)
+        .execute(pool)
+        .await
+        .map_err(db("sending the heartbeat"))?;
+    Ok(())
+}
+
+/// Hands the tasks of workers silent for `dead_for` back to the queue (apalis' own query).
+pub(crate) async fn reenqueue_orphaned(pool: &PgPool, dead_for: Duration) -> Result<u64, JobError> {
+    let mut conn = pool.acquire().await.map_err(db("re-enqueueing orphaned tasks"))?;
+    Ok(apalis_postgres::queries::reenqueue_orphaned(&mut *conn, QUEUE, dead_for.as_secs().max(1)).await?)
+}
+
+/// Up to `n` due tasks, locked to `context`'s worker, each with its planned job as read at the
+/// claim (one statement for all of them). A task that is not a RaceLab job is killed.
+pub(crate) async fn claim(
+    pool: &PgPool,
+    clock: &Clock,
+    context: &WorkerContext,
+    n: usize,
+) -> Result<Vec<Claim>, JobError> {
+    let config = apalis_postgres::Config::default().queue(QUEUE).batch_size(n);
+    let mut conn = pool.acquire().await.map_err(db("claiming tasks"))?;
+    let tasks = apalis_postgres::queries::fetch_next(&mut *conn, &config, context).await?;
+    let mut out = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        let id = task.task_id().map(ToString::to_string).unwrap_or_default();
+        match serde_json::from_slice::<Payload>(&task.args) {
+            Ok(p) => out.push((id, p.job, None)),
+            Err(e) => {
+                tracing::error!(task = %id, "a task in the queue is not a RaceLab job ({e}); killing it");
+                settle(&mut conn, clock, &id, Settle::Killed, "not a RaceLab job").await?;
+            }
+        }
+    }
+    if !out.is_empty() {
+        let ids: Vec<i64> = out.iter().map(|(_, job, _)| *job).collect();
+        // A failed read only costs each job its own read later.
+        match sqlx::query_as::<_, JobRow>(READ_JOBS).bind(&ids).fetch_all(&mut *conn).await {
+            Ok(rows) => {
+                let mut rows: HashMap<i64, JobRow> = rows.into_iter().map(|r| (r.id, r)).collect();
+                for (_, job, row) in &mut out {
+                    *row = rows.remove(job);
+                }
+            }
+            Err(e) => tracing::warn!("reading the claimed jobs: {e}"),
+        }
+    }
+    Ok(out)
+}
+
+/// Planned job `id` with its race.
+pub(crate) async fn read_job(pool: &PgPool, id: i64) -> Result<Option<JobRow>, JobError> {
+    sqlx::query_as::<_, JobRow>(READ_JOBS)
+        .bind([id])
+        .fetch_optional(pool)
+        .await
+        .map_err(db(format!("reading job {id}")))
+}
+
+/// Jobs due by `now` that are not finished.
+pub async fn open_due_jobs(pool: &PgPool, now: DateTime<Utc>) -> Result<i64, JobError> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM planned_jobs
+         WHERE state = $2 AND GREATEST(slot, COALESCE(not_before, slot)) <= $1",
+    )
+    .bind(now)
+    .bind(JobState::Queued)
+    .fetch_one(pool)
+    .await
+    .map_err(db("counting open jobs"))
+}
+
+/// Whether `job`'s race has its final odds, locking the race's row until `tx` ends: a second
+/// final poll that ran alongside the first waits here for the first to commit.
+pub(crate) async fn lock_race_final_odds(tx: &mut PgConnection, job: &JobRow) -> Result<bool, sqlx::Error> {
+    let already: Option<Option<bool>> = sqlx::query_scalar(
+        "SELECT odds_captured_at > post_time FROM races
+         WHERE track = $1 AND race_date = $2 AND race_number = $3 FOR UPDATE",
+    )
+    .bind(&job.track)
+    .bind(job.race_date)
+    .bind(job.race_number)
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(already.flatten() == Some(true))
+}
+
+/// In one statement: the job finished as `state` with its records and requests, its task
+/// settled (as [`settle`] does with [`Settle::Done`]), and its failures resolved.
+pub(crate) async fn settle_run(
+    tx: &mut PgConnection,
+    job: &JobRow,
+    task: &str,
+    state: JobState,
+    records: usize,
+    requests: usize,
+) -> Result<Cleared, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "WITH job AS (
+             UPDATE planned_jobs SET state = $6, finished_at = now(), attempts = attempts + 1,
+                    records = $2, requests = $3
+             WHERE id = $1),
+         task AS (
+             UPDATE apalis.jobs SET status = 'Done', done_at = now(), last_result = $5, attempts = attempts + 1
+             WHERE id = $4), ",
+        resolve_failures!()
+    ))
+    .bind(job.id)
+    .bind(i32::try_from(records).unwrap_or(i32::MAX))
+    .bind(i32::try_from(requests).unwrap_or(i32::MAX))
+    .bind(task)
+    .bind(serde_json::json!({ "note": state.as_str() }))
+    .bind(state)
+    .fetch_all(&mut *tx)
+    .await
+}
+
+/// Puts the job back until `until` on the host clock (a quota reset), without an attempt.
+pub(crate) async fn pause(
+    pool: &PgPool,
+    clock: &Clock,
+    job: &JobRow,
+    task: &str,
+    until: DateTime<Utc>,
+    note: &str,
+) -> Result<(), JobError> {
+    let mut tx = pool.begin().await.map_err(db("pausing a job"))?;
+    sqlx::query("UPDATE planned_jobs SET not_before = $2 WHERE id = $1")
+        .bind(job.id)
+        .bind(until)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("pausing a job"))?;
+    settle(&mut tx, clock, task, Settle::RetryAt(until), note).await?;
+    tx.commit().await.map_err(db("pausing a job"))
+}
+
+/// Counts the attempt and runs the job again after `delay` of real time.
+pub(crate) async fn retry_later(
+    pool: &PgPool,
+    clock: &Clock,
+    job: &JobRow,
+    task: &str,
+    attempts: u32,
+    delay: Duration,
+    note: &str,
+) -> Result<(), JobError> {
+    let mut tx = pool.begin().await.map_err(db("scheduling a retry"))?;
+    sqlx::query("UPDATE planned_jobs SET attempts = $2 WHERE id = $1")
+        .bind(job.id)
+        .bind(i32::try_from(attempts).unwrap_or(i32::MAX))
+        .execute(&mut *tx)
+        .await
+        .map_err(db("scheduling a retry"))?;
+    settle(&mut tx, clock, task, Settle::RetryIn(delay), note).await?;
+    tx.commit().await.map_err(db("scheduling a retry"))
+}
+
+/// A final failure, as `ingestion_failures` keeps it.
+#[derive(Debug)]
+pub(crate) struct Failure<'a> {
+    pub kind: FailureKind,
+    pub message: &'a str,
+    pub attempts: u32,
+    pub dataset: Option<&'a str>,
+    /// The raw response that caused it.
+    pub raw_response: Option<i64>,
+}
+
+/// Fails the job for good: its failure row (returned), the job `failed`, the task killed.
+pub(crate) async fn fail(
+    pool: &PgPool,
+    clock: &Clock,
+    job: &JobRow,
+    task: &str,
+    failure: &Failure<'_>,
+) -> Result<i64, JobError> {
+    let job_json = serde_json::json!({
+        "planned_job": job.id, "source": job.source, "op": job.op, "track": job.track,
+        "race_date": job.race_date, "race_number": job.race_number, "slot": job.slot, "pools": job.pools,
+    });
+    let attempts = i32::try_from(failure.attempts).unwrap_or(i32::MAX);
+    let mut tx = pool.begin().await.map_err(db("recording a failure"))?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO ingestion_failures (source, dataset, operation, track, race_date, race_number, error_kind,
+                                         message, attempts, raw_response_id, job, planned_job)
+         VALUES ($1, $2, $3, $4, $5, NULLIF($6, 0), $7, $8, $9, $10, $11, $12)
+         RETURNING id",
+    )
+    .bind(&job.source)
+    .bind(failure.dataset)
+    .bind(job.op)
+    .bind(&job.track)
+    .bind(job.race_date)
+    .bind(job.race_number)
+    .bind(failure.kind)
+    .bind(failure.message)
+    .bind(attempts)
+    .bind(failure.raw_response)
+    .bind(job_json)
+    .bind(job.id)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(db("recording a failure"))?;
+    sqlx::query("UPDATE planned_jobs SET state = $3, attempts = $2, finished_at = now() WHERE id = $1")
+        .bind(job.id)
+        .bind(attempts)
+        .bind(JobState::Failed)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("recording a failure"))?;
+    settle(&mut tx, clock, task, Settle::Killed, failure.message).await?;
+    tx.commit().await.map_err(db("recording a failure"))?;
+    Ok(id)
+}
+
+/// Marks the job `state` and settles its task, in one transaction. A job that ends without
+/// running (superseded) leaves nothing for its open failures to wait for: they are resolved
+/// with it, and the incidents they leave clear are returned.
+pub(crate) async fn finish(
+    pool: &PgPool,
+    clock: &Clock,
+    job: &JobRow,
+    task: &str,
+    state: JobState,
+    how: Settle,
+) -> Result<Cleared, JobError> {
+    let mut tx = pool.begin().await.map_err(db("finishing a job"))?;
+    sqlx::query("UPDATE planned_jobs SET state = $2, finished_at = now() WHERE id = $1")
+        .bind(job.id)
+        .bind(state)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("finishing a job"))?;
+    let cleared: Cleared = sqlx::query_as(concat!("WITH ", resolve_failures!()))
+        .bind(job.id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db("resolving a finished job's failures"))?;
+    settle(&mut tx, clock, task, how, state.as_str()).await?;
+    tx.commit().await.map_err(db("finishing a job"))?;
+    Ok(cleared)
+}
+
+/// Settles a task alone (its job is gone, finished, or not due yet).
+pub(crate) async fn settle_alone(
+    pool: &PgPool,
+    clock: &Clock,
+    task: &str,
+    how: Settle,
+    note: &str,
+) -> Result<(), JobError> {
+    let mut conn = pool.acquire().await.map_err(db("settling a task"))?;
+    settle(&mut conn, clock, task, how, note).await
+}
+
+// Reads for `/status` and the demo.
+
+/// Today's jobs by operation and state.
+pub async fn jobs_by_op_and_state(pool: &PgPool, date: NaiveDate) -> Result<Vec<(Op, JobState, i64)>, JobError> {
+    sqlx::query_as(
+        "SELECT op, state, count(*) FROM planned_jobs WHERE race_date = $1 GROUP BY op, state ORDER BY op, state",
+    )
+    .bind(date)
+    .fetch_all(pool)
+    .await
+    .map_err(db("counting today's jobs"))
+}
+
+/// Unresolved failures (gaps included).
+pub async fn open_failures(pool: &PgPool) -> Result<i64, JobError> {
+    sqlx::query_scalar("SELECT count(*) FROM ingestion_failures WHERE resolved_at IS NULL")
+        .fetch_one(pool)
+        .await
+        .map_err(db("counting open failures"))
+}
+
+/// Every planned job so far.
+pub async fn planned_jobs(pool: &PgPool) -> Result<i64, JobError> {
+    sqlx::query_scalar("SELECT count(*) FROM planned_jobs").fetch_one(pool).await.map_err(db("counting jobs"))
+}
+
+/// How far the jobs are, at `now`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JobCounts {
+    /// Ran: done or no data.
+    pub ran: i64,
+    pub queued: i64,
+    /// Queued and due.
+    pub due: i64,
+    pub failed: i64,
+}
+
+/// [`JobCounts`] over every planned job.
+pub async fn job_counts(pool: &PgPool, now: DateTime<Utc>) -> Result<JobCounts, JobError> {
+    let (ran, queued, due, failed) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE state IN ('done', 'no_data')), count(*) FILTER (WHERE state = 'queued'),
+                count(*) FILTER (WHERE state = 'queued' AND slot <= $1),
+                count(*) FILTER (WHERE state = 'failed')
+         FROM planned_jobs",
+    )
+    .bind(now)
+    .fetch_one(pool)
+    .await
+    .map_err(db("counting jobs"))?;
+    Ok(JobCounts { ran, queued, due, failed })
+}
