@@ -12,7 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgPool;
 
 use super::planner::{PlannedRace, SourcePlan, final_odds_give_up, results_give_up};
-use super::{JobError, Op, db};
+use super::{JobError, Op, db, ledger};
 use crate::config::Cadence;
 
 /// What is missing from a race.
@@ -95,53 +95,23 @@ pub async fn sweep(
             "source": source.source, "op": gap.op().as_str(), "track": race.track, "race_date": race.date,
             "race_number": race.number, "post_time": race.post, "pools": pools,
         });
-        let inserted = sqlx::query(
-            "INSERT INTO ingestion_failures (source, operation, track, race_date, race_number, error_kind, message,
-                                             attempts, job)
-             VALUES ($1, $2, $3, $4, $5, 'incomplete', $6, 0, $7)
-             ON CONFLICT (source, operation, track, race_date, race_number)
-                 WHERE error_kind = 'incomplete' AND resolved_at IS NULL DO NOTHING",
-        )
-        .bind(&source.source)
-        .bind(gap.op().as_str())
-        .bind(&race.track)
-        .bind(race.date)
-        .bind(i16::from(race.number))
-        .bind(&message)
-        .bind(job)
-        .execute(&mut *tx)
-        .await
-        .map_err(db("recording a gap"))?
-        .rows_affected();
-        if inserted > 0 {
+        let gap = ledger::GapRow {
+            source: &source.source,
+            op: gap.op(),
+            track: &race.track,
+            date: race.date,
+            number: race.number,
+            message: &message,
+            job,
+        };
+        let inserted = ledger::record_gap(&mut tx, &gap).await?;
+        if inserted {
             let day = TrackDay { source: source.source.clone(), track: race.track.clone(), date: race.date };
             out.opened.push((day, message));
         }
     }
     // Gaps whose data is in now, and the track-days they leave clear.
-    let cleared: Vec<(String, String, NaiveDate)> = sqlx::query_as(
-        "WITH resolved AS (
-             UPDATE ingestion_failures f SET resolved_at = now()
-             FROM races r
-             WHERE f.error_kind = 'incomplete' AND f.resolved_at IS NULL
-               AND (r.track, r.race_date, r.race_number) = (f.track, f.race_date, f.race_number)
-               AND CASE f.operation
-                     WHEN 'odds_final' THEN COALESCE(r.odds_captured_at > r.post_time, false)
-                     ELSE EXISTS (SELECT 1 FROM results x WHERE (x.track, x.race_date, x.race_number)
-                                                              = (r.track, r.race_date, r.race_number))
-                      AND EXISTS (SELECT 1 FROM dividends d WHERE (d.track, d.race_date, d.race_number)
-                                                                = (r.track, r.race_date, r.race_number))
-                   END
-             RETURNING f.id, f.source, f.track, f.race_date)
-         SELECT DISTINCT r.source, r.track, r.race_date FROM resolved r
-         WHERE NOT EXISTS (SELECT 1 FROM ingestion_failures o
-                           WHERE o.error_kind = 'incomplete' AND o.resolved_at IS NULL
-                             AND o.id <> ALL (SELECT id FROM resolved)
-                             AND (o.source, o.track, o.race_date) = (r.source, r.track, r.race_date))",
-    )
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(db("resolving gaps"))?;
+    let cleared = ledger::resolve_gaps(&mut tx).await?;
     tx.commit().await.map_err(db("committing the completeness sweep"))?;
     out.cleared = cleared.into_iter().map(|(source, track, date)| TrackDay { source, track, date }).collect();
     out.cleared.sort();
@@ -166,23 +136,8 @@ pub struct TrackToday {
 
 /// Every track racing on `date`, for `/status`.
 pub async fn track_days(pool: &PgPool, date: NaiveDate, stop_after: u32) -> Result<Vec<TrackToday>, JobError> {
-    let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT r.track, count(*),
-                count(*) FILTER (WHERE EXISTS (SELECT 1 FROM results x WHERE (x.track, x.race_date, x.race_number)
-                                                                          = (r.track, r.race_date, r.race_number))
-                                   AND EXISTS (SELECT 1 FROM dividends d WHERE (d.track, d.race_date, d.race_number)
-                                                                            = (r.track, r.race_date, r.race_number))),
-                count(*) FILTER (WHERE r.odds_captured_at > r.post_time),
-                (SELECT count(*) FROM ingestion_failures f
-                 WHERE f.error_kind = 'incomplete' AND f.resolved_at IS NULL AND f.track = r.track
-                   AND f.race_date = $1)
-         FROM races r WHERE r.race_date = $1 GROUP BY r.track ORDER BY r.track",
-    )
-    .bind(date)
-    .fetch_all(pool)
-    .await
-    .map_err(db("reading today's tracks"))?;
-    let stopped = super::planner::pre_race_stopped(pool, date, date, stop_after).await?;
+    let rows = ledger::track_day_counts(pool, date).await?;
+    let stopped = ledger::pre_race_stopped(pool, date, date, stop_after).await?;
     Ok(rows
         .into_iter()
         .map(|(track, races, results_final, final_odds, gaps)| TrackToday {

@@ -31,7 +31,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
 use racelab_sim::Clock;
 use sqlx::PgPool;
 
-use super::{FailureKind, JobError, JobSpec, Op, db, enqueue, gaps};
+use super::{FailureKind, JobError, JobSpec, Op, enqueue, gaps, ledger};
 use crate::alerts::{Alert, Alerter, Incident};
 use crate::budget::Lane;
 use crate::config::Cadence;
@@ -205,30 +205,8 @@ impl Planner {
     async fn races(&self, now: DateTime<Utc>) -> Result<Vec<PlannedRace>, JobError> {
         let today = now.with_timezone(&kst()).date_naive();
         let tracks: Vec<&str> = self.sources.iter().flat_map(|s| s.tracks.iter().map(String::as_str)).collect();
-        type Row = (String, NaiveDate, i16, DateTime<Utc>, bool, Option<DateTime<Utc>>, bool);
-        let rows: Vec<Row> = sqlx::query_as(
-            "WITH results_done AS (
-                 SELECT track, race_date, race_number, max(slot) AS at FROM planned_jobs
-                 WHERE op = 'results' AND state = 'done' AND race_date BETWEEN $1 AND $2
-                 GROUP BY track, race_date, race_number)
-             SELECT r.track, r.race_date, r.race_number, r.post_time, c.complete,
-                    CASE WHEN c.complete THEN d.at END,
-                    COALESCE(r.odds_captured_at > r.post_time, false)
-             FROM races r
-             LEFT JOIN results_done d USING (track, race_date, race_number)
-             CROSS JOIN LATERAL (SELECT
-                    EXISTS (SELECT 1 FROM results x WHERE (x.track, x.race_date, x.race_number)
-                                                        = (r.track, r.race_date, r.race_number))
-                AND EXISTS (SELECT 1 FROM dividends d WHERE (d.track, d.race_date, d.race_number)
-                                                          = (r.track, r.race_date, r.race_number)) AS complete) c
-             WHERE r.race_date BETWEEN $1 AND $2 AND r.post_time IS NOT NULL AND r.track = ANY($3)",
-        )
-        .bind(today - TimeDelta::days(1))
-        .bind(today + TimeDelta::days(1))
-        .bind(&tracks)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db("reading the races to plan"))?;
+        let (from, to) = (today - TimeDelta::days(1), today + TimeDelta::days(1));
+        let rows = ledger::planned_races(&self.pool, from, to, &tracks).await?;
         let stopped = self.stopped_track_days(today).await?;
         Ok(rows
             .into_iter()
@@ -259,17 +237,7 @@ impl Planner {
         for (source, track, date) in rows {
             let key = (track.clone(), date);
             if !self.announced().contains(&key) {
-                let superseded = sqlx::query(
-                    "UPDATE planned_jobs SET state = 'superseded', finished_at = now()
-                     WHERE op = 'odds' AND state = 'queued' AND source = $1 AND track = $2 AND race_date = $3",
-                )
-                .bind(&source)
-                .bind(&track)
-                .bind(date)
-                .execute(&self.pool)
-                .await
-                .map_err(db("stopping a track-day's pre-race odds polls"))?
-                .rows_affected();
+                let superseded = ledger::supersede_pre_race(&self.pool, &source, &track, date).await?;
                 tracing::info!(
                     source,
                     track,
@@ -290,36 +258,7 @@ impl Planner {
     }
 }
 
-/// The (source, track, race day)s from `from` to `to` whose last `n` finished pre-race odds
-/// polls all found nothing: the cadence plans no more pre-race polls for them.
-pub async fn pre_race_stopped(
-    pool: &PgPool,
-    from: NaiveDate,
-    to: NaiveDate,
-    n: u32,
-) -> Result<Vec<(String, String, NaiveDate)>, JobError> {
-    if n == 0 {
-        return Ok(Vec::new());
-    }
-    sqlx::query_as(
-        "SELECT source, track, race_date FROM (
-             SELECT source, track, race_date, state,
-                    row_number() OVER (PARTITION BY source, track, race_date ORDER BY slot DESC) AS k
-             FROM planned_jobs
-             WHERE op = 'odds' AND state IN ('done', 'no_data', 'failed') AND race_date BETWEEN $1 AND $2
-         ) latest
-         WHERE k <= $3
-         GROUP BY source, track, race_date
-         HAVING count(*) = $3 AND bool_and(state = 'no_data')
-         ORDER BY track, race_date",
-    )
-    .bind(from)
-    .bind(to)
-    .bind(i64::from(n))
-    .fetch_all(pool)
-    .await
-    .map_err(db("reading the pre-race odds answers"))
-}
+pub use super::ledger::pre_race_stopped;
 
 /// The schedule syncs due at `now`, each as (slot, first day, days): the latest daily slot
 /// (its day and `schedule_days_ahead` after it), the host's start (today and the days ahead:

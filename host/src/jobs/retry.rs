@@ -7,7 +7,7 @@ use racelab_sim::Clock;
 use rand::Rng;
 use sqlx::PgPool;
 
-use super::{FailureKind, JobError, JobSpec, JobState, Op, db, enqueue_in, priority, push_task};
+use super::{FailureKind, JobError, JobSpec, JobState, Op, db, enqueue_in, ledger, priority, push_task};
 use crate::budget::Lane;
 
 /// Exponential backoff with full jitter: attempt `n` waits a uniformly random time between zero
@@ -52,14 +52,7 @@ pub enum Retried {
 /// Queues the job behind failure `failure` again, due now.
 pub async fn retry_failure(pool: &PgPool, clock: &Clock, failure: i64) -> Result<Retried, JobError> {
     let mut tx = pool.begin().await.map_err(db("starting a retry"))?;
-    type Row = (Option<i64>, Option<chrono::DateTime<chrono::Utc>>, FailureKind, Option<serde_json::Value>);
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT planned_job, resolved_at, error_kind, job FROM ingestion_failures WHERE id = $1 FOR UPDATE",
-    )
-    .bind(failure)
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(db(format!("reading failure {failure}")))?;
+    let row = ledger::lock_failure(&mut tx, failure).await?;
     let Some((job, resolved, kind, spec)) = row else {
         return Err(JobError::NotRetryable { failure, reason: "there is no such failure".into() });
     };
@@ -76,22 +69,11 @@ pub async fn retry_failure(pool: &PgPool, clock: &Clock, failure: i64) -> Result
     let Some(job) = job else {
         return Err(JobError::NotRetryable { failure, reason: "it is not the failure of a queued job".into() });
     };
-    let (state, lane, op): (JobState, Lane, Op) =
-        sqlx::query_as("SELECT state, lane, op FROM planned_jobs WHERE id = $1 FOR UPDATE")
-            .bind(job)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db(format!("reading job {job}")))?;
+    let (state, lane, op) = ledger::lock_job(&mut tx, job).await?;
     if state == JobState::Queued {
         return Ok(Retried::AlreadyQueued { failure, job });
     }
-    sqlx::query(
-        "UPDATE planned_jobs SET state = 'queued', attempts = 0, finished_at = NULL, not_before = NULL WHERE id = $1",
-    )
-    .bind(job)
-    .execute(&mut *tx)
-    .await
-    .map_err(db(format!("re-queueing job {job}")))?;
+    ledger::requeue(&mut tx, job).await?;
     let task = push_task(&mut tx, clock, job, priority(lane, op)).await?;
     tx.commit().await.map_err(db("committing a retry"))?;
     Ok(Retried::Queued { failure, job, task })
@@ -133,31 +115,13 @@ async fn queue_gap_job(
         pools: gap.pools,
     };
     enqueue_in(&mut *tx, clock, std::slice::from_ref(&spec)).await?;
-    let (job, task): (i64, Option<String>) = sqlx::query_as(
-        "SELECT id, task_id FROM planned_jobs
-         WHERE (source, op, track, race_date, race_number, slot) = ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(&spec.source)
-    .bind(spec.op.as_str())
-    .bind(&spec.track)
-    .bind(spec.race_date)
-    .bind(i16::from(spec.race_number))
-    .bind(spec.slot)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(db("reading the queued job of a gap"))?;
+    let (job, task) = ledger::job_of(&mut *tx, &spec).await?;
     Ok(Retried::Queued { failure, job, task: task.unwrap_or_default() })
 }
 
 /// [`retry_failure`] for every unresolved failure of a job, oldest first.
 pub async fn retry_all_open(pool: &PgPool, clock: &Clock) -> Result<Vec<Retried>, JobError> {
-    let open: Vec<i64> = sqlx::query_scalar(
-        "SELECT id FROM ingestion_failures
-         WHERE resolved_at IS NULL AND (planned_job IS NOT NULL OR error_kind = 'incomplete') ORDER BY id",
-    )
-    .fetch_all(pool)
-    .await
-    .map_err(db("listing open failures"))?;
+    let open = ledger::open_retryable(pool).await?;
     let mut done = Vec::with_capacity(open.len());
     for failure in open {
         done.push(retry_failure(pool, clock, failure).await?);
