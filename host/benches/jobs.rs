@@ -111,7 +111,7 @@ async fn bench(url: &str, jobs: usize) -> anyhow::Result<()> {
     let mut next_slot = 1;
     let warm = worker(&setup, &setup.pool, 8, "bench-warmup").await?;
     let specs = odds_specs(&setup, &races, WARMUP_JOBS, &mut next_slot);
-    racelab::jobs::enqueue(&setup.pool, &setup.clock, &specs).await?;
+    racelab::jobs::enqueue(&setup.pool, &racelab::clock::Clock::from(setup.clock.clone()), &specs).await?;
     warm.run_until_idle(Duration::from_secs(600)).await?;
     println!("warm-up: {WARMUP_JOBS} jobs");
 
@@ -214,7 +214,7 @@ async fn worker(setup: &Setup, pool: &PgPool, concurrency: usize, name: &str) ->
     let worker = Worker::new(WorkerParts {
         name: name.into(),
         store: Store::new(pool.clone(), StoreConfig::default()),
-        clock: setup.clock.clone(),
+        clock: setup.clock.clone().into(),
         budget: Budget::new(pool.clone(), setup.clock.clone()),
         alerter: None,
         sources,
@@ -229,7 +229,7 @@ async fn worker(setup: &Setup, pool: &PgPool, concurrency: usize, name: &str) ->
 async fn enqueue_alone(setup: &Setup, specs: &[JobSpec]) -> anyhow::Result<u64> {
     let mut conn = PgConnection::connect(&setup.url).await?;
     let mut tx = conn.begin().await?;
-    let queued = racelab::jobs::enqueue_in(&mut tx, &setup.clock, specs).await?;
+    let queued = racelab::jobs::enqueue_in(&mut tx, &racelab::clock::Clock::from(setup.clock.clone()), specs).await?;
     tx.commit().await?;
     conn.close().await?;
     Ok(queued)

@@ -29,11 +29,10 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
-use racelab_sim::Clock;
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgPool;
 
-use crate::tracks::kst;
+use crate::clock::{Clock, kst};
 
 /// Backfill's default share of a daily quota: live polling on a race day keeps the last fifth.
 pub const DEFAULT_BACKFILL_SHARE: f64 = 0.8;
@@ -157,10 +156,10 @@ struct Unwritten {
 
 impl Budget {
     /// A budget with no limits configured: every dataset unlimited, but counted.
-    pub fn new(pool: PgPool, clock: Clock) -> Self {
+    pub fn new(pool: PgPool, clock: impl Into<Clock>) -> Self {
         Budget {
             pool,
-            clock,
+            clock: clock.into(),
             limits: Arc::default(),
             backfill_share: DEFAULT_BACKFILL_SHARE,
             unwritten: Arc::default(),
@@ -367,8 +366,7 @@ impl Budget {
 
     /// The next KST midnight after the clock's now, as UTC: when an exhausted quota resets.
     pub fn quota_resets_at(&self) -> DateTime<Utc> {
-        let tomorrow = self.kst_day().succ_opt().unwrap_or(NaiveDate::MAX);
-        tomorrow.and_time(NaiveTime::MIN).and_utc() - TimeDelta::seconds(i64::from(kst().local_minus_utc()))
+        crate::clock::next_kst_midnight(self.clock.now().to_utc())
     }
 
     fn limit(&self, bucket: &Bucket) -> DatasetLimit {
@@ -376,7 +374,7 @@ impl Budget {
     }
 
     fn kst_day(&self) -> NaiveDate {
-        self.clock.now().with_timezone(&kst()).date_naive()
+        self.clock.today()
     }
 
     /// Counts one request for today unless the lane's limit is reached.

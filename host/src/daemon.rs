@@ -11,12 +11,12 @@ use std::time::Duration;
 use anyhow::Context;
 use apalis_cron::CronScheduler;
 use futures_util::StreamExt;
-use racelab_sim::Clock;
 use sqlx::PgPool;
 use tokio::sync::watch;
 
 use crate::alerts::{self, AlertConfig, AlertTask, Alerter, SlackTarget};
 use crate::budget::{Budget, DatasetLimit};
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::fetch::{Endpoint, Fetcher};
 use crate::jobs::planner::{Planner, SourcePlan};
@@ -83,7 +83,7 @@ impl Daemon {
         let pool = store::connect(config.database_url.expose()).await?;
         store::migrate(&pool).await?;
         let store = Store::new(pool.clone(), StoreConfig { skip_unchanged_odds: config.store.skip_unchanged_odds });
-        let today = options.clock.now().with_timezone(&crate::tracks::kst()).date_naive();
+        let today = options.clock.today();
         store.ensure_partitions(today, 3).await?;
         // Native code only from the host's own compile cache (or compiled in memory).
         let runtime = Runtime::new(Limits::default()).context("starting the plugin runtime")?;
@@ -207,7 +207,7 @@ impl Daemon {
                         }
                     }
                 }
-                let today = clock.now().with_timezone(&crate::tracks::kst()).date_naive();
+                let today = clock.today();
                 if last_upkeep != Some(today) {
                     last_upkeep = Some(today);
                     upkeep(&store, today, retention).await;

@@ -3,6 +3,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`plugins`] | the wasmtime engine, loading components (API version check, link, pre-instantiate), calls under deadline, memory and output limits |
+//! | [`clock`] | the host's time (system, accelerated or fixed) and KST |
 //! | [`config`] | the daemon's settings: environment over an optional TOML file, validated at start |
 //! | [`fetch`] | sending a plugin's requests: base URL, credential, encoding once, timeouts, secret redaction |
 //! | [`runner`] | one operation end to end: plan → fetch → parse, following pages, bounded retries |
@@ -21,6 +22,7 @@ pub mod alerts;
 pub mod api;
 pub mod budget;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod fetch;

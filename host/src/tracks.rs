@@ -61,8 +61,3 @@ pub fn of_source(source: &str) -> Vec<String> {
 pub fn codes() -> String {
     ALL.map(Track::code).join(", ")
 }
-
-/// Korean Standard Time (UTC+9, no daylight saving): race days and post times are KST.
-pub fn kst() -> chrono::FixedOffset {
-    chrono::FixedOffset::east_opt(9 * 3600).unwrap_or_else(|| unreachable!("+09:00 is a valid offset"))
-}

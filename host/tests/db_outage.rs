@@ -63,7 +63,7 @@ async fn the_host_survives_a_database_outage_and_the_day_completes(pool: PgPool)
         sim_clock: None,
     };
     let options = Options {
-        clock: world.clock.clone(),
+        clock: world.clock.clone().into(),
         worker_name: "outage-test".into(),
         tick: "* * * * * *".into(),
         lookahead: Duration::from_secs(2),

@@ -40,7 +40,7 @@ async fn worker(pool: &PgPool, call_timeout: Duration, job_timeout: Duration) ->
     let worker = Worker::new(WorkerParts {
         name: "hostile-test".into(),
         store: Store::new(pool.clone(), StoreConfig::default()),
-        clock: clock.clone(),
+        clock: clock.clone().into(),
         budget: Budget::new(pool.clone(), clock.clone()),
         alerter: None,
         sources: HashMap::from([("kra".to_string(), source)]),
@@ -71,7 +71,10 @@ async fn queue_sleepers(pool: &PgPool, clock: &Clock, n: i64) {
             pools: Vec::new(),
         })
         .collect();
-    assert_eq!(jobs::enqueue(pool, clock, &specs).await.expect("enqueue"), n as u64);
+    assert_eq!(
+        jobs::enqueue(pool, &racelab::clock::Clock::from(clock.clone()), &specs).await.expect("enqueue"),
+        n as u64
+    );
 }
 
 async fn failures(pool: &PgPool) -> Vec<(String, String)> {
@@ -98,8 +101,12 @@ async fn a_source_whose_jobs_all_time_out_frees_its_slots_and_shows_in_status(po
     let kra = worker.stats().sources.snapshot()["kra"].clone();
     assert_eq!((kra.health(), kra.failed, kra.timed_out, kra.done), (Health::TimingOut, 4, 4, 0));
 
-    let state =
-        ApiState { pool: pool.clone(), worker: worker.clone(), clock: clock.clone(), odds_stop_after_no_data: 3 };
+    let state = ApiState {
+        pool: pool.clone(),
+        worker: worker.clone(),
+        clock: clock.clone().into(),
+        odds_stop_after_no_data: 3,
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let server = tokio::spawn(async move { axum::serve(listener, api::router(state)).await.expect("serves") });
@@ -147,7 +154,7 @@ async fn a_pre_race_poll_whose_race_has_started_is_superseded_not_run(pool: PgPo
         post_time: Some(now - chrono::TimeDelta::hours(10)),
         pools: vec!["WIN".into(), "PLC".into()],
     };
-    jobs::enqueue(&pool, &clock, &[spec]).await.expect("enqueue");
+    jobs::enqueue(&pool, &racelab::clock::Clock::from(clock.clone()), &[spec]).await.expect("enqueue");
     // As `racelab retry` leaves it: the job queued again, its failure still open.
     sqlx::query(
         "INSERT INTO ingestion_failures (source, operation, error_kind, message, planned_job)

@@ -383,7 +383,7 @@ async fn races_given_up_on_are_gaps_alerted_per_track_day_and_resolved_by_a_retr
 
     // The operator retries; the data is there now; the next sweep resolves every gap.
     let all_open = open(None).await;
-    let retried = racelab::jobs::retry::retry_all_open(&day.pool, &day.clock).await.expect("retry");
+    let retried = racelab::jobs::retry::retry_all_open(&day.pool, &day.clock.clone().into()).await.expect("retry");
     assert_eq!(retried.len() as i64, all_open);
     day.step().await;
     day.step().await;

@@ -52,7 +52,12 @@ async fn a_race_whose_post_time_moves_is_replanned(pool: PgPool) {
         post_time: Some(old_post),
         pools: vec!["WIN".into(), "PLC".into()],
     };
-    assert_eq!(racelab::jobs::enqueue(&day.pool, &day.clock, &[ahead]).await.expect("enqueue"), 1);
+    assert_eq!(
+        racelab::jobs::enqueue(&day.pool, &racelab::clock::Clock::from(day.clock.clone()), &[ahead])
+            .await
+            .expect("enqueue"),
+        1
+    );
     sqlx::query("UPDATE races SET post_time = $4 WHERE track = $1 AND race_date = $2 AND race_number = $3")
         .bind(&track)
         .bind(date)
@@ -139,7 +144,7 @@ async fn health_readiness_and_status_answer_over_http(pool: PgPool) {
     let state = ApiState {
         pool: day.pool.clone(),
         worker: day.worker.clone(),
-        clock: day.clock.clone(),
+        clock: day.clock.clone().into(),
         odds_stop_after_no_data: 3,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -25,7 +25,7 @@ use crate::jobs::worker::Worker;
 pub struct ApiState {
     pub pool: sqlx::PgPool,
     pub worker: Worker,
-    pub clock: racelab_sim::Clock,
+    pub clock: crate::clock::Clock,
     /// The cadence's `odds_stop_after_no_data`, to tell which track-days stopped polling.
     pub odds_stop_after_no_data: u32,
 }
@@ -61,7 +61,7 @@ async fn readyz(State(state): State<ApiState>) -> impl IntoResponse {
 }
 
 async fn status(State(state): State<ApiState>) -> impl IntoResponse {
-    let today = state.clock.now().with_timezone(&crate::tracks::kst()).date_naive();
+    let today = state.clock.today();
     let jobs = ledger::jobs_by_op_and_state(&state.pool, today).await;
     let open = ledger::open_failures(&state.pool).await;
     let tracks = crate::jobs::gaps::track_days(&state.pool, today, state.odds_stop_after_no_data).await;

@@ -21,11 +21,11 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, PgPool};
 
 use crate::cli::sim::OddsArg;
+use crate::clock::kst;
 use crate::config::{AlertSettings, Cadence, Config, HttpSettings, JobSettings, SourceConfig, StoreSettings};
 use crate::daemon::{Daemon, Options};
 use crate::jobs::ledger;
 use crate::secret::Secret;
-use crate::tracks::kst;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -104,7 +104,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
     let config = demo_config(&url, &sim_url, &plugins, args.odds);
     let options = Options {
-        clock: clock.clone(),
+        clock: clock.clone().into(),
         worker_name: format!("racelab-demo-{}", std::process::id()),
         tick: "* * * * * *".to_string(),
         lookahead: Duration::from_secs(3),

@@ -27,7 +27,7 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
     };
     let pool = store::connect(url.expose()).await?;
     store::migrate(&pool).await?;
-    let today = chrono::Utc::now().with_timezone(&crate::tracks::kst()).date_naive();
+    let today = chrono::Utc::now().with_timezone(&crate::clock::kst()).date_naive();
     let created = Store::new(pool, StoreConfig::default()).ensure_partitions(today, args.months_ahead).await?;
     eprintln!("schema up to date; {created} odds partitions created (through {} months ahead)", args.months_ahead);
     Ok(ExitCode::SUCCESS)

@@ -29,7 +29,7 @@ pub async fn run(args: RetryArgs) -> anyhow::Result<ExitCode> {
         );
     };
     let pool = store::connect(url.expose()).await?;
-    let clock = racelab_sim::Clock::system();
+    let clock = crate::clock::Clock::system();
     let done = match args.id {
         Some(id) => vec![retry_failure(&pool, &clock, id).await?],
         None => retry_all_open(&pool, &clock).await?,

@@ -18,7 +18,8 @@ pub async fn run(_: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = Config::from_env()?;
     let mut options = Options::serve();
     if let Some(spec) = &config.sim_clock {
-        options.clock = racelab_sim::Clock::from_spec(spec).map_err(|e| anyhow::anyhow!("RACELAB_SIM_CLOCK: {e}"))?;
+        options.clock =
+            racelab_sim::Clock::from_spec(spec).map_err(|e| anyhow::anyhow!("RACELAB_SIM_CLOCK: {e}"))?.into();
         // A fast clock needs jobs queued further ahead and the queue polled more often.
         options.poll = std::time::Duration::from_millis(50);
         tracing::warn!(clock = %options.clock.now(), speed = options.clock.speed(), "running on a simulated clock");

@@ -28,15 +28,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
-use racelab_sim::Clock;
 use sqlx::PgPool;
 
 use super::{FailureKind, JobError, JobSpec, Op, enqueue, gaps, ledger};
 use crate::alerts::{Alert, Alerter, Incident};
 use crate::budget::Lane;
+use crate::clock::Clock;
+use crate::clock::{kst, kst_instant};
 use crate::config::Cadence;
 use crate::plugins::wit::OperationKind;
-use crate::tracks::kst;
 
 /// What the planner needs to know of one source's plugin.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,7 +97,14 @@ pub struct Planner {
 impl Planner {
     /// A planner for `sources`. `lookahead` is real time: jobs due within it (on the clock) are
     /// queued ahead, so a worker has them in hand when they are due even on a fast clock.
-    pub fn new(pool: PgPool, clock: Clock, cadence: Cadence, sources: Vec<SourcePlan>, lookahead: Duration) -> Self {
+    pub fn new(
+        pool: PgPool,
+        clock: impl Into<Clock>,
+        cadence: Cadence,
+        sources: Vec<SourcePlan>,
+        lookahead: Duration,
+    ) -> Self {
+        let clock = clock.into();
         let schedule_at = parse_hhmm(&cadence.schedule_at).unwrap_or(NaiveTime::MIN);
         let started = clock.now().to_utc();
         Planner {
@@ -297,16 +304,6 @@ pub fn latest_daily(now: DateTime<Utc>, at: NaiveTime) -> DateTime<Utc> {
     let today = now.with_timezone(&kst()).date_naive();
     let candidate = kst_instant(today, at);
     if candidate <= now { candidate } else { kst_instant(today - TimeDelta::days(1), at) }
-}
-
-/// `date` at `time` KST.
-pub fn kst_instant(date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
-    // +09:00 has no gaps or folds.
-    date.and_time(time)
-        .and_local_timezone(kst())
-        .single()
-        .map(|t| t.to_utc())
-        .unwrap_or_else(|| (date.and_time(time) - TimeDelta::hours(9)).and_utc())
 }
 
 /// Every pre-race odds poll of a race with post time `post`, per the phases, in time order,

@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use racelab_sim::Clock;
 use rand::Rng;
 use sqlx::PgPool;
 
 use super::{FailureKind, JobError, JobSpec, JobState, Op, db, enqueue_in, ledger, priority, push_task};
 use crate::budget::Lane;
+use crate::clock::Clock;
 
 /// Exponential backoff with full jitter: attempt `n` waits a uniformly random time between zero
 /// and `min(cap, base · 2ⁿ)`. The randomness spreads the retries of many jobs that failed

@@ -22,7 +22,6 @@ use std::time::{Duration, Instant};
 
 use apalis_core::worker::context::WorkerContext;
 use chrono::Datelike;
-use racelab_sim::Clock;
 use sqlx::PgPool;
 use tokio::task::JoinSet;
 
@@ -33,6 +32,7 @@ use super::retry::Backoff;
 use super::{FailureKind, JobError, JobState, Op};
 use crate::alerts::{Alert, Alerter, Incident};
 use crate::budget::{Budget, BudgetError, Lane};
+use crate::clock::Clock;
 use crate::fetch::{Endpoint, Fetcher};
 use crate::plugins::wit::{Date, DayRef, HttpRequest, HttpResponse, OddsQuery, Operation, RaceKey, RaceRef};
 use crate::plugins::{Plugin, text};
@@ -588,7 +588,7 @@ impl Worker {
                         Incident::new(&job.source, dataset.unwrap_or_default(), FailureKind::QuotaExhausted.as_str());
                     alerter.raise(
                         Alert::new(incident, format!("{message}; the dataset is paused until the quota resets"))
-                            .with("resumes", resets.with_timezone(&crate::tracks::kst()).to_rfc3339()),
+                            .with("resumes", resets.with_timezone(&crate::clock::kst()).to_rfc3339()),
                     );
                 }
                 Ok(())

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::validate;
 use crate::json;
@@ -210,7 +210,7 @@ pub(crate) fn status(s: &FinishStatus) -> String {
 /// A KST wall-clock time on a KST date as an instant. Korea keeps UTC+9 all year.
 pub(crate) fn kst_instant(date: NaiveDate, t: &ClockTime) -> DateTime<Utc> {
     let local = date.and_hms_opt(t.hour.into(), t.minute.into(), 0).unwrap_or_default();
-    (local - TimeDelta::hours(9)).and_utc()
+    crate::clock::kst_instant(local.date(), local.time())
 }
 
 /// A selection as the three nullable columns bound for `UNNEST` (which flattens nested

@@ -134,7 +134,7 @@ impl Day {
         let worker = Worker::new(WorkerParts {
             name: "test-worker".into(),
             store,
-            clock: clock.clone(),
+            clock: clock.clone().into(),
             budget,
             alerter: options.alerter,
             sources,

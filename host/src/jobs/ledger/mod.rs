@@ -38,10 +38,10 @@ use apalis_core::task::builder::TaskBuilder;
 use apalis_core::task::task_id::TaskId;
 use apalis_postgres::PgTask;
 use chrono::{DateTime, NaiveDate, Utc};
-use racelab_sim::Clock;
 use sqlx::{PgConnection, PgPool};
 
 use super::{JobError, JobSpec, Payload, QUEUE, db};
+use crate::clock::Clock;
 
 /// How many attempts apalis is told a task has; the worker decides retries itself (see
 /// [`super::retry`]), so this only has to be above any configured maximum.

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use apalis_core::worker::context::WorkerContext;
 use chrono::{DateTime, NaiveDate, Utc};
-use racelab_sim::Clock;
 use sqlx::{PgConnection, PgPool};
 
 use super::{Settle, settle};
 use crate::budget::Lane;
+use crate::clock::Clock;
 use crate::jobs::decide::Facts;
 use crate::jobs::{FailureKind, JobError, JobState, Op, Payload, QUEUE, db};
 
