@@ -216,19 +216,23 @@ impl Daemon {
         });
         let worker = self.worker.clone();
         let mut stop_worker = stop_rx.clone();
+        let grace = self.grace;
         let working = tokio::spawn(async move {
-            worker
-                .run(async move {
-                    let _ = stop_worker.changed().await;
-                })
-                .await;
+            let stop = async move {
+                let _ = stop_worker.changed().await;
+            };
+            worker.run(stop, grace).await
         });
         shutdown.await;
         tracing::info!(grace_s = self.grace.as_secs(), "shutting down: no new jobs; finishing those in flight");
         let _ = stop_tx.send(true);
         let _ = planning.await;
-        if tokio::time::timeout(self.grace, working).await.is_err() {
-            tracing::warn!("jobs still running after the grace period; handing them back to the queue");
+        // The worker gives its jobs the grace, then stops those still running: none is left
+        // detached to write after this returns.
+        match working.await {
+            Ok(0) => {}
+            Ok(aborted) => tracing::warn!(aborted, "jobs stopped at the end of the grace period; handing them back"),
+            Err(e) => tracing::warn!("the worker ended abnormally: {e}"),
         }
         // Whatever is still locked to this worker goes back to the queue now, not after the
         // orphan timeout.

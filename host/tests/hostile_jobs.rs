@@ -173,3 +173,27 @@ async fn a_pre_race_poll_whose_race_has_started_is_superseded_not_run(pool: PgPo
         .expect("open");
     assert_eq!(open, 0, "nothing is left to wait for: the failure is resolved with the job");
 }
+
+/// Shutdown gives the jobs in flight the grace, then stops them: when `run` returns none is
+/// left running detached to write later, and their tasks go back to the queue with the jobs
+/// still queued, untried.
+#[sqlx::test(migrations = false)]
+async fn shutdown_stops_the_jobs_still_running_after_the_grace(pool: PgPool) {
+    // Each call may run 3 s: a job left running would fail as a plugin fault after that.
+    let (worker, clock) = worker(&pool, Duration::from_secs(3), Duration::from_secs(60)).await;
+    queue_sleepers(&pool, &clock, 2).await;
+    let started = Instant::now();
+    let aborted = worker.run(tokio::time::sleep(Duration::from_millis(500)), Duration::from_millis(500)).await;
+    assert_eq!(aborted, 2, "both jobs were still in their plugin's plan");
+    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    assert_eq!(jobs::release_abandoned(&pool, worker.name(), &[]).await.expect("release"), 2);
+    // Past the calls' deadline: nothing wrote a failure, a retry or a result behind our back.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(failures(&pool).await.is_empty());
+    let jobs: Vec<(String, i32)> =
+        sqlx::query_as("SELECT state, attempts FROM planned_jobs").fetch_all(&pool).await.expect("jobs");
+    assert_eq!(jobs, vec![("queued".to_string(), 0), ("queued".to_string(), 0)]);
+    let tasks: Vec<String> =
+        sqlx::query_scalar("SELECT status FROM apalis.jobs").fetch_all(&pool).await.expect("tasks");
+    assert_eq!(tasks, vec!["Pending".to_string(), "Pending".to_string()]);
+}

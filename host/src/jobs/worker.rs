@@ -256,9 +256,11 @@ impl Worker {
         ledger::reenqueue_orphaned(pool, self.inner.settings.orphan_after).await
     }
 
-    /// Claims and runs tasks until `stop` completes, then finishes the tasks in hand (the
-    /// caller bounds that with its own deadline).
-    pub async fn run(&self, stop: impl Future<Output = ()>) {
+    /// Claims and runs tasks until `stop` completes; then gives the tasks in hand `grace` to
+    /// finish and aborts those still running, so none is left detached when this returns
+    /// (their tasks go back to the queue: see [`ledger::release_abandoned`]). Returns how many
+    /// were aborted.
+    pub async fn run(&self, stop: impl Future<Output = ()>, grace: Duration) -> usize {
         tokio::pin!(stop);
         let mut running: JoinSet<()> = JoinSet::new();
         let mut last_beat = Instant::now() - self.inner.settings.heartbeat;
@@ -300,8 +302,16 @@ impl Worker {
             }
         }
         tracing::info!(in_flight = running.len(), "worker stopped claiming; finishing tasks in hand");
-        while running.join_next().await.is_some() {}
+        let drained = tokio::time::timeout(grace, async { while running.join_next().await.is_some() {} }).await;
+        let aborted = running.len();
+        if drained.is_err() {
+            tracing::warn!(aborted, "jobs still running after the grace period; stopping them");
+            running.abort_all();
+            while running.join_next().await.is_some() {}
+            self.in_hand().clear();
+        }
         self.inner.budget.flush_or_warn().await;
+        aborted
     }
 
     /// Claims and runs every task that is due until none is (and no due job is left waiting
