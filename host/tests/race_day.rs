@@ -350,6 +350,23 @@ async fn races_given_up_on_are_gaps_alerted_per_track_day_and_resolved_by_a_retr
         }
     };
     assert_eq!(open(Some(date)).await, want_gaps, "results of every race given up on, and a KRA race's final odds");
+    // Ticks that find nothing new draw no ids: a job planned before and a gap open already are
+    // skipped before their rows are built, not refused by a unique index after drawing one.
+    let ids = || {
+        let pool = day.pool.clone();
+        async move {
+            sqlx::query_as::<_, (i64, i64)>(
+                "SELECT (SELECT last_value FROM planned_jobs_id_seq), (SELECT last_value FROM ingestion_failures_id_seq)",
+            )
+            .fetch_one(&pool)
+            .await
+            .expect("sequences")
+        }
+    };
+    let before = ids().await;
+    day.planner.tick().await.expect("tick");
+    day.planner.tick().await.expect("tick");
+    assert_eq!(ids().await, before, "(planned_jobs, ingestion_failures) ids drawn by ticks that planned nothing");
     let mut track_days: Vec<&str> = given_up.iter().map(|(t, _, _)| t.code()).collect();
     track_days.dedup();
     let today = format!(" {date}");

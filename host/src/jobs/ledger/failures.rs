@@ -24,7 +24,11 @@ pub(crate) async fn record_gap(tx: &mut PgConnection, gap: &GapRow<'_>) -> Resul
     let inserted = sqlx::query(
         "INSERT INTO ingestion_failures (source, operation, track, race_date, race_number, error_kind, message,
                                          attempts, job)
-         VALUES ($1, $2, $3, $4, $5, 'incomplete', $6, 0, $7)
+         SELECT $1, $2, $3, $4, $5, 'incomplete', $6, 0, $7
+         -- An open gap is skipped before the row draws an id (the sweep offers it every tick).
+         WHERE NOT EXISTS (SELECT 1 FROM ingestion_failures o
+                           WHERE o.error_kind = 'incomplete' AND o.resolved_at IS NULL
+                             AND (o.source, o.operation, o.track, o.race_date, o.race_number) = ($1, $2, $3, $4, $5))
          ON CONFLICT (source, operation, track, race_date, race_number)
              WHERE error_kind = 'incomplete' AND resolved_at IS NULL DO NOTHING",
     )

@@ -117,6 +117,11 @@ pub async fn enqueue_in(conn: &mut PgConnection, clock: &Clock, specs: &[JobSpec
          FROM UNNEST($1::text[], $2::text[], $3::text[], $4::date[], $5::smallint[], $6::timestamptz[],
                      $7::text[], $8::timestamptz[], $9::text[])
               AS s(source, op, track, race_date, race_number, slot, lane, post_time, pools)
+         -- A job planned before is skipped here, before its row draws an id: the planner
+         -- offers every due job on every tick, and ON CONFLICT alone would burn an id each time.
+         WHERE NOT EXISTS (SELECT 1 FROM planned_jobs p
+                           WHERE (p.source, p.op, p.track, p.race_date, p.race_number, p.slot)
+                               = (s.source, s.op, s.track, s.race_date, s.race_number, s.slot))
          ON CONFLICT (source, op, track, race_date, race_number, slot) DO NOTHING
          RETURNING id, source, op, track, race_date, race_number, slot",
     )
