@@ -352,21 +352,13 @@ impl Progress {
         .bind(date)
         .fetch_one(pool)
         .await?;
-        let complete: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM races r WHERE r.race_date = $1
-               AND EXISTS (SELECT 1 FROM results x
-                           WHERE (x.track, x.race_date, x.race_number) = (r.track, r.race_date, r.race_number))
-               AND EXISTS (SELECT 1 FROM dividends d
-                           WHERE (d.track, d.race_date, d.race_number) = (r.track, r.race_date, r.race_number))",
+        let (complete, final_odds): (i64, i64) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE complete), count(*) FILTER (WHERE final_odds)
+             FROM race_progress WHERE race_date = $1",
         )
         .bind(date)
         .fetch_one(pool)
         .await?;
-        let final_odds: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM races WHERE race_date = $1 AND odds_captured_at > post_time")
-                .bind(date)
-                .fetch_one(pool)
-                .await?;
         Ok(Progress {
             done: jobs.ran,
             queued: jobs.queued,
@@ -385,10 +377,10 @@ async fn summary(pool: &PgPool, url: &str, date: NaiveDate, odds: OddsArg) -> an
                 (SELECT count(*) FROM entries e WHERE e.track = r.track AND e.race_date = $1),
                 (SELECT coalesce(sum(cardinality(o.prices)), 0)::bigint FROM odds_polls o
                  WHERE o.track = r.track AND o.race_date = $1),
-                count(*) FILTER (WHERE r.odds_captured_at > r.post_time),
+                count(*) FILTER (WHERE r.final_odds),
                 (SELECT count(*) FROM results x WHERE x.track = r.track AND x.race_date = $1),
                 (SELECT count(*) FROM dividends d WHERE d.track = r.track AND d.race_date = $1)
-         FROM races r WHERE r.race_date = $1 GROUP BY r.track ORDER BY r.track",
+         FROM race_progress r WHERE r.race_date = $1 GROUP BY r.track ORDER BY r.track",
     )
     .bind(date)
     .fetch_all(pool)

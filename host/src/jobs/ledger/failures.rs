@@ -52,16 +52,10 @@ pub(crate) async fn resolve_gaps(tx: &mut PgConnection) -> Result<Vec<(String, S
     sqlx::query_as(
         "WITH resolved AS (
              UPDATE ingestion_failures f SET resolved_at = now()
-             FROM races r
+             FROM race_progress r
              WHERE f.error_kind = 'incomplete' AND f.resolved_at IS NULL
                AND (r.track, r.race_date, r.race_number) = (f.track, f.race_date, f.race_number)
-               AND CASE f.operation
-                     WHEN 'odds_final' THEN COALESCE(r.odds_captured_at > r.post_time, false)
-                     ELSE EXISTS (SELECT 1 FROM results x WHERE (x.track, x.race_date, x.race_number)
-                                                              = (r.track, r.race_date, r.race_number))
-                      AND EXISTS (SELECT 1 FROM dividends d WHERE (d.track, d.race_date, d.race_number)
-                                                                = (r.track, r.race_date, r.race_number))
-                   END
+               AND CASE f.operation WHEN 'odds_final' THEN r.final_odds ELSE r.complete END
              RETURNING f.id, f.source, f.track, f.race_date)
          SELECT DISTINCT r.source, r.track, r.race_date FROM resolved r
          WHERE NOT EXISTS (SELECT 1 FROM ingestion_failures o
@@ -80,16 +74,11 @@ pub(crate) async fn track_day_counts(
     date: NaiveDate,
 ) -> Result<Vec<(String, i64, i64, i64, i64)>, JobError> {
     sqlx::query_as(
-        "SELECT r.track, count(*),
-                count(*) FILTER (WHERE EXISTS (SELECT 1 FROM results x WHERE (x.track, x.race_date, x.race_number)
-                                                                          = (r.track, r.race_date, r.race_number))
-                                   AND EXISTS (SELECT 1 FROM dividends d WHERE (d.track, d.race_date, d.race_number)
-                                                                            = (r.track, r.race_date, r.race_number))),
-                count(*) FILTER (WHERE r.odds_captured_at > r.post_time),
+        "SELECT r.track, count(*), count(*) FILTER (WHERE r.complete), count(*) FILTER (WHERE r.final_odds),
                 (SELECT count(*) FROM ingestion_failures f
                  WHERE f.error_kind = 'incomplete' AND f.resolved_at IS NULL AND f.track = r.track
                    AND f.race_date = $1)
-         FROM races r WHERE r.race_date = $1 GROUP BY r.track ORDER BY r.track",
+         FROM race_progress r WHERE r.race_date = $1 GROUP BY r.track ORDER BY r.track",
     )
     .bind(date)
     .fetch_all(pool)

@@ -72,16 +72,10 @@ pub(crate) async fn planned_races(
              SELECT track, race_date, race_number, max(slot) AS at FROM planned_jobs
              WHERE op = 'results' AND state = 'done' AND race_date BETWEEN $1 AND $2
              GROUP BY track, race_date, race_number)
-         SELECT r.track, r.race_date, r.race_number, r.post_time, c.complete,
-                CASE WHEN c.complete THEN d.at END,
-                COALESCE(r.odds_captured_at > r.post_time, false)
-         FROM races r
+         SELECT r.track, r.race_date, r.race_number, r.post_time, r.complete,
+                CASE WHEN r.complete THEN d.at END, r.final_odds
+         FROM race_progress r
          LEFT JOIN results_done d USING (track, race_date, race_number)
-         CROSS JOIN LATERAL (SELECT
-                EXISTS (SELECT 1 FROM results x WHERE (x.track, x.race_date, x.race_number)
-                                                    = (r.track, r.race_date, r.race_number))
-            AND EXISTS (SELECT 1 FROM dividends d WHERE (d.track, d.race_date, d.race_number)
-                                                      = (r.track, r.race_date, r.race_number)) AS complete) c
          WHERE r.race_date BETWEEN $1 AND $2 AND r.post_time IS NOT NULL AND r.track = ANY($3)",
     )
     .bind(from)

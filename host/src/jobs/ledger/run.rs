@@ -82,16 +82,12 @@ macro_rules! resolve_failures {
 const READ_JOBS: &str = "SELECT j.id, j.source, j.op, j.track, j.race_date, j.race_number, j.slot, j.lane, j.post_time,
             j.pools, j.state, j.attempts, j.not_before,
             r.post_time AS race_post_time, r.meeting AS race_meeting,
-            r.odds_captured_at > r.post_time AS race_final_odds,
-            CASE WHEN j.op = 'results' AND r.track IS NOT NULL THEN
-                EXISTS (SELECT 1 FROM results x WHERE (x.track, x.race_date, x.race_number)
-                                                    = (r.track, r.race_date, r.race_number))
-                AND EXISTS (SELECT 1 FROM dividends d WHERE (d.track, d.race_date, d.race_number)
-                                                          = (r.track, r.race_date, r.race_number))
-            END AS race_complete
+            p.final_odds AS race_final_odds,
+            CASE WHEN j.op = 'results' THEN p.complete END AS race_complete
      FROM planned_jobs j
      LEFT JOIN races r ON j.race_number > 0 AND r.track = j.track AND r.race_date = j.race_date
                       AND r.race_number = j.race_number
+     LEFT JOIN race_progress p ON (p.track, p.race_date, p.race_number) = (r.track, r.race_date, r.race_number)
      WHERE j.id = ANY($1)";
 
 /// An incident a settled job leaves with no open failure: (source, dataset, kind).
@@ -195,16 +191,17 @@ pub async fn open_due_jobs(pool: &PgPool, now: DateTime<Utc>) -> Result<i64, Job
 /// Whether `job`'s race has its final odds, locking the race's row until `tx` ends: a second
 /// final poll that ran alongside the first waits here for the first to commit.
 pub(crate) async fn lock_race_final_odds(tx: &mut PgConnection, job: &JobRow) -> Result<bool, sqlx::Error> {
-    let already: Option<Option<bool>> = sqlx::query_scalar(
-        "SELECT odds_captured_at > post_time FROM races
-         WHERE track = $1 AND race_date = $2 AND race_number = $3 FOR UPDATE",
+    let already: Option<bool> = sqlx::query_scalar(
+        "SELECT p.final_odds FROM races r
+         JOIN race_progress p ON (p.track, p.race_date, p.race_number) = (r.track, r.race_date, r.race_number)
+         WHERE r.track = $1 AND r.race_date = $2 AND r.race_number = $3 FOR UPDATE OF r",
     )
     .bind(&job.track)
     .bind(job.race_date)
     .bind(job.race_number)
     .fetch_optional(&mut *tx)
     .await?;
-    Ok(already.flatten() == Some(true))
+    Ok(already == Some(true))
 }
 
 /// In one statement: the job finished as `state` with its records and requests, its task
