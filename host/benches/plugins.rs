@@ -4,7 +4,7 @@
 //!
 //! `cargo bench -p racelab --bench plugins`; results go into BENCHMARKS.md.
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/host/common/mod.rs"]
 mod common;
 
 use std::hint::black_box;

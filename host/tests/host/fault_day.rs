@@ -5,7 +5,7 @@
 //! alert, each malformed answer kept in the raw archive. (Failures that stay, their rows,
 //! alerts and `racelab retry`: `race_day.rs`'s gaps, `serve_hostile.rs`, `hostile_jobs.rs`.)
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

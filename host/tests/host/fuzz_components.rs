@@ -1,7 +1,7 @@
 //! Random, truncated and mutated payloads through the real compiled components: every answer
 //! is records or a source error — never a trap, a timeout or any other plugin fault.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -3,7 +3,7 @@
 //! and instances): each limit the host claims holds, and each refusal says what and why.
 //! docs/security.md lists these guarantees with the test that shows each.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::net::TcpListener;

@@ -1,7 +1,7 @@
 //! The plugin runtime against real compiled components, including deliberately broken ones:
 //! every fault is contained, reported with the plugin's name, and the host keeps running.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

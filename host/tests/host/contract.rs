@@ -2,7 +2,7 @@
 //! race days on every track it serves. Every operation must succeed (zero unexpected errors)
 //! and yield exactly what the simulator's model says it served.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -5,7 +5,7 @@
 //! results, dividends, the final odds of every pool — with nothing stored twice, no job left
 //! behind, and logs that did not flood.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The `racelab plugin` commands as scripts use them: the real binary, real components, the
 //! simulator over HTTP; JSON on stdout and the documented exit codes.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Output};
 

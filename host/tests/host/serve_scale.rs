@@ -2,7 +2,7 @@
 //! (both do some), the daily schedule sync is queued once, and together they stay within each
 //! dataset's per-second limit, which the budget counts in the database.
 
-mod common;
+use crate::common;
 
 use chrono::{NaiveDate, TimeDelta};
 use common::day::{busiest_day, post_window};

@@ -4,7 +4,7 @@
 //! race has started is not run. In process, on a fixed clock, against a real PostgreSQL; the
 //! plugin never gets as far as a request.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

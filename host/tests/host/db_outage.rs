@@ -3,7 +3,7 @@
 //! twice. The outage is a TCP proxy between the host and PostgreSQL that drops every
 //! connection and refuses new ones for a while, so the test needs no control of the server.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! instead of run, and the cadence follows the new time. And the daemon's HTTP endpoints
 //! answer from the same host.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

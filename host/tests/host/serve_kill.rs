@@ -3,7 +3,7 @@
 //! heartbeat is stale, every job due ends done, and every stored poll is whole and stored once.
 //! Then SIGTERM stops the host within the grace period.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The store against a real PostgreSQL (`DATABASE_URL`, from `.env` at the workspace root):
 //! each test gets its own freshly migrated database from `#[sqlx::test]`.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

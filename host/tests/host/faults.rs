@@ -1,7 +1,7 @@
 //! Every fault the simulator injects reaches the host as the right error kind, through the
 //! real components and real HTTP; and retries ride out a flaky source.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -5,7 +5,7 @@
 //! no key, the KRA plugin writes nothing outside its job, and SIGTERM still ends the host
 //! within its grace.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

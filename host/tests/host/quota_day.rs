@@ -2,7 +2,7 @@
 //! database per KST day) runs out, its jobs pause — no failure rows, one alert — and resume
 //! after KST midnight, while datasets with quota left keep working.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;

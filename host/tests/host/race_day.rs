@@ -3,7 +3,7 @@
 //! test moves. Expected counts come from the simulator's model (`racelab_sim::expect`), never
 //! from the host's own output.
 
-mod common;
+use crate::common;
 
 use chrono::{NaiveDate, TimeDelta};
 use common::day::{Day, DayOptions, busiest_day, kst, post_window};
