@@ -292,6 +292,7 @@ async fn server_errors_are_retried_a_bounded_number_of_times_then_counted_as_fai
 
 #[tokio::test]
 async fn a_429_is_waited_out_once_and_the_wait_is_capped() {
+    let _turn = crate::common::turns::turn_async(crate::common::turns::TIMED).await;
     // Retry-After: 1 hour, capped at max_wait (20 ms here).
     let slack = FakeSlack::start(&[Reply::TooMany(3_600)], Reply::Ok).await;
     let (alerter, task) = alerts::spawn(config(slack.bot()), SystemClock).expect("valid config");
@@ -312,6 +313,7 @@ async fn a_429_is_waited_out_once_and_the_wait_is_capped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_drops_at_once_when_slack_hangs_and_shutdown_keeps_its_deadline() {
+    let _turn = crate::common::turns::turn_async(crate::common::turns::TIMED).await;
     let slack = FakeSlack::start(&[], Reply::Hang).await;
     let config = AlertConfig { queue: 2, timeout: Duration::from_secs(30), ..config(slack.webhook()) };
     let (alerter, task) = alerts::spawn(config, SystemClock).expect("valid config");

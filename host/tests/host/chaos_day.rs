@@ -23,7 +23,8 @@ const SPEED: f64 = 150.0;
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn worst_day(pool: PgPool, seed: u64, odds: OddsMode) {
-    let _turn = ONE_AT_A_TIME.lock().await;
+    let _turn = common::turns::turn_async(module_path!()).await;
+    let _one = ONE_AT_A_TIME.lock().await;
     let (date, tracks) = busiest_day(seed, NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"));
     let (first_post, _) = post_window(seed, date, &tracks);
     let dir = tempfile::tempdir().expect("tempdir");

@@ -432,6 +432,7 @@ fn retry_names_a_failure_that_does_not_exist_and_reports_when_none_is_open() {
 
 #[test]
 fn demo_runs_a_whole_race_day_and_prints_a_summary() {
+    let _turn = common::turns::turn(module_path!());
     let plugins = common::component("racelab-plugin-kra").parent().expect("dir").to_path_buf();
     let db = format!("racelab_cli_demo_{}", std::process::id());
     let out = racelab_env(
@@ -454,6 +455,7 @@ fn demo_runs_a_whole_race_day_and_prints_a_summary() {
 /// key's 1,000 requests a day.
 #[test]
 fn demo_final_only_lands_every_kra_races_final_odds_within_the_quota() {
+    let _turn = common::turns::turn(module_path!());
     use racelab_sim::{Calendar, Track};
     let calendar = Calendar::new(7);
     let date = chrono::NaiveDate::from_ymd_opt(2026, 12, 1)

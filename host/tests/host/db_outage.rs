@@ -24,6 +24,7 @@ const SPEED: f64 = 120.0;
 
 #[sqlx::test(migrations = false)]
 async fn the_host_survives_a_database_outage_and_the_day_completes(pool: PgPool) {
+    let _turn = common::turns::turn_async(module_path!()).await;
     let (date, tracks) = busiest_day(SEED, NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"));
     let (first_post, _) = post_window(SEED, date, &tracks);
     let world =

@@ -22,6 +22,7 @@ type FailureRow = (i64, String, Option<String>, Option<i64>, String);
 
 #[sqlx::test(migrations = false)]
 async fn faults_are_retried_away_and_the_day_completes(pool: PgPool) {
+    let _turn = common::turns::turn_async(module_path!()).await;
     let (date, tracks) = busiest_day(SEED, NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"));
     let (first_post, last_post) = post_window(SEED, date, &tracks);
     let slack = FakeSlack::start().await;

@@ -63,24 +63,28 @@ fn kind_with_faults(spec: &str, package: &str, op: &Operation) -> String {
 
 #[test]
 fn server_errors_are_transient() {
+    let _turn = common::turns::turn(common::turns::TIMED);
     assert_eq!(kind_with_faults("5xx=1", "racelab-plugin-kra", &seoul_schedule()), "transient");
     assert_eq!(kind_with_faults("5xx=1", "racelab-plugin-kspo", &cycle_schedule()), "transient");
 }
 
 #[test]
 fn gateway_errors_with_http_200_are_transient() {
+    let _turn = common::turns::turn(common::turns::TIMED);
     assert_eq!(kind_with_faults("gateway=1", "racelab-plugin-kra", &seoul_schedule()), "transient");
     assert_eq!(kind_with_faults("gateway=1", "racelab-plugin-kspo", &cycle_schedule()), "transient");
 }
 
 #[test]
 fn malformed_bodies_are_malformed() {
+    let _turn = common::turns::turn(common::turns::TIMED);
     assert_eq!(kind_with_faults("malformed=1", "racelab-plugin-kra", &seoul_schedule()), "malformed");
     assert_eq!(kind_with_faults("malformed=1", "racelab-plugin-kspo", &cycle_schedule()), "malformed");
 }
 
 #[test]
 fn slow_answers_time_out_and_dropped_connections_break_off_both_as_transient() {
+    let _turn = common::turns::turn(common::turns::TIMED);
     let sim =
         common::Sim::start(SimConfig { faults: Faults::parse("timeout=1,slow_ms=3000").expect("spec"), ..config() });
     let err = run(&sim, &plugin("racelab-plugin-kra"), &seoul_schedule(), "key", Duration::from_millis(300), 0)
@@ -117,6 +121,7 @@ fn an_exhausted_daily_quota_is_quota_exhausted_in_both_styles() {
 
 #[test]
 fn a_burst_over_the_per_second_limit_is_rate_limited_and_a_retry_waits_it_out() {
+    let _turn = common::turns::turn(common::turns::TIMED);
     let mut cfg = config();
     cfg.limits.per_second = 1;
     let sim = common::Sim::start(cfg);

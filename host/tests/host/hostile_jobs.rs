@@ -86,6 +86,7 @@ async fn failures(pool: &PgPool) -> Vec<(String, String)> {
 
 #[sqlx::test(migrations = false)]
 async fn a_source_whose_jobs_all_time_out_frees_its_slots_and_shows_in_status(pool: PgPool) {
+    let _turn = common::turns::turn_async(common::turns::TIMED).await;
     let (worker, clock) = worker(&pool, Duration::from_millis(300), Duration::from_secs(60)).await;
     queue_sleepers(&pool, &clock, 4).await;
     let started = Instant::now();
@@ -122,6 +123,7 @@ async fn a_source_whose_jobs_all_time_out_frees_its_slots_and_shows_in_status(po
 
 #[sqlx::test(migrations = false)]
 async fn a_job_past_its_budget_is_stopped_as_a_plugin_fault(pool: PgPool) {
+    let _turn = common::turns::turn_async(common::turns::TIMED).await;
     // Calls may run 5 s each; the job may take 1 s in all.
     let (worker, clock) = worker(&pool, Duration::from_secs(5), Duration::from_secs(1)).await;
     queue_sleepers(&pool, &clock, 1).await;
@@ -179,6 +181,7 @@ async fn a_pre_race_poll_whose_race_has_started_is_superseded_not_run(pool: PgPo
 /// still queued, untried.
 #[sqlx::test(migrations = false)]
 async fn shutdown_stops_the_jobs_still_running_after_the_grace(pool: PgPool) {
+    let _turn = common::turns::turn_async(common::turns::TIMED).await;
     // Each call may run 3 s: a job left running would fail as a plugin fault after that.
     let (worker, clock) = worker(&pool, Duration::from_secs(3), Duration::from_secs(60)).await;
     queue_sleepers(&pool, &clock, 2).await;

@@ -18,6 +18,7 @@ const QUOTA: u32 = 40;
 
 #[sqlx::test(migrations = false)]
 async fn an_exhausted_quota_pauses_its_dataset_until_kst_midnight(pool: PgPool) {
+    let _turn = common::turns::turn_async(module_path!()).await;
     let (date, tracks) = busiest_day(SEED, NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"));
     let (first_post, _) = post_window(SEED, date, &tracks);
     let slack = FakeSlack::start().await;

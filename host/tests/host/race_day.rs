@@ -24,6 +24,7 @@ fn first_day() -> NaiveDate {
 
 #[sqlx::test(migrations = false)]
 async fn a_full_race_day_lands_with_the_expected_rows_and_nothing_twice(pool: PgPool) {
+    let _turn = common::turns::turn_async(module_path!()).await;
     let (date, tracks) = busiest_day(SEED, first_day());
     // No day has all five (boats race midweek, horses at weekends); the busiest has both sources.
     assert!(tracks.len() >= 3, "{date}: {tracks:?}");
@@ -173,6 +174,7 @@ fn busiest_kra_day(seed: u64, from: NaiveDate) -> (NaiveDate, Vec<Track>) {
 /// too (as a plugin without the `odds-timing` hint would), so the cadence must stop itself.
 #[sqlx::test(migrations = false)]
 async fn a_final_only_day_lands_every_race_with_its_final_odds_within_the_development_quota(pool: PgPool) {
+    let _turn = common::turns::turn_async(module_path!()).await;
     let (date, tracks) = busiest_kra_day(SEED, first_day());
     let kra_tracks: Vec<Track> = tracks.iter().copied().filter(|t| t.discipline() == Discipline::Horse).collect();
     assert!(kra_tracks.len() >= 2, "{date}: a two-meet KRA day, {tracks:?}");
@@ -304,6 +306,7 @@ fn the_kra_plugin_declares_odds_after_the_race() {
 /// Results give up here 8 minutes after post, before the simulator makes them official (10).
 #[sqlx::test(migrations = false)]
 async fn races_given_up_on_are_gaps_alerted_per_track_day_and_resolved_by_a_retry(pool: PgPool) {
+    let _turn = common::turns::turn_async(module_path!()).await;
     use racelab::alerts::{self, AlertConfig, SlackTarget, SystemClock};
     let (date, tracks) = busiest_day(SEED, first_day());
     let (first_post, _) = post_window(SEED, date, &tracks);

@@ -16,6 +16,7 @@ const SEED: u64 = 7;
 
 #[sqlx::test(migrations = false)]
 async fn a_race_whose_post_time_moves_is_replanned(pool: PgPool) {
+    let _turn = common::turns::turn_async(module_path!()).await;
     let (date, tracks) = busiest_day(SEED, NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"));
     let (first_post, _) = post_window(SEED, date, &tracks);
     let options = DayOptions {
@@ -137,6 +138,7 @@ async fn a_race_whose_post_time_moves_is_replanned(pool: PgPool) {
 
 #[sqlx::test(migrations = false)]
 async fn health_readiness_and_status_answer_over_http(pool: PgPool) {
+    let _turn = common::turns::turn_async(module_path!()).await;
     let (date, _) = busiest_day(SEED, NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"));
     let options = DayOptions { sim: SimConfig { seed: SEED, ..SimConfig::default() }, ..DayOptions::default() };
     let day = Day::new(pool, kst(date, 6, 0), options).await;

@@ -71,6 +71,7 @@ fn a_plugin_that_sleeps_an_hour_in_its_manifest_loads_at_once() {
 
 #[test]
 fn sleeping_in_a_call_ends_at_once_and_sleeping_forever_meets_the_deadline() {
+    let _turn = common::turns::turn(common::turns::TIMED);
     let rt = runtime();
     let plugin = hostile(&rt);
     let once = plugin.clone();
@@ -238,6 +239,7 @@ fn precompiled_code_is_loaded_only_from_the_hosts_own_cache() {
 
 #[test]
 fn the_watchdog_frees_the_caller_and_keeps_count_of_calls_stuck_in_host_code() {
+    let _turn = common::turns::turn(common::turns::TIMED);
     let rt = runtime();
     let plugin = hostile(&rt);
     common::async_runtime().block_on(async {

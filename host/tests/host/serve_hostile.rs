@@ -36,6 +36,7 @@ fn expected(race: i16) -> Option<(&'static str, &'static str)> {
 
 #[sqlx::test(migrations = false)]
 async fn a_hostile_kra_plugin_harms_nothing_but_its_own_jobs(pool: PgPool) {
+    let _turn = common::turns::turn_async(module_path!()).await;
     let (date, tracks) = busiest_day(SEED, NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"));
     let kspo: Vec<_> = tracks.iter().copied().filter(|t| t.discipline() != Discipline::Horse).collect();
     assert!(!kspo.is_empty(), "the day has KSPO racing");

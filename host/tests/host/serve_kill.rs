@@ -18,6 +18,7 @@ const SPEED: f64 = 120.0;
 
 #[sqlx::test(migrations = false)]
 async fn a_host_killed_mid_day_and_restarted_loses_and_duplicates_nothing(pool: PgPool) {
+    let _turn = common::turns::turn_async(module_path!()).await;
     let (date, tracks) = busiest_day(SEED, NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"));
     let (first_post, _) = post_window(SEED, date, &tracks);
     let dir = tempfile::tempdir().expect("tempdir");

@@ -16,6 +16,7 @@ const PER_SECOND: i64 = 4;
 
 #[sqlx::test(migrations = false)]
 async fn two_hosts_share_the_work_without_double_polling_and_within_the_rate_limit(pool: PgPool) {
+    let _turn = common::turns::turn_async(module_path!()).await;
     let (date, tracks) = busiest_day(SEED, NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"));
     let (first_post, _) = post_window(SEED, date, &tracks);
     let dir = tempfile::tempdir().expect("tempdir");

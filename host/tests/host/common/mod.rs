@@ -4,6 +4,7 @@
 pub mod day;
 pub mod host;
 pub mod proxy;
+pub mod turns;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
