@@ -8,7 +8,7 @@
 //! cargo bench -p racelab --bench jobs -- 2000    # fewer
 //! ```
 //!
-//! Set-up, as `host/tests/common/day.rs` builds a race day: a fresh database
+//! Set-up, as `host/tests/host/common/day.rs` builds a race day: a fresh database
 //! (`racelab_bench_jobs`), the simulator on a fixed clock at 06:00 KST of a KRA race day with
 //! no quota and no per-second limit, both components, a budget with no limits, one planner
 //! tick (the 06:00 schedule sync) run to the end. Then, for each concurrency level, N odds
@@ -188,7 +188,7 @@ async fn set_up(url: &str) -> anyhow::Result<Setup> {
     Ok(setup)
 }
 
-/// A worker as `host/tests/common/day.rs` builds one, with a budget without limits.
+/// A worker as `host/tests/host/common/day.rs` builds one, with a budget without limits.
 async fn worker(setup: &Setup, pool: &PgPool, concurrency: usize, name: &str) -> anyhow::Result<Worker> {
     let mut sources = HashMap::new();
     for (source, plugin) in &setup.plugins {

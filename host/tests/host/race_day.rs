@@ -36,7 +36,7 @@ async fn a_full_race_day_lands_with_the_expected_rows_and_nothing_twice(pool: Pg
         sim: SimConfig { seed: SEED, ..SimConfig::default() },
         store: StoreConfig { skip_unchanged_odds: false },
         // A production key's quota: a development key's ~1,000/day on the odds dataset (API301)
-        // does not cover the default cadence on a two-meet day (see tests/quota.rs).
+        // does not cover the default cadence on a two-meet day (see quota_day.rs).
         daily_quota: Some(100_000),
         ..DayOptions::default()
     };
