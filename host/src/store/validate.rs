@@ -277,3 +277,212 @@ fn text(field: &str, value: Option<&str>) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::DateTime;
+
+    use super::*;
+    use crate::plugins::wit::{DayRef, OddsQuery, OddsSnapshot, Race, RaceRef};
+
+    fn key(number: u8) -> RaceKey {
+        RaceKey { track: "seoul".into(), date: Date { year: 2026, month: 12, day: 19 }, number }
+    }
+
+    fn race(number: u8) -> Record {
+        Record::Race(Race {
+            key: key(number),
+            meeting: Some("1".into()),
+            name: Some("일반".into()),
+            distance_m: Some(1200),
+            post_time: Some(ClockTime { hour: 10, minute: 35 }),
+            grade: Some("국6".into()),
+            field_size: Some(12),
+        })
+    }
+
+    fn entry(number: u8) -> Entry {
+        Entry {
+            race: key(1),
+            number,
+            runner_id: Some("0041234".into()),
+            runner_name: "천둥".into(),
+            jockey: Some("문세영".into()),
+            trainer: None,
+            weight_kg: Some(55.0),
+            rating: Some(71.0),
+        }
+    }
+
+    fn result(number: Option<u8>) -> ResultRow {
+        ResultRow {
+            race: key(1),
+            number,
+            runner_id: None,
+            runner_name: None,
+            position: Some(1),
+            status: FinishStatus::Finished,
+            time_s: Some(72.4),
+            margin: Some("1".into()),
+            win_odds: Some(3.2),
+            place_odds: None,
+        }
+    }
+
+    fn odds(pool: Pool, selection: Vec<u8>, quote: Quote) -> Record {
+        Record::Odds(OddsSnapshot { race: key(1), pool, selection, quote })
+    }
+
+    fn dividend(pool: Pool, selection: Vec<u8>, payout: f64) -> Record {
+        Record::Dividend(Dividend { race: key(1), pool, selection, payout })
+    }
+
+    /// The reason `records` are refused for a job that asked `asked` of the Seoul source.
+    fn refused(asked: Option<&Operation>, records: &[Record]) -> Option<String> {
+        let tracks = ["seoul".to_string()];
+        let output = JobOutput {
+            plugin: "kra 0.1.0",
+            tracks: &tracks,
+            asked,
+            records,
+            captured_at: DateTime::from_timestamp(1_800_000_000, 0).expect("an instant"),
+            final_odds: false,
+        };
+        match validate(&output) {
+            Ok(()) => None,
+            Err(StoreError::Invalid { plugin, reason, .. }) => {
+                assert_eq!(plugin, "kra 0.1.0");
+                Some(reason)
+            }
+            Err(other) => panic!("not a refusal: {other}"),
+        }
+    }
+
+    fn why(record: Record) -> String {
+        refused(None, &[record]).expect("refused")
+    }
+
+    #[test]
+    fn sound_records_of_every_kind_pass() {
+        let records = [
+            race(1),
+            Record::Entry(entry(3)),
+            Record::Scratch(Scratch { race: key(1), number: 4, reason: Some("마체이상".into()) }),
+            odds(Pool::Win, vec![3], Quote::Price(4.5)),
+            odds(Pool::Tri, vec![3, 1, 7], Quote::Capped),
+            Record::Result(result(Some(3))),
+            dividend(Pool::Qnl, vec![1, 3], 12.5),
+        ];
+        assert_eq!(refused(None, &records), None);
+    }
+
+    #[test]
+    fn a_race_key_must_be_a_known_served_track_a_real_date_and_a_sane_number() {
+        let mut r = key(1);
+        r.track = "tokyo".into();
+        assert!(why(Record::Scratch(Scratch { race: r, number: 1, reason: None })).contains("unknown track"));
+        let mut r = key(1);
+        r.track = "busan".into();
+        let reason = why(Record::Scratch(Scratch { race: r, number: 1, reason: None }));
+        assert!(reason.contains("not among the tracks of this job's source (seoul)"), "{reason}");
+        let mut r = key(1);
+        r.date = Date { year: 2026, month: 2, day: 30 };
+        assert!(why(Record::Scratch(Scratch { race: r, number: 1, reason: None })).contains("does not exist"));
+        let mut r = key(1);
+        r.date.year = 1999;
+        assert!(why(Record::Scratch(Scratch { race: r, number: 1, reason: None })).contains("2000–2100"));
+        assert!(why(race(0)).contains("race number 0 is outside 1–40"));
+        assert!(why(race(41)).starts_with("race for seoul 2026-12-19 race 41: "));
+    }
+
+    #[test]
+    fn a_race_needs_a_plausible_distance_field_and_post_time() {
+        let with = |f: fn(&mut Race)| {
+            let Record::Race(mut r) = race(1) else { unreachable!() };
+            f(&mut r);
+            why(Record::Race(r))
+        };
+        assert!(with(|r| r.distance_m = Some(0)).contains("distance 0 m"));
+        assert!(with(|r| r.field_size = Some(31)).contains("field size 31"));
+        assert!(with(|r| r.post_time = Some(ClockTime { hour: 24, minute: 0 })).contains("24:00 is not a time of day"));
+        assert!(with(|r| r.name = Some("x".repeat(MAX_TEXT_CHARS + 1))).contains("over the limit"));
+        assert!(with(|r| r.grade = Some("a\0b".into())).contains("NUL"));
+    }
+
+    #[test]
+    fn an_entry_needs_a_runner_number_and_a_real_weight_and_rating() {
+        assert!(why(Record::Entry(entry(0))).contains("runner number 0"));
+        let mut e = entry(2);
+        e.weight_kg = Some(f64::NAN);
+        assert!(why(Record::Entry(e)).contains("is not a weight"));
+        let mut e = entry(2);
+        e.rating = Some(f64::INFINITY);
+        assert!(why(Record::Entry(e)).contains("is not a number"));
+    }
+
+    #[test]
+    fn a_selection_names_as_many_distinct_runners_as_its_pool_and_a_price_is_a_price() {
+        assert!(why(odds(Pool::Qnl, vec![1], Quote::Price(3.0))).contains("names 1 runners, not 2"));
+        assert!(why(odds(Pool::Tla, vec![1, 2, 1], Quote::Price(3.0))).contains("repeats runner 1"));
+        assert!(why(odds(Pool::Win, vec![31], Quote::Price(3.0))).contains("runner number 31"));
+        assert!(why(odds(Pool::Win, vec![1], Quote::Price(0.9))).contains("is not a price"));
+        assert!(why(odds(Pool::Win, vec![1], Quote::Price(f64::NAN))).contains("is not a price"));
+        assert!(why(dividend(Pool::Win, vec![1], 0.0)).contains("is not a positive amount"));
+        assert_eq!(legs(Pool::Xla), 3);
+    }
+
+    #[test]
+    fn a_result_row_names_a_runner_and_has_a_real_place_time_and_odds() {
+        assert!(why(Record::Result(result(None))).contains("names no runner"));
+        let named = ResultRow { runner_name: Some("천둥".into()), ..result(None) };
+        assert_eq!(refused(None, &[Record::Result(named)]), None);
+        let blank = ResultRow { runner_id: Some("  ".into()), ..result(None) };
+        assert!(why(Record::Result(blank)).contains("names no runner"));
+        assert!(why(Record::Result(ResultRow { position: Some(0), ..result(Some(1)) })).contains("position 0"));
+        assert!(why(Record::Result(ResultRow { time_s: Some(-1.0), ..result(Some(1)) })).contains("not a race time"));
+        assert!(why(Record::Result(ResultRow { place_odds: Some(0.5), ..result(Some(1)) })).contains("place_odds"));
+        let other = ResultRow { status: FinishStatus::Other("x".repeat(300)), ..result(Some(1)) };
+        assert!(why(Record::Result(other)).contains("status is 300 characters"));
+    }
+
+    #[test]
+    fn a_record_must_answer_the_job_that_asked() {
+        let schedule = Operation::Schedule(DayRef { track: "seoul".into(), date: key(1).date });
+        assert_eq!(refused(Some(&schedule), &[race(1), race(2)]), None);
+        let other_day =
+            Operation::Schedule(DayRef { track: "seoul".into(), date: Date { year: 2026, month: 12, day: 20 } });
+        assert!(refused(Some(&other_day), &[race(1)]).expect("refused").contains("the schedule of seoul 2026-12-20"));
+        assert!(
+            refused(Some(&schedule), &[Record::Entry(entry(1))]).expect("refused").contains("a schedule job cannot")
+        );
+
+        let entries = Operation::Entries(RaceRef { key: key(2), meeting: None });
+        assert!(
+            refused(Some(&entries), &[Record::Entry(entry(1))])
+                .expect("refused")
+                .contains("asked about seoul 2026-12-19 race 2")
+        );
+        let results = Operation::Results(RaceRef { key: key(1), meeting: None });
+        assert_eq!(
+            refused(Some(&results), &[Record::Result(result(Some(1))), dividend(Pool::Win, vec![1], 2.0)]),
+            None
+        );
+
+        let win = Operation::Odds(OddsQuery { race: RaceRef { key: key(1), meeting: None }, pools: vec![Pool::Win] });
+        assert_eq!(refused(Some(&win), &[odds(Pool::Win, vec![1], Quote::Price(2.0))]), None);
+        let reason = refused(
+            Some(&win),
+            &[odds(Pool::Win, vec![1], Quote::Price(2.0)), odds(Pool::Plc, vec![1], Quote::Capped)],
+        );
+        assert!(reason.expect("refused").contains("did not ask for the PLC pool"));
+    }
+
+    #[test]
+    fn a_record_is_named_by_its_cleaned_key_in_the_refusal() {
+        let mut r = key(3);
+        r.track = "seoul\nFORGED".into();
+        let reason = why(Record::Scratch(Scratch { race: r, number: 1, reason: None }));
+        assert!(!reason.contains('\n'), "{reason}");
+        assert!(reason.starts_with("scratch for seoul"), "{reason}");
+    }
+}
