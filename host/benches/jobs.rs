@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeDelta, Utc};
-use common::{database_url, recreate, with_database};
+use common::{SIM_THREAD, Sim, database_url, recreate, with_database};
 use racelab::budget::{Budget, Lane};
 use racelab::config::Cadence;
 use racelab::daemon::source_plan;
@@ -416,9 +416,6 @@ impl Sample {
     }
 }
 
-/// The simulator's threads, named so that their CPU can be told from the host's.
-const SIM_THREAD: &str = "racelab-sim";
-
 /// CPU seconds of this process's simulator threads (those alive now).
 fn sim_cpu() -> f64 {
     let Ok(dir) = std::fs::read_dir("/proc/self/task") else { return 0.0 };
@@ -490,55 +487,4 @@ fn component(file: &str) -> anyhow::Result<PathBuf> {
         );
     }
     Ok(path)
-}
-
-/// The simulator on a free loopback port, on its own runtime thread, until dropped.
-struct Sim {
-    base_url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Sim {
-    fn start(config: SimConfig) -> anyhow::Result<Sim> {
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .thread_name(SIM_THREAD)
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => return drop(addr_tx.send(Err(e.to_string()))),
-            };
-            rt.block_on(async move {
-                let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
-                    Ok(l) => l,
-                    Err(e) => return drop(addr_tx.send(Err(e.to_string()))),
-                };
-                let _ = addr_tx.send(listener.local_addr().map_err(|e| e.to_string()));
-                let stop = async {
-                    let _ = stop_rx.await;
-                };
-                if let Err(e) = racelab_sim::serve(listener, config, stop).await {
-                    eprintln!("simulator: {e}");
-                }
-            });
-        });
-        let addr = addr_rx.recv().context("the simulator thread")?.map_err(anyhow::Error::msg)?;
-        Ok(Sim { base_url: format!("http://{addr}"), stop: Some(stop_tx), thread: Some(thread) })
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
 }

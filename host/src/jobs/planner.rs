@@ -24,7 +24,7 @@
 //! one poll.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
@@ -85,7 +85,8 @@ pub struct Planner {
     clock: Clock,
     cadence: Cadence,
     schedule_at: NaiveTime,
-    sources: Vec<SourcePlan>,
+    /// Shared by the planner's clones; replaced whole when a source's plugin changes.
+    sources: Arc<RwLock<Arc<[SourcePlan]>>>,
     lookahead: Duration,
     /// Track-days whose pre-race odds polls this planner has stopped and said so.
     announced: Arc<Mutex<BTreeSet<(String, NaiveDate)>>>,
@@ -112,7 +113,7 @@ impl Planner {
             clock,
             cadence,
             schedule_at,
-            sources,
+            sources: Arc::new(RwLock::new(sources.into())),
             lookahead,
             announced: Arc::default(),
             alerter: None,
@@ -126,8 +127,8 @@ impl Planner {
     }
 
     /// The sources planned for.
-    pub fn sources(&self) -> &[SourcePlan] {
-        &self.sources
+    pub fn sources(&self) -> Arc<[SourcePlan]> {
+        self.sources.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     /// Queues what is due up to the horizon; returns how many jobs were new.
@@ -135,10 +136,11 @@ impl Planner {
         let now = self.clock.now().to_utc();
         let ahead = self.lookahead.mul_f64(self.clock.speed());
         let horizon = now + TimeDelta::from_std(ahead).unwrap_or_default();
-        let mut specs = self.schedule_jobs(now);
-        let races = self.races(now).await?;
+        let plans = self.sources();
+        let mut specs = self.schedule_jobs(&plans, now);
+        let races = self.races(&plans, now).await?;
         let source_of: HashMap<&str, &SourcePlan> =
-            self.sources.iter().flat_map(|s| s.tracks.iter().map(move |t| (t.as_str(), s))).collect();
+            plans.iter().flat_map(|s| s.tracks.iter().map(move |t| (t.as_str(), s))).collect();
         let mut planned = Vec::with_capacity(races.len());
         for race in &races {
             let Some(source) = source_of.get(race.track.as_str()) else { continue };
@@ -185,11 +187,11 @@ impl Planner {
         self
     }
 
-    fn schedule_jobs(&self, now: DateTime<Utc>) -> Vec<JobSpec> {
+    fn schedule_jobs(&self, plans: &[SourcePlan], now: DateTime<Utc>) -> Vec<JobSpec> {
         schedule_slots(&self.cadence, self.schedule_at, self.started, now)
             .into_iter()
             .flat_map(|(slot, first_day, days)| {
-                self.sources.iter().filter(|s| s.supports(Op::Schedule)).flat_map(move |source| {
+                plans.iter().filter(|s| s.supports(Op::Schedule)).flat_map(move |source| {
                     source.tracks.iter().flat_map(move |track| {
                         (0..days).map(move |ahead| JobSpec {
                             source: source.source.clone(),
@@ -209,9 +211,9 @@ impl Planner {
     }
 
     /// Races with a post time from yesterday to tomorrow (KST), on the tracks planned for.
-    async fn races(&self, now: DateTime<Utc>) -> Result<Vec<PlannedRace>, JobError> {
+    async fn races(&self, plans: &[SourcePlan], now: DateTime<Utc>) -> Result<Vec<PlannedRace>, JobError> {
         let today = now.with_timezone(&kst()).date_naive();
-        let tracks: Vec<&str> = self.sources.iter().flat_map(|s| s.tracks.iter().map(String::as_str)).collect();
+        let tracks: Vec<&str> = plans.iter().flat_map(|s| s.tracks.iter().map(String::as_str)).collect();
         let (from, to) = (today - TimeDelta::days(1), today + TimeDelta::days(1));
         let rows = ledger::planned_races(&self.pool, from, to, &tracks).await?;
         let stopped = self.stopped_track_days(today).await?;

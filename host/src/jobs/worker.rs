@@ -17,7 +17,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use apalis_core::worker::context::WorkerContext;
@@ -119,7 +119,8 @@ struct Inner {
     clock: Clock,
     budget: Budget,
     alerter: Option<Alerter>,
-    sources: HashMap<String, SourceRuntime>,
+    /// By source name. A job takes its source's entry when it starts and runs on it to the end.
+    sources: RwLock<HashMap<String, Arc<SourceRuntime>>>,
     fetcher: Fetcher,
     settings: WorkerSettings,
     stats: WorkerStats,
@@ -218,13 +219,18 @@ impl Worker {
                 clock: parts.clock,
                 budget: parts.budget,
                 alerter: parts.alerter,
-                sources: parts.sources,
+                sources: RwLock::new(parts.sources.into_iter().map(|(name, s)| (name, Arc::new(s))).collect()),
                 fetcher: parts.fetcher,
                 settings: parts.settings,
                 stats: WorkerStats::default(),
                 in_hand: Mutex::new(BTreeSet::new()),
             }),
         }
+    }
+
+    /// The source `name` as a job starting now runs it.
+    fn source(&self, name: &str) -> Option<Arc<SourceRuntime>> {
+        self.inner.sources.read().unwrap_or_else(PoisonError::into_inner).get(name).cloned()
     }
 
     /// The counters.
@@ -446,7 +452,7 @@ impl Worker {
                 return Ok(());
             }
         }
-        let Some(source) = inner.sources.get(&job.source) else {
+        let Some(source) = self.source(&job.source) else {
             let message = format!("no plugin is configured for source {}", job.source);
             let ended = Ended::Failed { kind: FailureKind::Config, timed_out: false };
             return self.book(task, &job, ended, &message, &Trace::default()).await;
@@ -666,9 +672,8 @@ impl Worker {
 
     /// What each source's plugin is: its label and how many of its calls are stuck.
     pub fn plugins(&self) -> Vec<(String, String, usize)> {
-        let mut plugins: Vec<_> = self
-            .inner
-            .sources
+        let sources = self.inner.sources.read().unwrap_or_else(PoisonError::into_inner);
+        let mut plugins: Vec<_> = sources
             .iter()
             .map(|(name, s)| (name.clone(), s.plugin.label().to_string(), s.plugin.stuck_calls()))
             .collect();
