@@ -141,7 +141,8 @@ pub type Result<T, E = BudgetError> = std::result::Result<T, E>;
 pub struct Budget {
     pool: PgPool,
     clock: Clock,
-    limits: Arc<HashMap<Bucket, DatasetLimit>>,
+    /// Shared by the clones: a plugin swap may bring datasets and hints of its own.
+    limits: Arc<std::sync::RwLock<HashMap<Bucket, DatasetLimit>>>,
     backfill_share: f64,
     /// Requests of datasets without a quota, not yet written.
     unwritten: Arc<Mutex<Unwritten>>,
@@ -167,14 +168,15 @@ impl Budget {
     }
 
     /// Sets the limits of a dataset.
-    pub fn with_limit(mut self, source: &str, dataset: &str, limit: DatasetLimit) -> Self {
+    pub fn with_limit(self, source: &str, dataset: &str, limit: DatasetLimit) -> Self {
         self.set_limit(source, dataset, limit);
         self
     }
 
-    /// Sets the limits of a dataset.
-    pub fn set_limit(&mut self, source: &str, dataset: &str, limit: DatasetLimit) {
-        Arc::make_mut(&mut self.limits).insert(Bucket::new(source, dataset), limit);
+    /// Sets the limits of a dataset, for every clone of this budget.
+    pub fn set_limit(&self, source: &str, dataset: &str, limit: DatasetLimit) {
+        let mut limits = self.limits.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        limits.insert(Bucket::new(source, dataset), limit);
     }
 
     /// The fraction of a daily quota backfill may use (default [`DEFAULT_BACKFILL_SHARE`]),
@@ -370,7 +372,7 @@ impl Budget {
     }
 
     fn limit(&self, bucket: &Bucket) -> DatasetLimit {
-        self.limits.get(bucket).copied().unwrap_or_default()
+        self.limits.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(bucket).copied().unwrap_or_default()
     }
 
     fn kst_day(&self) -> NaiveDate {

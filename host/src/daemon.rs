@@ -17,12 +17,14 @@ use tokio::sync::watch;
 use crate::alerts::{self, AlertConfig, AlertTask, Alerter, SlackTarget};
 use crate::budget::{Budget, DatasetLimit};
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, SourceConfig};
 use crate::fetch::{Endpoint, Fetcher};
+use crate::follow::{Followed, Follower};
 use crate::jobs::planner::{Planner, SourcePlan};
 use crate::jobs::retry::Backoff;
 use crate::jobs::worker::{SourceRuntime, Worker, WorkerParts, WorkerSettings};
 use crate::plugins::hints::{self, OddsTiming};
+use crate::plugins::registry::{self, Registry};
 use crate::plugins::{Limits, Plugin, Runtime};
 use crate::store::{self, Store, StoreConfig};
 
@@ -63,7 +65,11 @@ pub struct Daemon {
     pub planner: Planner,
     pub worker: Worker,
     pub alerter: Option<Alerter>,
+    pub registry: Registry,
+    pub runtime: Arc<Runtime>,
     alert_task: Option<AlertTask>,
+    /// Keeps each source on its plugin's active version (started by [`Daemon::run`]).
+    follower: Option<Follower>,
     options: Options,
     raw_retention: Duration,
     grace: Duration,
@@ -88,29 +94,21 @@ impl Daemon {
         // Native code only from the host's own compile cache (or compiled in memory).
         let runtime = Runtime::new(Limits::default()).context("starting the plugin runtime")?;
         let runtime = Arc::new(runtime.with_cache_dir(&config.cache_dir));
-        let mut budget = Budget::new(pool.clone(), options.clock.clone());
+        let budget = Budget::new(pool.clone(), options.clock.clone());
+        let registry = Registry::new(pool.clone());
         let mut sources = HashMap::new();
         let mut plans = Vec::new();
+        let mut followed = Vec::new();
         for (name, source) in &config.sources {
-            let path = source.plugin.clone().context("a configured source has no plugin")?;
-            let plugin = load_plugin(&runtime, &path).await.with_context(|| format!("loading the {name} plugin"))?;
-            let tracks = served_tracks(name, &plugin, &source.tracks)?;
-            budget = with_limits(budget, name, &plugin, source);
-            let set: Vec<(String, String)> = source.config.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            let plugin_config = hints::effective_config(plugin.manifest(), &set)
-                .map_err(|e| anyhow::anyhow!("sources.{name}.config: {e}"))?;
-            plans.push(
-                source_plan(name, &plugin, &tracks, &plugin_config)
-                    .with_context(|| format!("sources.{name}.config"))?,
-            );
-            let credential = match (&plugin.manifest().credential_param, &source.service_key) {
-                (Some(param), Some(key)) => Some((param.clone(), key.clone())),
-                _ => None,
-            };
-            let endpoint = Endpoint::new(source.base_url.as_deref().unwrap_or_default(), credential)
-                .with_context(|| format!("RACELAB_{}_BASE_URL", name.to_ascii_uppercase()))?;
-            tracing::info!(source = %name, plugin = %plugin.label(), ?tracks, "plugin loaded");
-            sources.insert(name.clone(), SourceRuntime { plugin, endpoint, tracks, config: plugin_config });
+            let (plugin_name, version_id, plugin) =
+                active_plugin(&registry, &runtime, name, source, &options.worker_name)
+                    .await
+                    .with_context(|| format!("loading the {name} plugin"))?;
+            let (source_runtime, plan) = wire(name, source, plugin, &budget)?;
+            tracing::info!(source = %name, plugin = %source_runtime.plugin.label(), tracks = ?source_runtime.tracks, "plugin loaded");
+            sources.insert(name.clone(), source_runtime);
+            plans.push(plan);
+            followed.push(Followed { source: name.clone(), plugin: plugin_name, version_id, config: source.clone() });
         }
         // Without a Slack target alerts are still deduplicated and logged.
         let alert_config = AlertConfig {
@@ -144,7 +142,7 @@ impl Daemon {
             name: options.worker_name.clone(),
             store: store.clone(),
             clock: options.clock.clone(),
-            budget,
+            budget: budget.clone(),
             alerter: alerter.clone(),
             sources,
             fetcher,
@@ -154,7 +152,12 @@ impl Daemon {
         let planner =
             Planner::new(pool.clone(), options.clock.clone(), config.cadence.clone(), plans, options.lookahead)
                 .with_alerter(alerter.clone());
+        let follower =
+            Follower::new(registry.clone(), runtime.clone(), worker.clone(), planner.clone(), budget, followed);
         Ok(Daemon {
+            registry,
+            runtime,
+            follower: Some(follower),
             pool,
             store,
             clock: options.clock.clone(),
@@ -214,6 +217,12 @@ impl Daemon {
                 }
             }
         });
+        let following = self.follower.take().map(|follower| {
+            let mut stop_following = stop_rx.clone();
+            tokio::spawn(follower.run(async move {
+                let _ = stop_following.changed().await;
+            }))
+        });
         let worker = self.worker.clone();
         let mut stop_worker = stop_rx.clone();
         let grace = self.grace;
@@ -227,6 +236,9 @@ impl Daemon {
         tracing::info!(grace_s = self.grace.as_secs(), "shutting down: no new jobs; finishing those in flight");
         let _ = stop_tx.send(true);
         let _ = planning.await;
+        if let Some(following) = following {
+            let _ = following.await;
+        }
         // The worker gives its jobs the grace, then stops those still running: none is left
         // detached to write after this returns.
         match working.await {
@@ -338,7 +350,7 @@ fn alert_target(config: &Config) -> Option<SlackTarget> {
 
 /// The budget limits of a source: the manifest's hints, overridden by the configuration
 /// (`daily_quota` per dataset, or `"*"` for every dataset of the source).
-fn with_limits(mut budget: Budget, name: &str, plugin: &Plugin, source: &crate::config::SourceConfig) -> Budget {
+fn set_limits(budget: &Budget, name: &str, plugin: &Plugin, source: &SourceConfig) {
     for hint in &plugin.manifest().datasets {
         let limit = DatasetLimit {
             daily_quota: source
@@ -349,21 +361,78 @@ fn with_limits(mut budget: Budget, name: &str, plugin: &Plugin, source: &crate::
                 .or(hint.daily_quota),
             per_second: source.per_second.or(hint.per_second),
         };
-        budget = budget.with_limit(name, &hint.dataset, limit);
+        budget.set_limit(name, &hint.dataset, limit);
     }
-    budget
 }
 
-/// Loads a component off the async runtime (compiling is CPU-bound), giving up when loading
-/// takes far longer than compiling and describing itself ever should.
-async fn load_plugin(runtime: &Arc<Runtime>, path: &std::path::Path) -> anyhow::Result<Plugin> {
-    const LOAD_TIMEOUT: Duration = Duration::from_secs(120);
-    let (runtime, path) = (Arc::clone(runtime), path.to_path_buf());
-    let loading = tokio::task::spawn_blocking(move || runtime.load_file(&path));
-    match tokio::time::timeout(LOAD_TIMEOUT, loading).await {
-        Ok(joined) => Ok(joined.context("the plugin load was lost")??),
-        Err(_) => anyhow::bail!("the component did not load within {} s", LOAD_TIMEOUT.as_secs()),
+/// What source `name` runs with `plugin`: the worker's side and the planner's, its budget
+/// limits set. Used at start and on every swap, so a new version's manifest (tracks, pools,
+/// datasets, config keys) takes effect with it.
+pub fn wire(
+    name: &str,
+    source: &SourceConfig,
+    plugin: Plugin,
+    budget: &Budget,
+) -> anyhow::Result<(SourceRuntime, SourcePlan)> {
+    let tracks = served_tracks(name, &plugin, &source.tracks)?;
+    let set: Vec<(String, String)> = source.config.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let config =
+        hints::effective_config(plugin.manifest(), &set).map_err(|e| anyhow::anyhow!("sources.{name}.config: {e}"))?;
+    let plan = source_plan(name, &plugin, &tracks, &config).with_context(|| format!("sources.{name}.config"))?;
+    let credential = match (&plugin.manifest().credential_param, &source.service_key) {
+        (Some(param), Some(key)) => Some((param.clone(), key.clone())),
+        _ => None,
+    };
+    let endpoint = Endpoint::new(source.base_url.as_deref().unwrap_or_default(), credential)
+        .with_context(|| format!("RACELAB_{}_BASE_URL", name.to_ascii_uppercase()))?;
+    set_limits(budget, name, &plugin, source);
+    Ok((SourceRuntime { plugin, endpoint, tracks, config }, plan))
+}
+
+/// The plugin source `name` runs at start: the registry's active version of it, after the
+/// configured file seeded the registry if it had no version of that plugin. A file that is not
+/// the active version is not run, and the log says so: once an operator has activated a
+/// version, a restart must not undo it. Returns the plugin's registry name, the version's id
+/// and the loaded plugin.
+async fn active_plugin(
+    registry: &Registry,
+    runtime: &Arc<Runtime>,
+    name: &str,
+    source: &SourceConfig,
+    host: &str,
+) -> anyhow::Result<(String, i64, Plugin)> {
+    let mut plugin_name = name.to_string();
+    if let Some(path) = &source.plugin {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read plugin file {}", path.display()))?;
+        let sha256 = registry::sha256_hex(&bytes);
+        let (seeded_name, seeded) = registry.seed(runtime, bytes, &format!("seed:{host}")).await?;
+        plugin_name = seeded_name;
+        if seeded {
+            tracing::info!(source = name, plugin = %plugin_name, file = %path.display(), "the registry had no version of this plugin: seeded it from the file and made it active");
+        } else if let Some(active) = registry.active(std::slice::from_ref(&plugin_name)).await?.first()
+            && active.sha256 != sha256
+        {
+            tracing::warn!(
+                source = name,
+                file = %path.display(),
+                "RACELAB_{}_PLUGIN is not what runs: the registry's active {} is {}, and the registry wins once it has a version of a plugin; `racelab plugin install --activate {}` runs the file instead",
+                name.to_ascii_uppercase(),
+                plugin_name,
+                active.version,
+                path.display()
+            );
+        }
     }
+    let active = registry.active(std::slice::from_ref(&plugin_name)).await?;
+    let Some(active) = active.first() else {
+        anyhow::bail!(
+            "the plugin registry has no active version of {plugin_name}: `racelab plugin install --activate FILE.wasm`, or set RACELAB_{}_PLUGIN",
+            name.to_ascii_uppercase()
+        );
+    };
+    let (_, version, bytes) = registry.component(active.version_id).await?;
+    let plugin = registry::load_blocking(runtime, bytes, format!("{plugin_name}@{version}")).await?;
+    Ok((plugin_name, active.version_id, plugin))
 }
 
 /// The tracks `plugin` serves as source `name`: those the configuration gives the source

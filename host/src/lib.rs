@@ -26,6 +26,7 @@ pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod fetch;
+pub mod follow;
 pub mod jobs;
 pub mod json;
 pub mod plugins;

@@ -4,6 +4,7 @@
 mod demo;
 mod migrate;
 mod plugin;
+mod registry;
 mod retry;
 mod serve;
 mod sim;

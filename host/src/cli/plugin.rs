@@ -39,6 +39,14 @@ pub enum PluginCommand {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Store a component in the plugin registry (the database), optionally making it active.
+    Install(super::registry::InstallArgs),
+    /// List the registry's versions, marking the active one of each plugin.
+    List(super::registry::Db),
+    /// Make an installed version active on every host (after its checks).
+    Activate(super::registry::ActivateArgs),
+    /// Make the version active before the current one active again.
+    Rollback(super::registry::RollbackArgs),
 }
 
 /// Whether precompiled native code may be loaded.
@@ -152,6 +160,10 @@ pub fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
             eprintln!("compiled {} → {}", wasm.display(), output.display());
             Ok(ExitCode::SUCCESS)
         }
+        PluginCommand::Install(args) => super::block_on(super::registry::install(args)),
+        PluginCommand::List(db) => super::block_on(super::registry::list(db)),
+        PluginCommand::Activate(args) => super::block_on(super::registry::activate(args)),
+        PluginCommand::Rollback(args) => super::block_on(super::registry::rollback(args)),
     }
 }
 

@@ -131,6 +131,14 @@ impl Planner {
         self.sources.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
+    /// Plans `plan`'s source by it from the next tick on (a new plugin version).
+    pub fn set_source(&self, plan: SourcePlan) {
+        let mut sources = self.sources.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut plans: Vec<SourcePlan> = sources.iter().filter(|s| s.source != plan.source).cloned().collect();
+        plans.push(plan);
+        *sources = plans.into();
+    }
+
     /// Queues what is due up to the horizon; returns how many jobs were new.
     pub async fn tick(&self) -> Result<u64, JobError> {
         let now = self.clock.now().to_utc();

@@ -233,6 +233,13 @@ impl Worker {
         self.inner.sources.read().unwrap_or_else(PoisonError::into_inner).get(name).cloned()
     }
 
+    /// Runs source `name` as `source` from the next job on; jobs running keep the one they
+    /// started with. Returns the label of the plugin it replaces.
+    pub fn set_source(&self, name: &str, source: SourceRuntime) -> Option<String> {
+        let mut sources = self.inner.sources.write().unwrap_or_else(PoisonError::into_inner);
+        sources.insert(name.to_string(), Arc::new(source)).map(|was| was.plugin.label().to_string())
+    }
+
     /// The counters.
     pub fn stats(&self) -> &WorkerStats {
         &self.inner.stats

@@ -7,6 +7,7 @@
 //! | `manifest.rs` | what a manifest must say |
 //! | `hints.rs` | config keys the host reads too (`odds-timing`), and a plugin's effective config |
 //! | `plugin.rs` | a loaded plugin: calls in a fresh store under the deadline and limits |
+//! | `registry.rs` | the registry in PostgreSQL: versions, activation, rollback, the checks before activation |
 //! | `cache.rs` | the compile cache: native code only from files the host wrote |
 //! | `text.rs` | a plugin's text (logs, errors) escaped and cut to size |
 //! | `watchdog.rs` | calls from async code, abandoned when they overrun (a call stuck in host code) |
@@ -18,6 +19,7 @@ mod error;
 pub mod hints;
 mod manifest;
 mod plugin;
+pub mod registry;
 mod runtime;
 mod state;
 pub mod text;

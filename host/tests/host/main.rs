@@ -14,6 +14,7 @@ mod fault_day;
 mod faults;
 mod fuzz_components;
 mod hostile_jobs;
+mod plugin_registry;
 mod plugin_runtime;
 mod quota_day;
 mod race_day;

@@ -30,11 +30,19 @@ const PER_SECOND: u32 = 5;
 /// The pools API301 serves, in the host's order.
 pub const POOLS: [Pool; 7] = [Pool::Win, Pool::Plc, Pool::Qnl, Pool::Exa, Pool::Qpl, Pool::Tla, Pool::Tri];
 
+/// The version the manifest reports: the crate's, or `RACELAB_PLUGIN_VERSION` when the build
+/// sets it (a release pipeline's build stamp; the tests build variants of this component this
+/// way to exercise the plugin registry's swaps).
+const VERSION: &str = match option_env!("RACELAB_PLUGIN_VERSION") {
+    Some(version) => version,
+    None => env!("CARGO_PKG_VERSION"),
+};
+
 /// The manifest.
 pub fn manifest() -> PluginManifest {
     PluginManifest {
         name: "kra".to_string(),
-        version: env!("CARGO_PKG_VERSION").to_string(),
+        version: VERSION.to_string(),
         tracks: tracks::ALL.iter().map(|t| t.code().to_string()).collect(),
         operations: vec![OperationKind::Schedule, OperationKind::Entries, OperationKind::Odds, OperationKind::Results],
         pools: POOLS.to_vec(),

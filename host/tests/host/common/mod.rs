@@ -59,6 +59,37 @@ pub fn component(package: &str) -> PathBuf {
     dir.join(format!("{}.wasm", package.replace('-', "_")))
 }
 
+/// The KRA component built to report `version` in its manifest (`RACELAB_PLUGIN_VERSION`):
+/// another version of the same plugin, for the registry's tests. Built once per version and
+/// process, in a target dir of its own (cargo rebuilds only the plugin crate when the version
+/// changes), and copied out under the version's name.
+pub fn kra_variant(version: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let target = workspace().join("target").join("components-variants");
+    let out = target.join(format!("kra-{version}.wasm"));
+    if built.iter().any(|v| v == version) {
+        return out;
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let status = Command::new(cargo)
+        .current_dir(workspace())
+        .args(["build", "--release", "--target", "wasm32-wasip2", "-p", "racelab-plugin-kra"])
+        .env("CARGO_TARGET_DIR", &target)
+        .env("RACELAB_PLUGIN_VERSION", version)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building the KRA component as {version} failed");
+    std::fs::copy(target.join("wasm32-wasip2").join("release").join("racelab_plugin_kra.wasm"), &out)
+        .expect("copy the variant");
+    built.push(version.to_string());
+    out
+}
+
 /// A component's bytes with every `racelab:source/…@0.1.0` name rewritten to `@0.9.0`: what
 /// a plugin built against a future, incompatible SDK looks like to this host.
 pub fn with_api_version_0_9(wasm: &[u8]) -> Vec<u8> {

@@ -1,0 +1,239 @@
+//! The plugin registry (migration 0010, `plugins::registry`) and the hosts following it
+//! (`follow.rs`): versions installed, activated and rolled back with every refusal saying why;
+//! two running `racelab serve` hosts switch to a newly activated version within a second while
+//! their jobs run, and no job fails because of a swap; a host started with a plugin file does
+//! not override what an operator activated.
+
+use crate::common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDate, TimeDelta};
+use common::day::{busiest_day, post_window};
+use common::host::{SimWorld, database_url, serve_with, terminate, write_config};
+use racelab::plugins::registry::{Registry, RegistryError};
+use racelab::plugins::{Limits, LoadError, Runtime};
+use racelab_sim::SimConfig;
+use sqlx::PgPool;
+
+const SEED: u64 = 7;
+
+fn runtime() -> Arc<Runtime> {
+    Arc::new(Runtime::new(Limits::default()).expect("runtime").with_cache_dir(&common::plugin_cache()))
+}
+
+fn read(path: &std::path::Path) -> Vec<u8> {
+    std::fs::read(path).expect("component")
+}
+
+/// `wasm` with a custom section appended: other bytes, the same component.
+fn with_custom_section(wasm: &[u8]) -> Vec<u8> {
+    let name = b"racelab-test";
+    let payload = b"different bytes, same version";
+    let mut section = vec![u8::try_from(name.len()).expect("short")];
+    section.extend_from_slice(name);
+    section.extend_from_slice(payload);
+    let mut out = wasm.to_vec();
+    out.push(0);
+    out.push(u8::try_from(section.len()).expect("short"));
+    out.extend_from_slice(&section);
+    out
+}
+
+#[sqlx::test(migrations = false)]
+async fn versions_install_activate_and_roll_back_and_every_refusal_says_why(pool: PgPool) {
+    racelab::store::migrate(&pool).await.expect("migrate");
+    let registry = Registry::new(pool.clone());
+    let runtime = runtime();
+    let v1 = read(&common::component("racelab-plugin-kra"));
+    let v2 = read(&common::kra_variant("0.1.1-registry.1"));
+    let v3 = read(&common::kra_variant("0.1.1-registry.2"));
+
+    let (first, _) = registry.install(&runtime, v1.clone(), "test").await.expect("install");
+    assert!(first.new && first.name == "kra" && first.api_version == "0.1.0", "{first:?}");
+    let (again, _) = registry.install(&runtime, v1.clone(), "test").await.expect("same bytes again");
+    assert!(!again.new && again.id == first.id, "the same bytes are a no-op: {again:?}");
+    let version = first.version.clone();
+
+    let a = registry.activate(&runtime, "kra", &version, "test", false).await.expect("activate");
+    assert!(a.changed && a.previous.is_none() && !a.forced, "{a:?}");
+    assert!(a.checks.iter().all(|c| c.passed), "{:?}", a.checks);
+    let a = registry.activate(&runtime, "kra", &version, "test", false).await.expect("activate again");
+    assert!(!a.changed, "activating the active version writes nothing");
+
+    for bytes in [v2, v3] {
+        let (installed, _) = registry.install(&runtime, bytes, "test").await.expect("install");
+        registry.activate(&runtime, "kra", &installed.version, "test", false).await.expect("activate");
+    }
+    let active = |r: Registry| async move { r.active(&["kra".to_string()]).await.expect("active")[0].version.clone() };
+    assert_eq!(active(registry.clone()).await, "0.1.1-registry.2");
+
+    // Rollback walks back, one version at a time, and stops at the first.
+    let back = registry.rollback(&runtime, "kra", "test").await.expect("rollback");
+    assert_eq!((back.version.as_str(), back.previous.as_deref()), ("0.1.1-registry.1", Some("0.1.1-registry.2")));
+    let back = registry.rollback(&runtime, "kra", "test").await.expect("rollback");
+    assert_eq!(back.version, version);
+    let err = registry.rollback(&runtime, "kra", "test").await.expect_err("nothing before the first");
+    assert!(matches!(err, RegistryError::NothingToRollBack { .. }), "{err}");
+    assert_eq!(active(registry.clone()).await, version);
+    let history: Vec<String> =
+        sqlx::query_scalar("SELECT action FROM plugin_activations WHERE name = 'kra' ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .expect("history");
+    assert_eq!(history, ["activate", "activate", "activate", "rollback", "rollback"]);
+    let listed = registry.list().await.expect("list");
+    assert_eq!(listed.len(), 3);
+    assert_eq!(listed.iter().filter(|v| v.active).map(|v| v.version.as_str()).collect::<Vec<_>>(), [version.as_str()]);
+
+    // Refusals, each saying why, the active version staying.
+    let err = registry.install(&runtime, with_custom_section(&v1), "test").await.expect_err("other bytes");
+    assert!(matches!(err, RegistryError::VersionTaken { .. }), "{err}");
+    assert!(err.to_string().contains("a version is immutable"), "{err}");
+    let future_api = common::with_api_version_0_9(&v1);
+    let err = registry.install(&runtime, future_api, "test").await.expect_err("API 0.9");
+    assert!(matches!(err, RegistryError::Load(LoadError::UnsupportedApi { .. })), "{err}");
+    let err = registry.install(&runtime, b"\0asm not really".to_vec(), "test").await.expect_err("garbage");
+    assert!(matches!(err, RegistryError::Load(LoadError::NotAComponent { .. })), "{err}");
+    let err = registry.activate(&runtime, "kra", "9.9.9", "test", false).await.expect_err("unknown");
+    assert!(err.to_string().contains("kra@9.9.9 is not installed"), "{err}");
+    let odd = read(&common::component("racelab-test-misbehaving"));
+    let (installed, _) = registry.install(&runtime, odd, "test").await.expect("installs: it loads");
+    let err =
+        registry.activate(&runtime, &installed.name, &installed.version, "test", false).await.expect_err("refused");
+    assert!(matches!(err, RegistryError::Refused { .. }), "{err}");
+    assert!(err.to_string().contains("manifest failed"), "{err}");
+    assert!(registry.active(std::slice::from_ref(&installed.name)).await.expect("active").is_empty(), "nothing active");
+    let forced = registry.activate(&runtime, &installed.name, &installed.version, "test", true).await.expect("forced");
+    assert!(forced.forced && forced.changed, "{forced:?}");
+    let note: Option<String> = sqlx::query_scalar("SELECT note FROM plugin_activations WHERE name = $1 AND forced")
+        .bind(&installed.name)
+        .fetch_one(&pool)
+        .await
+        .expect("the forced activation is recorded");
+    assert!(note.is_some_and(|n| n.contains("manifest failed")), "the note says what was overridden");
+    let versions: i64 = sqlx::query_scalar("SELECT count(*) FROM plugin_versions").fetch_one(&pool).await.expect("n");
+    assert_eq!(versions, 4, "no refused install stored anything");
+}
+
+/// GET `/status` and the KRA source's plugin label.
+async fn kra_label(port: u16) -> Option<String> {
+    let body = reqwest::get(format!("http://127.0.0.1:{port}/status")).await.ok()?.text().await.ok()?;
+    let status: serde_json::Value = serde_json::from_str(&body).ok()?;
+    status["sources"]["kra"]["plugin"].as_str().map(str::to_string)
+}
+
+async fn wait_for_label(ports: &[u16], label: &str, limit: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        let mut all = true;
+        for &port in ports {
+            all &= kra_label(port).await.as_deref() == Some(label);
+        }
+        if all {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    None
+}
+
+#[sqlx::test(migrations = false)]
+async fn two_running_hosts_switch_within_a_second_and_no_job_fails(pool: PgPool) {
+    let _turn = common::turns::turn_async(module_path!()).await;
+    let versions = ["0.1.1-swap.1", "0.1.1-swap.2"];
+    let variants: Vec<Vec<u8>> = versions.iter().map(|v| read(&common::kra_variant(v))).collect();
+    let (date, tracks) = busiest_day(SEED, NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"));
+    let (first_post, _) = post_window(SEED, date, &tracks);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(
+        dir.path(),
+        r#"
+[jobs]
+workers = 4
+[sources.kra]
+config = { odds-timing = "before-race" }
+daily_quota = { "*" = 100000 }
+per_second = 20
+[sources.kspo]
+per_second = 20
+"#,
+    );
+    let world =
+        SimWorld::start(first_post - TimeDelta::minutes(20), 60.0, SimConfig { seed: SEED, ..SimConfig::default() });
+    let url = database_url(&pool);
+    let port = || std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let ports = [port(), port()];
+    let mut hosts: Vec<_> = ports
+        .iter()
+        .zip(["a", "b"])
+        .map(|(p, n)| {
+            let env = [("RACELAB_LISTEN", format!("127.0.0.1:{p}"))];
+            serve_with(&url, &world, &config, &dir.path().join(format!("{n}.log")), &env)
+        })
+        .collect();
+    let logs = || {
+        ["a", "b", "c"]
+            .iter()
+            .map(|n| std::fs::read_to_string(dir.path().join(format!("{n}.log"))).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n----\n")
+    };
+    let seeded = format!("kra {}", env!("CARGO_PKG_VERSION"));
+    assert!(
+        wait_for_label(&ports, &seeded, Duration::from_secs(120)).await.is_some(),
+        "both hosts run the seed:\n{}",
+        logs()
+    );
+
+    // Installs are compiled by the hosts ahead of activation; activations then only swap.
+    let registry = Registry::new(pool.clone());
+    let runtime = runtime();
+    for bytes in &variants {
+        registry.install(&runtime, bytes.clone(), "test").await.expect("install");
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut took = Vec::new();
+    for round in 0..4 {
+        let version = versions[round % 2];
+        registry.activate(&runtime, "kra", version, "test", false).await.expect("activate");
+        let switched = wait_for_label(&ports, &format!("kra {version}"), Duration::from_secs(10)).await;
+        took.push(switched);
+        // Jobs run on each version between swaps.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    registry.rollback(&runtime, "kra", "test").await.expect("rollback");
+    took.push(wait_for_label(&ports, &format!("kra {}", versions[0]), Duration::from_secs(10)).await);
+
+    // A host started now with the seed file runs what the operator activated, and says so.
+    let c_port = port();
+    let env = [("RACELAB_LISTEN", format!("127.0.0.1:{c_port}"))];
+    let mut late = serve_with(&url, &world, &config, &dir.path().join("c.log"), &env);
+    let late_label = wait_for_label(&[c_port], &format!("kra {}", versions[0]), Duration::from_secs(120)).await;
+    let (_, c_clean) = terminate(&mut late);
+    let clean: Vec<bool> = hosts.iter_mut().map(|h| terminate(h).1).collect();
+    let logs = logs();
+    assert!(clean.iter().all(|c| *c) && c_clean, "every host stops cleanly:\n{logs}");
+    eprintln!("activate → both hosts on the new version: {took:?}");
+    for (i, t) in took.iter().enumerate() {
+        assert!(t.is_some_and(|t| t < Duration::from_secs(1)), "swap {i} took {t:?} (limit 1 s):\n{logs}");
+    }
+    assert!(late_label.is_some(), "a host started with the seed file runs the active version:\n{logs}");
+    assert!(logs.contains("RACELAB_KRA_PLUGIN is not what runs"), "and says why:\n{logs}");
+
+    // No job failed, and jobs ran throughout.
+    let failures: Vec<(String, String)> =
+        sqlx::query_as("SELECT error_kind, message FROM ingestion_failures").fetch_all(&pool).await.expect("failures");
+    assert!(failures.is_empty(), "no job failed: {failures:?}\n{logs}");
+    let failed: i64 = sqlx::query_scalar("SELECT count(*) FROM planned_jobs WHERE state = 'failed'")
+        .fetch_one(&pool)
+        .await
+        .expect("jobs");
+    assert_eq!(failed, 0);
+    let done: i64 = sqlx::query_scalar("SELECT count(*) FROM planned_jobs WHERE source = 'kra' AND state = 'done'")
+        .fetch_one(&pool)
+        .await
+        .expect("jobs");
+    assert!(done >= 20, "KRA jobs ran while the versions changed: {done}");
+}
