@@ -4,7 +4,10 @@
 //! |---|---|
 //! | `GET /healthz` | 200 while the process runs (liveness: restart me if this stops) |
 //! | `GET /readyz` | 200 when the database answers within a second, else 503 (take me out of rotation) |
+//! | `/api/plugins…` | the plugin registry (`admin.rs`) |
 //! | `GET /status` | JSON: jobs by state for today (KST), open failures, per track today (races, results final, final odds, gaps, pre-race odds stopped), this worker's counters, each source's health |
+
+pub mod admin;
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;

@@ -29,9 +29,17 @@ pub async fn run(_: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {} (RACELAB_LISTEN): {e}", config.listen))?;
     tracing::info!(listen = %config.listen, worker = daemon.worker.name(), "serving");
+    if config.admin_token.is_none() {
+        tracing::info!("RACELAB_ADMIN_TOKEN is not set: changes through the admin API are off");
+    }
+    let admin = api::admin::AdminState {
+        registry: daemon.registry.clone(),
+        runtime: daemon.runtime.clone(),
+        token: config.admin_token.clone(),
+    };
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let http = tokio::spawn(
-        axum::serve(listener, api::router(ApiState::of(&daemon)))
+        axum::serve(listener, api::router(ApiState::of(&daemon)).merge(api::admin::router(admin)))
             .with_graceful_shutdown(async {
                 let _ = http_stopped.await;
             })

@@ -10,6 +10,7 @@
 //! | `RACELAB_<SRC>_BASE_URL` | `sources.<src>.base_url` | e.g. `https://apis.data.go.kr` or the simulator |
 //! | `RACELAB_<SRC>_SERVICE_KEY` | `sources.<src>.service_key` | the data.go.kr key (secret) |
 //! | `RACELAB_<SRC>_PLUGIN` | `sources.<src>.plugin` | the component (`.wasm`) |
+//! | `RACELAB_ADMIN_TOKEN` | — | the admin API's bearer token (changes through the API are off without it) |
 //! | `RACELAB_CACHE_DIR` | `cache_dir` | where compiled components are kept (the host's own) |
 //! | `RACELAB_SLACK_WEBHOOK_URL` | `alerts.slack_webhook_url` | incoming webhook (secret) |
 //! | `RACELAB_SLACK_BOT_TOKEN`, `RACELAB_SLACK_CHANNEL` | `alerts.slack_bot_token`, `alerts.slack_channel` | bot token (secret) and channel |
@@ -55,6 +56,9 @@ pub struct Config {
     /// Where compiled components are kept (the host's own directory; see
     /// `plugins::CompileCache`).
     pub cache_dir: PathBuf,
+    /// `RACELAB_ADMIN_TOKEN`: the bearer token the admin API's changing endpoints require;
+    /// unset, they are off.
+    pub admin_token: Option<Secret>,
     /// `RACELAB_SIM_CLOCK=START,SPEED,EPOCH_MS`: run on a simulated clock shared with a
     /// simulator (tests, rehearsals). Never set against the real APIs.
     pub sim_clock: Option<String>,
@@ -246,9 +250,10 @@ struct File {
 /// Sources the host knows how to name in the environment.
 pub const SOURCES: [&str; 2] = ["kra", "kspo"];
 const SOURCE_VARS: [&str; 3] = ["BASE_URL", "SERVICE_KEY", "PLUGIN"];
-const OTHER_VARS: [&str; 12] = [
+const OTHER_VARS: [&str; 13] = [
     "RACELAB_CONFIG",
     "RACELAB_CACHE_DIR",
+    "RACELAB_ADMIN_TOKEN",
     "RACELAB_LISTEN",
     "RACELAB_SLACK_WEBHOOK_URL",
     "RACELAB_SLACK_BOT_TOKEN",
@@ -354,6 +359,7 @@ impl Config {
                 .map(PathBuf::from)
                 .or(file.cache_dir)
                 .unwrap_or_else(crate::plugins::CompileCache::default_dir),
+            admin_token: get("RACELAB_ADMIN_TOKEN").filter(|t| !t.trim().is_empty()).map(Secret::new),
             sim_clock: get("RACELAB_SIM_CLOCK"),
         })
     }

@@ -6,6 +6,7 @@
 
 use crate::common;
 
+use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -236,4 +237,98 @@ per_second = 20
         .await
         .expect("jobs");
     assert!(done >= 20, "KRA jobs ran while the versions changed: {done}");
+}
+
+/// The admin routes on a free loopback port, with `token`.
+async fn admin_api(pool: &PgPool, token: Option<&str>) -> String {
+    let state = racelab::api::admin::AdminState {
+        registry: Registry::new(pool.clone()),
+        runtime: runtime(),
+        token: token.map(|t| racelab::secret::Secret::new(t.to_string())),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(axum::serve(listener, racelab::api::admin::router(state)).into_future());
+    format!("http://{addr}")
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_admin_endpoints_change_the_registry_only_with_the_token(pool: PgPool) {
+    racelab::store::migrate(&pool).await.expect("migrate");
+    let token = "admin-token-for-the-test";
+    let http = reqwest::Client::new();
+    let kra = read(&common::component("racelab-plugin-kra"));
+    let variant = read(&common::kra_variant("0.1.1-api.1"));
+
+    // Without a token configured, changes are off, whatever the request carries.
+    let off = admin_api(&pool, None).await;
+    let r = http.post(format!("{off}/api/plugins")).bearer_auth(token).body(kra.clone()).send().await.expect("send");
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.expect("body").contains("RACELAB_ADMIN_TOKEN"));
+
+    let api = admin_api(&pool, Some(token)).await;
+    let install = |auth: Option<&str>, body: Vec<u8>, query: &str| {
+        let mut request = http.post(format!("{api}/api/plugins{query}")).body(body);
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        request.send()
+    };
+    for auth in [None, Some("Bearer wrong-token"), Some("admin-token-for-the-test"), Some("Bearer ")] {
+        let r = install(auth, kra.clone(), "").await.expect("send");
+        assert_eq!(r.status(), 401, "{auth:?}");
+        assert_eq!(r.headers().get("www-authenticate").map(|v| v.to_str().unwrap_or("")), Some("Bearer"));
+        let body = r.text().await.expect("body");
+        assert!(!body.contains(token), "the answer never echoes the token: {body}");
+    }
+    let listed = http.get(format!("{api}/api/plugins")).send().await.expect("list").text().await.expect("body");
+    let listed: serde_json::Value = serde_json::from_str(&listed).expect("json");
+    assert_eq!(listed["versions"].as_array().map(Vec::len), Some(0), "nothing was installed without the token");
+
+    let bearer = format!("Bearer {token}");
+    let r = install(Some(&bearer), kra.clone(), "?activate=true").await.expect("send");
+    assert_eq!(r.status(), 201);
+    let body: serde_json::Value = serde_json::from_str(&r.text().await.expect("body")).expect("json");
+    assert_eq!(body["activated"]["changed"], true, "{body}");
+    let r = install(Some(&bearer), variant, "").await.expect("send");
+    assert_eq!(r.status(), 201);
+    let r = http
+        .post(format!("{api}/api/plugins/kra/activate"))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(r#"{"version": "0.1.1-api.1"}"#)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let r = http
+        .post(format!("{api}/api/plugins/kra/activate"))
+        .bearer_auth(token)
+        .body("not json")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 400);
+    let r = http
+        .post(format!("{api}/api/plugins/kra/activate"))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(r#"{"version": "9.9.9"}"#)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 404);
+    let r = http.post(format!("{api}/api/plugins/kra/rollback")).send().await.expect("send");
+    assert_eq!(r.status(), 401, "rollback needs the token too");
+    let r = http.post(format!("{api}/api/plugins/kra/rollback")).bearer_auth(token).send().await.expect("send");
+    assert_eq!(r.status(), 200);
+    let r = http.post(format!("{api}/api/plugins/kra/rollback")).bearer_auth(token).send().await.expect("send");
+    assert_eq!(r.status(), 409, "nothing before the first version");
+    let active = Registry::new(pool.clone()).active(&["kra".to_string()]).await.expect("active");
+    assert_eq!(active[0].version, env!("CARGO_PKG_VERSION"));
+    let history: Vec<String> = sqlx::query_scalar("SELECT activated_by FROM plugin_activations ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .expect("h");
+    assert_eq!(history, ["api", "api", "api"]);
 }
