@@ -34,3 +34,4 @@ pub mod runner;
 pub mod secret;
 pub mod store;
 pub mod tracks;
+pub mod watch;

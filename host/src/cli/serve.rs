@@ -12,9 +12,14 @@ use crate::config::Config;
 use crate::daemon::{Daemon, Options};
 
 #[derive(Debug, Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// Developer mode: install and activate every `.wasm` written into this directory (e.g.
+    /// target/wasm32-wasip2/release); a build that fails a check leaves the active version.
+    #[arg(long, value_name = "DIR")]
+    watch_dir: Option<std::path::PathBuf>,
+}
 
-pub async fn run(_: ServeArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = Config::from_env()?;
     let mut options = Options::serve();
     if let Some(spec) = &config.sim_clock {
@@ -45,7 +50,18 @@ pub async fn run(_: ServeArgs) -> anyhow::Result<ExitCode> {
             })
             .into_future(),
     );
+    let (stop_watch, watch_stopped) = tokio::sync::oneshot::channel::<()>();
+    let watching = args.watch_dir.map(|dir| {
+        let by = format!("watch:{}", daemon.worker.name());
+        tokio::spawn(crate::watch::watch(dir, daemon.registry.clone(), daemon.runtime.clone(), by, async {
+            let _ = watch_stopped.await;
+        }))
+    });
     daemon.run(shutdown_signal()).await?;
+    let _ = stop_watch.send(());
+    if let Some(watching) = watching {
+        let _ = watching.await;
+    }
     let _ = stop_http.send(());
     let _ = http.await;
     tracing::info!("stopped");

@@ -332,3 +332,61 @@ async fn the_admin_endpoints_change_the_registry_only_with_the_token(pool: PgPoo
         .expect("h");
     assert_eq!(history, ["api", "api", "api"]);
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_build_written_into_the_watched_directory_runs_and_a_broken_one_changes_nothing(pool: PgPool) {
+    let _turn = common::turns::turn_async(module_path!()).await;
+    let kra = common::component("racelab-plugin-kra");
+    let variant = common::kra_variant("0.1.1-watch.1");
+    let (date, tracks) = busiest_day(SEED, NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"));
+    let (first_post, _) = post_window(SEED, date, &tracks);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let watched = dir.path().join("builds");
+    std::fs::create_dir(&watched).expect("mkdir");
+    let config = write_config(dir.path(), "[sources.kra]\nper_second = 20\n[sources.kspo]\nper_second = 20\n");
+    let world =
+        SimWorld::start(first_post - TimeDelta::minutes(30), 30.0, SimConfig { seed: SEED, ..SimConfig::default() });
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let log = dir.path().join("serve.log");
+    let env = [("RACELAB_LISTEN", format!("127.0.0.1:{port}"))];
+    let mut host = common::host::serve_command(&database_url(&pool), &world, &config, &log, &env)
+        .arg("--watch-dir")
+        .arg(&watched)
+        .spawn()
+        .expect("serve starts");
+    let logs = || std::fs::read_to_string(&log).unwrap_or_default();
+    let seeded = format!("kra {}", env!("CARGO_PKG_VERSION"));
+    assert!(wait_for_label(&[port], &seeded, Duration::from_secs(120)).await.is_some(), "{}", logs());
+
+    // A component built for an API this host does not run: refused, the seed stays.
+    std::fs::write(watched.join("broken.wasm"), common::with_api_version_0_9(&read(&kra))).expect("write");
+    let said_why = async {
+        while !logs().contains("was not installed; the active version stays") {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let refused = tokio::time::timeout(Duration::from_secs(20), said_why).await.is_ok();
+    assert_eq!(kra_label(port).await.as_deref(), Some(seeded.as_str()));
+
+    // A good build, written in two pieces as a compiler might: taken once whole.
+    let bytes = read(&variant);
+    let (head, tail) = bytes.split_at(bytes.len() / 2);
+    let target = watched.join("racelab_plugin_kra.wasm");
+    std::fs::write(&target, head).expect("write");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut file = std::fs::OpenOptions::new().append(true).open(&target).expect("open");
+    std::io::Write::write_all(&mut file, tail).expect("append");
+    drop(file);
+    let switched = wait_for_label(&[port], "kra 0.1.1-watch.1", Duration::from_secs(20)).await;
+    let (_, clean) = terminate(&mut host);
+    let logs = logs();
+    assert!(refused, "the broken build was refused with a reason:\n{logs}");
+    assert!(logs.contains("targets racelab:source API 0.9.0"), "the reason names the API version:\n{logs}");
+    assert!(switched.is_some(), "the watched build runs:\n{logs}");
+    assert!(clean, "{logs}");
+    let versions: Vec<String> =
+        sqlx::query_scalar("SELECT version FROM plugin_versions ORDER BY id").fetch_all(&pool).await.expect("versions");
+    let sha = racelab::plugins::registry::sha256_hex(&bytes);
+    assert_eq!(versions.len(), 3, "seeds (kra, kspo) and the one whole build: {versions:?}");
+    assert_eq!(versions[2], format!("0.1.1-watch.1+dev.{}", &sha[..8]));
+}

@@ -61,6 +61,17 @@ pub fn serve(database_url: &str, world: &SimWorld, config: &Path, log: &Path) ->
 /// [`serve`] with more environment variables, which win over the defaults (another plugin, a
 /// Slack webhook, a fixed listen address).
 pub fn serve_with(database_url: &str, world: &SimWorld, config: &Path, log: &Path, env: &[(&str, String)]) -> Child {
+    serve_command(database_url, world, config, log, env).spawn().expect("racelab serve starts")
+}
+
+/// The command [`serve_with`] runs, for more arguments.
+pub fn serve_command(
+    database_url: &str,
+    world: &SimWorld,
+    config: &Path,
+    log: &Path,
+    env: &[(&str, String)],
+) -> Command {
     let log = std::fs::File::create(log).expect("log file");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_racelab"));
     for (k, _) in std::env::vars() {
@@ -84,7 +95,7 @@ pub fn serve_with(database_url: &str, world: &SimWorld, config: &Path, log: &Pat
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
         .stderr(log);
-    cmd.spawn().expect("racelab serve starts")
+    cmd
 }
 
 /// Sends SIGTERM and waits for the exit; returns how long it took and whether it succeeded.
