@@ -1,6 +1,7 @@
 //! `racelab serve`: the daemon. Configuration from the environment (and the TOML file
-//! `RACELAB_CONFIG` names); the schema migrated at start; `/healthz`, `/readyz` and `/status`
-//! on `RACELAB_LISTEN`; SIGTERM or Ctrl-C stops claiming jobs, lets those in flight finish
+//! `RACELAB_CONFIG` names); the schema migrated at start; `/healthz`, `/readyz`, `/status` and
+//! the plugin registry's `/api/plugins` on `RACELAB_LISTEN`; `--watch-dir` for plugin authors;
+//! SIGTERM or Ctrl-C stops claiming jobs, lets those in flight finish
 //! within `jobs.shutdown_grace_s` and exits.
 
 use std::process::ExitCode;
