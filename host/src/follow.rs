@@ -51,6 +51,9 @@ pub struct Follower {
     followed: Vec<Followed>,
     /// Installed versions compiled ahead of their activation, by version id.
     prepared: HashMap<i64, Plugin>,
+    /// The version each source last failed to switch to: said once at error level, then at
+    /// debug level on every re-check until it works or another version is activated.
+    failed: HashMap<String, i64>,
 }
 
 impl std::fmt::Debug for Follower {
@@ -69,7 +72,16 @@ impl Follower {
         budget: Budget,
         followed: Vec<Followed>,
     ) -> Self {
-        Follower { registry, runtime, worker, planner, budget, followed, prepared: HashMap::new() }
+        Follower {
+            registry,
+            runtime,
+            worker,
+            planner,
+            budget,
+            followed,
+            prepared: HashMap::new(),
+            failed: HashMap::new(),
+        }
     }
 
     /// Follows the registry until `stop` completes.
@@ -193,7 +205,8 @@ impl Follower {
             None => match self.load(version_id).await {
                 Ok(plugin) => plugin,
                 Err(e) => {
-                    tracing::error!(source = %followed.source, plugin = %followed.plugin, version, "the active version does not load on this host; staying on the one it runs: {e}");
+                    let reason = format!("the active version does not load on this host ({e})");
+                    self.could_not_switch(&followed, version_id, version, &reason);
                     return;
                 }
             },
@@ -204,6 +217,7 @@ impl Follower {
                 let was = self.worker.set_source(&followed.source, source);
                 self.planner.set_source(plan);
                 self.followed[i].version_id = version_id;
+                self.failed.remove(&followed.source);
                 tracing::info!(
                     source = %followed.source,
                     plugin = %label,
@@ -213,8 +227,19 @@ impl Follower {
                 );
             }
             Err(e) => {
-                tracing::error!(source = %followed.source, plugin = %label, "the active version cannot run this source here; staying on the one it runs: {e:#}");
+                let reason = format!("the active version cannot run this source here ({e:#})");
+                self.could_not_switch(&followed, version_id, version, &reason);
             }
+        }
+    }
+
+    /// Says why a source stays on its version: once per version at error level.
+    fn could_not_switch(&mut self, followed: &Followed, version_id: i64, version: &str, reason: &str) {
+        let first = self.failed.insert(followed.source.clone(), version_id) != Some(version_id);
+        if first {
+            tracing::error!(source = %followed.source, plugin = %followed.plugin, version, "{reason}; staying on the version it runs and retrying every {} s", RECHECK.as_secs());
+        } else {
+            tracing::debug!(source = %followed.source, plugin = %followed.plugin, version, "{reason}; still on the version it runs");
         }
     }
 }
