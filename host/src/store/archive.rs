@@ -4,6 +4,7 @@
 use std::io::{Read, Write};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
@@ -11,26 +12,40 @@ use sqlx::PgExecutor;
 
 use super::Store;
 use super::error::{Result, db};
+use crate::json;
+use crate::plugins::wit::{HttpRequest, Operation};
+
+/// One response to archive, with what a re-parse needs (host/src/replay/).
+#[derive(Debug, Clone, Copy)]
+pub struct Archived<'a> {
+    /// The source (`kra`, `kspo`).
+    pub source: &'a str,
+    /// The operation the request was planned for; `None` when it answers no operation.
+    pub operation: Option<&'a Operation>,
+    /// The request as the plugin planned it (its dataset is the row's dataset).
+    pub request: &'a HttpRequest,
+    /// The URL sent, with the credential redacted.
+    pub url: &'a str,
+    pub status: u16,
+    pub body: &'a [u8],
+    /// The host clock's capture time of the job that fetched it, the instant the store stamps
+    /// the job's odds and scratches with: a replay stamps them the same (host/src/replay/).
+    pub fetched_at: DateTime<Utc>,
+}
 
 impl Store {
     /// Archives one response and returns its id (for `ingestion_failures.raw_response_id`).
-    /// `url` must already have its credential redacted; `executor` is the job's transaction
-    /// (`&mut *tx`) or, to keep the body even if the job rolls back, the pool.
-    pub async fn archive<'e>(
-        &self,
-        executor: impl PgExecutor<'e>,
-        source: &str,
-        dataset: &str,
-        url: &str,
-        status: u16,
-        body: &[u8],
-    ) -> Result<i64> {
+    /// `executor` is the job's transaction (`&mut *tx`) or, to keep the body even if the job
+    /// rolls back, the pool.
+    pub async fn archive<'e>(&self, executor: impl PgExecutor<'e>, response: &Archived<'_>) -> Result<i64> {
+        let Archived { source, operation, request, url, status, body, fetched_at } = *response;
+        let dataset = &request.dataset;
         let body_gz = gzip(body);
         // The fetcher caps bodies at 32 MiB, far below i32::MAX.
         let body_bytes = i32::try_from(body.len()).unwrap_or(i32::MAX);
         sqlx::query_scalar(
-            "INSERT INTO raw_responses (source, dataset, url, status, body_gz, body_bytes)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO raw_responses (source, dataset, url, status, body_gz, body_bytes, fetched_at, operation, request)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
         .bind(source)
         .bind(dataset)
@@ -38,6 +53,9 @@ impl Store {
         .bind(i32::from(status))
         .bind(body_gz)
         .bind(body_bytes)
+        .bind(fetched_at)
+        .bind(operation.map(json::operation))
+        .bind(json::http_request(request))
         .fetch_one(executor)
         .await
         .map_err(db(format!("archiving a {source} {dataset} response")))

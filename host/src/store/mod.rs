@@ -15,7 +15,7 @@
 //! | `write.rs` | the upserts of races, entries, scratches, results and dividends |
 //! | `odds.rs` | the odds path: the unchanged-skip and its latest values per pool, bulk insert of poll rows |
 //! | `polls.rs` | reading poll rows: [`OddsPoll`], [`Selections`] (2-D arrays) |
-//! | `archive.rs` | raw responses: gzip, retention |
+//! | `archive.rs` | raw responses with their operation and request: gzip, retention |
 //! | `error.rs` | [`StoreError`] |
 
 mod archive;
@@ -33,7 +33,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::{PgPool, Postgres, Transaction};
 
-pub use archive::{gunzip, gzip};
+pub use archive::{Archived, gunzip, gzip};
 pub use error::{Result, StoreError};
 pub use polls::{OddsPoll, Selections};
 pub use validate::{MAX_TEXT_CHARS, validate};
