@@ -16,7 +16,7 @@ use crate::replay::{self, DiffReport, Range, ReplayReport};
 use crate::secret::Secret;
 use crate::store::{self, Store, StoreConfig};
 
-/// Which archived responses: a source and KST days of `fetched_at`.
+/// Which archived responses: a source and the KST days they were captured.
 #[derive(Debug, Args)]
 pub struct Window {
     /// The source whose archive to read: kra or kspo.

@@ -200,7 +200,7 @@ impl Hooks for JobHooks<'_> {
             url,
             status: response.status,
             body: &response.body,
-            fetched_at: self.captured_at,
+            captured_at: self.captured_at,
         };
         Ok(Some(inner.store.archive(&inner.pool, &archived).await?))
     }

@@ -1,5 +1,6 @@
 //! The archived responses of one source over a range of KST days, read in capture order
-//! (`fetched_at`, then id), a page at a time so a long range never sits in memory whole.
+//! (`captured_at`, then id; rows from before migrations/0011 have only `fetched_at`), a page at
+//! a time so a long range never sits in memory whole.
 
 use std::collections::VecDeque;
 
@@ -68,7 +69,8 @@ impl Range {
 #[derive(Debug, Clone)]
 pub(crate) struct Response {
     pub id: i64,
-    pub fetched_at: DateTime<Utc>,
+    /// The capture time of the job that fetched it (`raw_responses.captured_at`).
+    pub captured_at: DateTime<Utc>,
     pub url: String,
     pub operation: Operation,
     /// The operation as archived: the key runs are grouped by.
@@ -127,9 +129,10 @@ impl<'a> Archive<'a> {
 
     async fn fill(&mut self) -> Result<(), ReplayError> {
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT id, fetched_at, url, status, body_gz, operation, request FROM raw_responses
-             WHERE source = $1 AND fetched_at >= $2 AND fetched_at < $3 AND (fetched_at, id) > ($4, $5)
-             ORDER BY fetched_at, id
+            "SELECT id, at, url, status, body_gz, operation, request
+             FROM (SELECT *, COALESCE(captured_at, fetched_at) AS at FROM raw_responses WHERE source = $1) r
+             WHERE at >= $2 AND at < $3 AND (at, id) > ($4, $5)
+             ORDER BY at, id
              LIMIT $6",
         )
         .bind(&self.range.source)
@@ -145,8 +148,8 @@ impl<'a> Archive<'a> {
             source,
         })?;
         self.done = (rows.len() as i64) < PAGE;
-        for (id, fetched_at, url, status, body_gz, operation, request) in rows {
-            self.after = (fetched_at, id);
+        for (id, captured_at, url, status, body_gz, operation, request) in rows {
+            self.after = (captured_at, id);
             self.rows += 1;
             let (Some(operation_json), Some(request_json)) = (operation, request) else {
                 self.unrecorded += 1;
@@ -159,7 +162,7 @@ impl<'a> Archive<'a> {
             let status = u16::try_from(status).map_err(|_| unreadable(format!("status {status} out of range")))?;
             self.buffered.push_back(Response {
                 id,
-                fetched_at,
+                captured_at,
                 url,
                 operation,
                 operation_json,

@@ -2,7 +2,7 @@
 //! them.
 //!
 //! Responses are grouped into runs: the responses of one job run share its operation and its
-//! capture time (the archive's `fetched_at`, see `store/archive.rs`). A run is written as its
+//! capture time (the archive's `captured_at`, see `store/archive.rs`). A run is written as its
 //! job's output was — its records in one write, stamped with its capture time
 //! ([`Store::write_replayed`]) — unless the last response to one of its requests failed: the
 //! live job failed there and wrote nothing (a failure a retry within the run got past does not
@@ -114,7 +114,7 @@ pub async fn replay(
     // The responses of one capture time, each with its reading.
     let mut pending: Vec<(Response, Parsed)> = Vec::new();
     while let Some(r) = archive.next().await? {
-        if pending.first().is_some_and(|(p, _)| p.fetched_at != r.fetched_at) {
+        if pending.first().is_some_and(|(p, _)| p.captured_at != r.captured_at) {
             writer.capture(std::mem::take(&mut pending)).await?;
         }
         let parsed = Parsed::of(plugin.parse_watched(&r.operation, &r.request, r.response.clone()).await);
@@ -172,7 +172,7 @@ impl Writer<'_, '_> {
         }
         let records: Vec<Record> = run.iter().flat_map(|(_, p)| p.records().iter().cloned()).collect();
         let (first, _) = &run[0];
-        let captured_at: DateTime<Utc> = first.fetched_at;
+        let captured_at: DateTime<Utc> = first.captured_at;
         let output = JobOutput {
             plugin: self.plugin.label(),
             tracks: self.tracks,

@@ -28,9 +28,10 @@ pub struct Archived<'a> {
     pub url: &'a str,
     pub status: u16,
     pub body: &'a [u8],
-    /// The host clock's capture time of the job that fetched it, the instant the store stamps
-    /// the job's odds and scratches with: a replay stamps them the same (host/src/replay/).
-    pub fetched_at: DateTime<Utc>,
+    /// The capture time of the job that fetched it, on the host's clock: the instant the store
+    /// stamps the job's odds and scratches with, which a replay stamps them with again
+    /// (host/src/replay/). `fetched_at` is the database's time of receipt.
+    pub captured_at: DateTime<Utc>,
 }
 
 impl Store {
@@ -38,13 +39,13 @@ impl Store {
     /// `executor` is the job's transaction (`&mut *tx`) or, to keep the body even if the job
     /// rolls back, the pool.
     pub async fn archive<'e>(&self, executor: impl PgExecutor<'e>, response: &Archived<'_>) -> Result<i64> {
-        let Archived { source, operation, request, url, status, body, fetched_at } = *response;
+        let Archived { source, operation, request, url, status, body, captured_at } = *response;
         let dataset = &request.dataset;
         let body_gz = gzip(body);
         // The fetcher caps bodies at 32 MiB, far below i32::MAX.
         let body_bytes = i32::try_from(body.len()).unwrap_or(i32::MAX);
         sqlx::query_scalar(
-            "INSERT INTO raw_responses (source, dataset, url, status, body_gz, body_bytes, fetched_at, operation, request)
+            "INSERT INTO raw_responses (source, dataset, url, status, body_gz, body_bytes, captured_at, operation, request)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
         .bind(source)
@@ -53,7 +54,7 @@ impl Store {
         .bind(i32::from(status))
         .bind(body_gz)
         .bind(body_bytes)
-        .bind(fetched_at)
+        .bind(captured_at)
         .bind(operation.map(json::operation))
         .bind(json::http_request(request))
         .fetch_one(executor)

@@ -25,7 +25,7 @@ use crate::plugins::wit::{OddsSnapshot, Quote, RaceKey, Record};
 
 impl Store {
     /// [`Store::write`] for a replayed run captured at `output.captured_at` (the archive's
-    /// `fetched_at`); `output.final_odds` is ignored, the race's post time decides.
+    /// `captured_at`); `output.final_odds` is ignored, the race's post time decides.
     pub async fn write_replayed(
         &self,
         tx: &mut Transaction<'_, Postgres>,

@@ -73,20 +73,20 @@ async fn fresh_database(from: &PgPool, date: NaiveDate) -> (PgPool, String) {
     let pool = store::connect(&store::with_database(&base, &name)).await.expect("connect");
     store::migrate(&pool).await.expect("migrate");
     Store::new(pool.clone(), StoreConfig::default()).ensure_partitions(date, 2).await.expect("partitions");
-    type Raw =
-        (i64, chrono::DateTime<chrono::Utc>, String, String, String, i32, Vec<u8>, i32, Option<Value>, Option<Value>);
+    type Raw = (i64, Instant, String, String, String, i32, Vec<u8>, i32, Option<Value>, Option<Value>, Option<Instant>);
+    type Instant = chrono::DateTime<chrono::Utc>;
     let rows: Vec<Raw> = sqlx::query_as(
-        "SELECT id, fetched_at, source, dataset, url, status, body_gz, body_bytes, operation, request
+        "SELECT id, fetched_at, source, dataset, url, status, body_gz, body_bytes, operation, request, captured_at
          FROM raw_responses ORDER BY id",
     )
     .fetch_all(from)
     .await
     .expect("archive");
-    for (id, fetched_at, source, dataset, url, status, body_gz, body_bytes, operation, request) in rows {
+    for (id, fetched_at, source, dataset, url, status, body_gz, body_bytes, operation, request, captured_at) in rows {
         sqlx::query(
             "INSERT INTO raw_responses
-                 (id, fetched_at, source, dataset, url, status, body_gz, body_bytes, operation, request)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 (id, fetched_at, source, dataset, url, status, body_gz, body_bytes, operation, request, captured_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(id)
         .bind(fetched_at)
@@ -98,6 +98,7 @@ async fn fresh_database(from: &PgPool, date: NaiveDate) -> (PgPool, String) {
         .bind(body_bytes)
         .bind(operation)
         .bind(request)
+        .bind(captured_at)
         .execute(&pool)
         .await
         .expect("copy");
@@ -151,7 +152,7 @@ async fn a_days_archive_diffs_and_replays_to_what_the_live_run_stored(pool: PgPo
     // 1. Every response has what a re-parse needs, and never the key the host sent.
     let (rows, unrecorded, keyed, with_key): (i64, i64, i64, i64) = sqlx::query_as(
         "SELECT count(*),
-                count(*) FILTER (WHERE operation IS NULL OR request IS NULL),
+                count(*) FILTER (WHERE operation IS NULL OR request IS NULL OR captured_at IS NULL),
                 count(*) FILTER (WHERE request->>'path' LIKE '/%' AND jsonb_array_length(request->'query') > 0),
                 count(*) FILTER (WHERE operation::text LIKE '%test-key%' OR request::text LIKE '%test-key%')
          FROM raw_responses",
@@ -168,7 +169,7 @@ async fn a_days_archive_diffs_and_replays_to_what_the_live_run_stored(pool: PgPo
     let kra = load(&runtime, "racelab-plugin-kra");
     let range = Range::new("kra", date, date).expect("range");
     let kra_rows: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM raw_responses WHERE source = 'kra' AND fetched_at >= $1 AND fetched_at < $2",
+        "SELECT count(*) FROM raw_responses WHERE source = 'kra' AND captured_at >= $1 AND captured_at < $2",
     )
     .bind(range.start())
     .bind(range.end())

@@ -597,7 +597,7 @@ async fn archive_round_trips_and_prune_keeps_what_failures_need(pool: PgPool) {
         query: vec![("rc_date".into(), "20261128".into())],
     };
     let op = Operation::Entries(RaceRef { key: key(3), meeting: None });
-    let fetched_at = at(9, 30);
+    let captured_at = at(9, 30);
     let first = store::Archived {
         source: "kra",
         operation: Some(&op),
@@ -605,14 +605,14 @@ async fn archive_round_trips_and_prune_keeps_what_failures_need(pool: PgPool) {
         url,
         status: 200,
         body: body.as_bytes(),
-        fetched_at,
+        captured_at,
     };
     let mut tx = pool.begin().await.expect("begin");
     let id = store.archive(&mut *tx, &first).await.expect("archive");
     tx.commit().await.expect("commit");
 
     let row = sqlx::query(
-        "SELECT url, status, body_gz, body_bytes, dataset, fetched_at, operation, request FROM raw_responses
+        "SELECT url, status, body_gz, body_bytes, dataset, captured_at, operation, request FROM raw_responses
          WHERE id = $1",
     )
     .bind(id)
@@ -626,7 +626,7 @@ async fn archive_round_trips_and_prune_keeps_what_failures_need(pool: PgPool) {
     assert_eq!((row.get::<String, _>("url"), row.get::<i32, _>("status")), (url.to_string(), 200));
     assert_eq!(row.get::<String, _>("dataset"), "API26_2");
     // What a re-parse needs reads back as it was.
-    assert_eq!(row.get::<DateTime<Utc>, _>("fetched_at"), fetched_at);
+    assert_eq!(row.get::<DateTime<Utc>, _>("captured_at"), captured_at);
     let archived_op: serde_json::Value = row.get("operation");
     assert_eq!(racelab::json::operation_from(&archived_op), Ok(op.clone()));
     let archived_request: serde_json::Value = row.get("request");
@@ -635,7 +635,7 @@ async fn archive_round_trips_and_prune_keeps_what_failures_need(pool: PgPool) {
     // Three more, then age all but the newest past the retention.
     let mut ids = vec![id];
     for _ in 0..3 {
-        let recent = store::Archived { body: b"{}", fetched_at: Utc::now(), ..first };
+        let recent = store::Archived { body: b"{}", ..first };
         ids.push(store.archive(&pool, &recent).await.expect("archive"));
     }
     sqlx::query("UPDATE raw_responses SET fetched_at = now() - interval '40 days' WHERE id <> $1")
