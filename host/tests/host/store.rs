@@ -632,6 +632,20 @@ async fn archive_round_trips_and_prune_keeps_what_failures_need(pool: PgPool) {
     let archived_request: serde_json::Value = row.get("request");
     assert_eq!(racelab::json::http_request_from(&archived_request), Ok(request.clone()));
 
+    // A query value with U+0000, which jsonb cannot hold: the body is kept all the same, without
+    // what a re-parse needs (a replay counts it as unrecorded).
+    let nul = HttpRequest { query: vec![("rc_date".into(), "2026\u{0}1128".into())], ..request.clone() };
+    let odd = store.archive(&pool, &store::Archived { request: &nul, ..first }).await.expect("archive a NUL");
+    let kept: (Option<serde_json::Value>, Option<serde_json::Value>, Vec<u8>) =
+        sqlx::query_as("SELECT operation, request, body_gz FROM raw_responses WHERE id = $1")
+            .bind(odd)
+            .fetch_one(&pool)
+            .await
+            .expect("row");
+    assert_eq!((kept.0, kept.1), (None, None));
+    assert_eq!(store::gunzip(&kept.2).expect("gunzip"), body.as_bytes());
+    sqlx::query("DELETE FROM raw_responses WHERE id = $1").bind(odd).execute(&pool).await.expect("delete");
+
     // Three more, then age all but the newest past the retention.
     let mut ids = vec![id];
     for _ in 0..3 {
