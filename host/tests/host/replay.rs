@@ -210,6 +210,48 @@ async fn a_days_archive_diffs_and_replays_to_what_the_live_run_stored(pool: PgPo
     assert!(better.new_failures().is_empty());
     assert_eq!(better.table("odds").expect("odds").added, worse.table("odds").expect("odds").removed);
 
+    // The KRA variant (tests/components/kra-variant): race names changed, scratches dropped, an
+    // XLA dividend beside each TRI one, race 1's results unread; entries and odds as KRA.
+    let variant = runtime.load_file(&common::kra_variant()).expect("the variant loads");
+    let changed = replay::diff(&day.pool, &kra, &variant, &range, 2).await.expect("diff");
+    let counts = |t: &str| {
+        let t = changed.table(t).expect("table");
+        (t.old_records, t.new_records, t.added, t.removed, t.changed)
+    };
+    for table in ["entries", "odds"] {
+        let (old, new, added, removed, changed) = counts(table);
+        assert_eq!((new, added, removed, changed), (old, 0, 0, 0), "{table}");
+    }
+    let races = changed.table("races").expect("races");
+    assert!(races.changed > 0 && (races.added, races.removed) == (0, 0), "{races:?}");
+    assert!(races.examples.changed[0].new["name"].as_str().is_some_and(|n| n.ends_with(" (variant)")));
+    let scratches = changed.table("scratches").expect("scratches");
+    assert!(scratches.removed > 0 && scratches.new_records == 0 && scratches.changed == 0, "{scratches:?}");
+    let dividends = changed.table("dividends").expect("dividends");
+    assert!(dividends.added > 0 && dividends.changed == 0, "{dividends:?}");
+    assert!(dividends.examples.added.iter().all(|d| d["pool"] == "XLA"), "{dividends:?}");
+    // Race 1's results: the variant fails on every archived answer, and those the KRA component
+    // read are new failures (the simulator answered some requests "quota exhausted", which
+    // both fail on, the variant as malformed for race 1's results).
+    let race_1_results: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM raw_responses
+         WHERE source = 'kra' AND operation->>'kind' = 'results' AND (operation->'race'->>'number')::int = 1",
+    )
+    .fetch_one(&day.pool)
+    .await
+    .expect("race 1 results");
+    assert!(race_1_results > 0);
+    assert_eq!(changed.new.failed.get("malformed").copied(), Some(race_1_results as u64), "{:?}", changed.new);
+    let failed = |side: &replay::Side, kind: &str| side.failed.get(kind).copied().unwrap_or(0);
+    let old_failed: u64 = changed.old.failed.values().sum();
+    assert_eq!(old_failed, failed(&changed.old, "quota_exhausted"), "{:?}", changed.old);
+    // Race 1's results the KRA component failed on are not new failures.
+    let old_failed_race_1 = old_failed - failed(&changed.new, "quota_exhausted");
+    assert_eq!(changed.new_failures().len() as u64, race_1_results as u64 - old_failed_race_1);
+    assert!(changed.new_failures().iter().all(|f| f.operation["race"]["number"] == 1 && f.kind == "malformed"));
+    let (_, _, _, results_removed, _) = counts("results");
+    assert!(results_removed > 0);
+
     // 4. Replayed over the live-ingested day: nothing changes, dry or not.
     let store = Store::new(day.pool.clone(), StoreConfig::default());
     for dry_run in [true, false] {
