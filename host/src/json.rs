@@ -1,12 +1,15 @@
 //! JSON renderings of plugin values for the CLI and the HTTP API: each record is an object
 //! with a `"type"` field and the WIT record's fields in snake_case; dates are `YYYY-MM-DD`,
 //! times `HH:MM`, pools their codes.
+//!
+//! Operations and planned requests also read back ([`operation_from`], [`http_request_from`]):
+//! the raw archive keeps them in this form (migrations/0011) so a response can be parsed again.
 
 use serde_json::{Value, json};
 
 use crate::plugins::wit::{
-    ClockTime, Date, FinishStatus, HttpRequest, OperationKind, PluginManifest, Pool, Quote, RaceKey, Record,
-    SourceError,
+    ClockTime, Date, DayRef, FinishStatus, HttpRequest, OddsQuery, Operation, OperationKind, PluginManifest, Pool,
+    Quote, RaceKey, RaceRef, Record, SourceError,
 };
 use crate::plugins::{error_kind, error_message};
 
@@ -115,6 +118,105 @@ pub fn request(r: &HttpRequest, url: &str) -> Value {
     json!({"dataset": r.dataset, "url": url})
 }
 
+/// An operation, as the archive keeps it: `{"kind":"schedule","track","date"}`, or for the
+/// others `{"kind","race":{"track","date","number"},"meeting"}`, odds with `"pools"` (codes,
+/// in the order asked).
+pub fn operation(op: &Operation) -> Value {
+    let race = |r: &RaceRef| (race_key(&r.key), r.meeting.clone());
+    match op {
+        Operation::Schedule(day) => json!({"kind": "schedule", "track": day.track, "date": date(&day.date)}),
+        Operation::Entries(r) => {
+            let (key, meeting) = race(r);
+            json!({"kind": "entries", "race": key, "meeting": meeting})
+        }
+        Operation::Results(r) => {
+            let (key, meeting) = race(r);
+            json!({"kind": "results", "race": key, "meeting": meeting})
+        }
+        Operation::Odds(q) => {
+            let (key, meeting) = race(&q.race);
+            let pools: Vec<&str> = q.pools.iter().map(|p| pool(*p)).collect();
+            json!({"kind": "odds", "race": key, "meeting": meeting, "pools": pools})
+        }
+    }
+}
+
+/// Reads back what [`operation`] wrote; the error says which field is wrong.
+pub fn operation_from(value: &Value) -> Result<Operation, String> {
+    let kind = text_field(value, "kind")?;
+    if kind == "schedule" {
+        let track = text_field(value, "track")?.to_string();
+        return Ok(Operation::Schedule(DayRef { track, date: date_from(text_field(value, "date")?)? }));
+    }
+    let key = value.get("race").ok_or("no \"race\"")?;
+    let number = key.get("number").and_then(Value::as_u64).ok_or("no race \"number\"")?;
+    let race = RaceRef {
+        key: RaceKey {
+            track: text_field(key, "track")?.to_string(),
+            date: date_from(text_field(key, "date")?)?,
+            number: u8::try_from(number).map_err(|_| format!("race number {number} out of range"))?,
+        },
+        meeting: match value.get("meeting") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(m)) => Some(m.clone()),
+            Some(other) => return Err(format!("\"meeting\" is {other}, not text")),
+        },
+    };
+    match kind {
+        "entries" => Ok(Operation::Entries(race)),
+        "results" => Ok(Operation::Results(race)),
+        "odds" => {
+            let codes = value.get("pools").and_then(Value::as_array).ok_or("no \"pools\" list")?;
+            let pools = codes
+                .iter()
+                .map(|c| c.as_str().and_then(pool_from_code).ok_or_else(|| format!("unknown pool {c}")))
+                .collect::<Result<_, _>>()?;
+            Ok(Operation::Odds(OddsQuery { race, pools }))
+        }
+        other => Err(format!("unknown operation kind {other:?}")),
+    }
+}
+
+/// A request as the plugin planned it, as the archive keeps it: `{"dataset","path","query":
+/// [[name, value], …]}`, values not yet encoded. The host adds the credential only when it
+/// sends, so it is never here.
+pub fn http_request(r: &HttpRequest) -> Value {
+    json!({"dataset": r.dataset, "path": r.path, "query": r.query})
+}
+
+/// Reads back what [`http_request`] wrote; the error says which field is wrong.
+pub fn http_request_from(value: &Value) -> Result<HttpRequest, String> {
+    let pairs = value.get("query").and_then(Value::as_array).ok_or("no \"query\" list")?;
+    let query = pairs
+        .iter()
+        .map(|pair| match pair.as_array().map(Vec::as_slice) {
+            Some([Value::String(k), Value::String(v)]) => Ok((k.clone(), v.clone())),
+            _ => Err(format!("query pair {pair} is not [name, value]")),
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(HttpRequest {
+        dataset: text_field(value, "dataset")?.to_string(),
+        path: text_field(value, "path")?.to_string(),
+        query,
+    })
+}
+
+fn text_field<'v>(value: &'v Value, name: &str) -> Result<&'v str, String> {
+    value.get(name).and_then(Value::as_str).ok_or_else(|| format!("no text field \"{name}\""))
+}
+
+/// A `YYYY-MM-DD` date that exists.
+fn date_from(text: &str) -> Result<Date, String> {
+    let bad = || format!("{text:?} is not a YYYY-MM-DD date");
+    let d = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| bad())?;
+    use chrono::Datelike;
+    Ok(Date {
+        year: u16::try_from(d.year()).map_err(|_| bad())?,
+        month: u8::try_from(d.month()).map_err(|_| bad())?,
+        day: u8::try_from(d.day()).map_err(|_| bad())?,
+    })
+}
+
 /// A source error as `{"error":{"kind","message"}}`.
 pub fn source_error(e: &SourceError) -> Value {
     json!({"error": {"kind": error_kind(e), "message": error_message(e)}})
@@ -134,7 +236,62 @@ pub fn manifest(m: &PluginManifest, api_version: &str) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::{POOL_CODES, POOLS, pool, pool_from_code};
+    use super::*;
+
+    fn race(number: u8, meeting: Option<&str>) -> RaceRef {
+        RaceRef {
+            key: RaceKey { track: "misari".into(), date: Date { year: 2026, month: 12, day: 2 }, number },
+            meeting: meeting.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn operations_and_requests_read_back_as_written() {
+        let ops = [
+            Operation::Schedule(DayRef { track: "seoul".into(), date: Date { year: 2026, month: 1, day: 3 } }),
+            Operation::Entries(race(1, None)),
+            Operation::Results(race(12, Some("2026/48/2"))),
+            Operation::Odds(OddsQuery { race: race(3, None), pools: vec![Pool::Tri, Pool::Win] }),
+            Operation::Odds(OddsQuery { race: race(4, Some("m")), pools: vec![] }),
+        ];
+        for op in ops {
+            let value = operation(&op);
+            assert_eq!(operation_from(&value), Ok(op.clone()), "{value}");
+        }
+        let request = HttpRequest {
+            dataset: "API26_2".into(),
+            path: "/B551015/API26_2/entrySheet_2".into(),
+            query: vec![("meet".into(), "1".into()), ("rc_date".into(), "20260103".into()), ("x".into(), "".into())],
+        };
+        assert_eq!(http_request_from(&http_request(&request)), Ok(request));
+    }
+
+    #[test]
+    fn a_damaged_operation_or_request_says_what_is_wrong() {
+        let bad = |v: Value| operation_from(&v).expect_err("refused");
+        assert!(bad(json!({"kind": "draw"})).contains("race"), "no race");
+        assert!(
+            bad(json!({"kind": "entries", "race": {"track": "seoul", "date": "2026-02-30", "number": 1}}))
+                .contains("2026-02-30")
+        );
+        assert!(
+            bad(json!({"kind": "entries", "race": {"track": "seoul", "date": "2026-02-03", "number": 300}}))
+                .contains("300")
+        );
+        assert!(
+            bad(json!({"kind": "odds", "race": {"track": "seoul", "date": "2026-02-03", "number": 1}, "pools": ["PICK6"]}))
+                .contains("PICK6")
+        );
+        assert!(
+            bad(json!({"kind": "futures", "race": {"track": "seoul", "date": "2026-02-03", "number": 1}}))
+                .contains("futures")
+        );
+        assert!(
+            http_request_from(&json!({"dataset": "d", "path": "/", "query": [["a"]]}))
+                .expect_err("pair")
+                .contains("[\"a\"]")
+        );
+    }
 
     #[test]
     fn pool_codes_follow_the_pools_and_read_back() {

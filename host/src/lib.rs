@@ -7,6 +7,7 @@
 //! | [`config`] | the daemon's settings: environment over an optional TOML file, validated at start |
 //! | [`fetch`] | sending a plugin's requests: base URL, credential, encoding once, timeouts, secret redaction |
 //! | [`runner`] | one operation end to end: plan → fetch → parse, following pages, bounded retries |
+//! | [`replay`] | the raw archive parsed again: two plugin versions compared, or one's records written again |
 //! | [`json`] | the JSON rendering of records, requests, errors and manifests |
 //! | [`secret`] | the one type for keys, tokens and URLs that must never be logged |
 //! | [`tracks`] | the five tracks and their codes |
@@ -30,6 +31,7 @@ pub mod follow;
 pub mod jobs;
 pub mod json;
 pub mod plugins;
+pub mod replay;
 pub mod runner;
 pub mod secret;
 pub mod store;

@@ -5,6 +5,7 @@ mod demo;
 mod migrate;
 mod plugin;
 mod registry;
+mod replay;
 mod retry;
 mod serve;
 mod sim;
@@ -45,6 +46,8 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Queue the job behind an ingestion failure again.
     Retry(retry::RetryArgs),
+    /// Parse archived responses again with a plugin and write the records (idempotent).
+    Replay(replay::ReplayArgs),
 }
 
 /// Runs a parsed command line.
@@ -59,6 +62,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => block_on(serve::run(args)),
         Command::Demo(args) => block_on(demo::run(args)),
         Command::Retry(args) => block_on(retry::run(args)),
+        Command::Replay(args) => replay::replay(args),
     };
     match result {
         Ok(code) => code,

@@ -32,6 +32,8 @@ pub enum PluginCommand {
     Parse(ParseArgs),
     /// Plan, fetch and parse an operation against a live server (e.g. `racelab sim`).
     Run(RunArgs),
+    /// Compare what two versions read from the archived responses of a source.
+    Diff(super::replay::DiffArgs),
     /// Compile a component ahead of time for this host (a `.cwasm` that loads without compiling).
     Compile {
         wasm: PathBuf,
@@ -152,6 +154,7 @@ pub fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
             let plugin = load(&runtime, &args.wasm, &args.trust)?;
             super::block_on(run_live(plugin, args))
         }
+        PluginCommand::Diff(args) => super::replay::diff(&runtime, args),
         PluginCommand::Compile { wasm, output } => {
             let bytes = std::fs::read(&wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
             runtime.load(&bytes, &wasm.display().to_string())?;

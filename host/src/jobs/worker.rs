@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use apalis_core::worker::context::WorkerContext;
-use chrono::Datelike;
+use chrono::{DateTime, Datelike, Utc};
 use sqlx::PgPool;
 use tokio::task::JoinSet;
 
@@ -37,7 +37,7 @@ use crate::fetch::{Endpoint, Fetcher};
 use crate::plugins::wit::{Date, DayRef, HttpRequest, HttpResponse, OddsQuery, Operation, RaceKey, RaceRef};
 use crate::plugins::{Plugin, text};
 use crate::runner::{self, Hooks, Policy, RunError, Stopped, Trace};
-use crate::store::{JobOutput, Store, StoreError};
+use crate::store::{Archived, JobOutput, Store, StoreError};
 
 /// One source as the worker runs it.
 #[derive(Debug, Clone)]
@@ -171,6 +171,9 @@ struct JobHooks<'a> {
     lane: Lane,
     /// Datasets whose pause this job has read, and not heard "wait" from since.
     pause_read: BTreeSet<String>,
+    /// What the archive keeps beside each response for a replay.
+    operation: &'a Operation,
+    captured_at: DateTime<Utc>,
 }
 
 impl Hooks for JobHooks<'_> {
@@ -191,11 +194,16 @@ impl Hooks for JobHooks<'_> {
         response: &HttpResponse,
     ) -> Result<Option<i64>, HookStop> {
         let inner = self.inner;
-        let id = inner
-            .store
-            .archive(&inner.pool, self.source, &request.dataset, url, response.status, &response.body)
-            .await?;
-        Ok(Some(id))
+        let archived = Archived {
+            source: self.source,
+            operation: Some(self.operation),
+            request,
+            url,
+            status: response.status,
+            body: &response.body,
+            captured_at: self.captured_at,
+        };
+        Ok(Some(inner.store.archive(&inner.pool, &archived).await?))
     }
 
     async fn rate_limited(&mut self, request: &HttpRequest, wait: Duration) {
@@ -465,8 +473,15 @@ impl Worker {
             return self.book(task, &job, ended, &message, &Trace::default()).await;
         };
         let operation = operation(&job);
-        let mut hooks = JobHooks { inner, source: &job.source, lane: job.lane, pause_read: BTreeSet::new() };
         let captured_at = clock.now().to_utc();
+        let mut hooks = JobHooks {
+            inner,
+            source: &job.source,
+            lane: job.lane,
+            pause_read: BTreeSet::new(),
+            operation: &operation,
+            captured_at,
+        };
         let run = runner::Job {
             plugin: &source.plugin,
             endpoint: &source.endpoint,

@@ -15,13 +15,15 @@
 //! | `write.rs` | the upserts of races, entries, scratches, results and dividends |
 //! | `odds.rs` | the odds path: the unchanged-skip and its latest values per pool, bulk insert of poll rows |
 //! | `polls.rs` | reading poll rows: [`OddsPoll`], [`Selections`] (2-D arrays) |
-//! | `archive.rs` | raw responses: gzip, retention |
+//! | `archive.rs` | raw responses with their operation and request: gzip, retention |
+//! | `replay.rs` | writing a replayed run as the live run wrote it at its capture |
 //! | `error.rs` | [`StoreError`] |
 
 mod archive;
 mod error;
 mod odds;
 mod polls;
+mod replay;
 mod rows;
 mod validate;
 mod write;
@@ -33,9 +35,10 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::{PgPool, Postgres, Transaction};
 
-pub use archive::{gunzip, gzip};
+pub use archive::{Archived, gunzip, gzip};
 pub use error::{Result, StoreError};
 pub use polls::{OddsPoll, Selections};
+pub(crate) use rows::runner_key;
 pub use validate::{MAX_TEXT_CHARS, validate};
 
 use crate::plugins::wit::{Operation, Record};

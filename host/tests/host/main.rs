@@ -19,6 +19,7 @@ mod plugin_runtime;
 mod quota_day;
 mod race_day;
 mod replan;
+mod replay;
 mod sandbox;
 mod serve_hostile;
 mod serve_kill;

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use racelab::plugins::wit::{
-    ClockTime, Date, DayRef, Dividend, Entry, FinishStatus, OddsQuery, OddsSnapshot, Operation, OperationKind, Pool,
-    Quote, Race, RaceKey, RaceRef, Record, ResultRow, Scratch,
+    ClockTime, Date, DayRef, Dividend, Entry, FinishStatus, HttpRequest, OddsQuery, OddsSnapshot, Operation,
+    OperationKind, Pool, Quote, Race, RaceKey, RaceRef, Record, ResultRow, Scratch,
 };
 use racelab::store::{self, JobOutput, OddsPoll, Store, StoreConfig, StoreError, WriteStats};
 use sqlx::{PgPool, Row};
@@ -591,25 +591,66 @@ async fn archive_round_trips_and_prune_keeps_what_failures_need(pool: PgPool) {
     let store = Store::new(pool.clone(), StoreConfig::default());
     let body = "<response><items>".to_string() + &"<item>서울</item>".repeat(500) + "</items></response>";
     let url = "http://127.0.0.1:8080/B551015/API26_2/entrySheet_2?serviceKey=***&rc_date=20261128";
+    let request = HttpRequest {
+        dataset: "API26_2".into(),
+        path: "/B551015/API26_2/entrySheet_2".into(),
+        query: vec![("rc_date".into(), "20261128".into())],
+    };
+    let op = Operation::Entries(RaceRef { key: key(3), meeting: None });
+    let captured_at = at(9, 30);
+    let first = store::Archived {
+        source: "kra",
+        operation: Some(&op),
+        request: &request,
+        url,
+        status: 200,
+        body: body.as_bytes(),
+        captured_at,
+    };
     let mut tx = pool.begin().await.expect("begin");
-    let id = store.archive(&mut *tx, "kra", "API26_2", url, 200, body.as_bytes()).await.expect("archive");
+    let id = store.archive(&mut *tx, &first).await.expect("archive");
     tx.commit().await.expect("commit");
 
-    let row = sqlx::query("SELECT url, status, body_gz, body_bytes FROM raw_responses WHERE id = $1")
-        .bind(id)
-        .fetch_one(&pool)
-        .await
-        .expect("row");
+    let row = sqlx::query(
+        "SELECT url, status, body_gz, body_bytes, dataset, captured_at, operation, request FROM raw_responses
+         WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(&pool)
+    .await
+    .expect("row");
     let body_gz: Vec<u8> = row.get("body_gz");
     assert!(body_gz.len() * 10 < body.len(), "compressed: {} of {} bytes", body_gz.len(), body.len());
     assert_eq!(store::gunzip(&body_gz).expect("gunzip"), body.as_bytes());
     assert_eq!(row.get::<i32, _>("body_bytes") as usize, body.len());
     assert_eq!((row.get::<String, _>("url"), row.get::<i32, _>("status")), (url.to_string(), 200));
+    assert_eq!(row.get::<String, _>("dataset"), "API26_2");
+    // What a re-parse needs reads back as it was.
+    assert_eq!(row.get::<DateTime<Utc>, _>("captured_at"), captured_at);
+    let archived_op: serde_json::Value = row.get("operation");
+    assert_eq!(racelab::json::operation_from(&archived_op), Ok(op.clone()));
+    let archived_request: serde_json::Value = row.get("request");
+    assert_eq!(racelab::json::http_request_from(&archived_request), Ok(request.clone()));
+
+    // A query value with U+0000, which jsonb cannot hold: the body is kept all the same, without
+    // what a re-parse needs (a replay counts it as unrecorded).
+    let nul = HttpRequest { query: vec![("rc_date".into(), "2026\u{0}1128".into())], ..request.clone() };
+    let odd = store.archive(&pool, &store::Archived { request: &nul, ..first }).await.expect("archive a NUL");
+    let kept: (Option<serde_json::Value>, Option<serde_json::Value>, Vec<u8>) =
+        sqlx::query_as("SELECT operation, request, body_gz FROM raw_responses WHERE id = $1")
+            .bind(odd)
+            .fetch_one(&pool)
+            .await
+            .expect("row");
+    assert_eq!((kept.0, kept.1), (None, None));
+    assert_eq!(store::gunzip(&kept.2).expect("gunzip"), body.as_bytes());
+    sqlx::query("DELETE FROM raw_responses WHERE id = $1").bind(odd).execute(&pool).await.expect("delete");
 
     // Three more, then age all but the newest past the retention.
     let mut ids = vec![id];
     for _ in 0..3 {
-        ids.push(store.archive(&pool, "kra", "API26_2", url, 200, b"{}").await.expect("archive"));
+        let recent = store::Archived { body: b"{}", ..first };
+        ids.push(store.archive(&pool, &recent).await.expect("archive"));
     }
     sqlx::query("UPDATE raw_responses SET fetched_at = now() - interval '40 days' WHERE id <> $1")
         .bind(ids[3])

@@ -46,9 +46,7 @@ mod selection;
 mod tracks;
 mod values;
 
-use racelab_plugin_sdk::{
-    HttpRequest, HttpResponse, Operation, Page, PluginManifest, Source, SourceError, envelope, export_source,
-};
+use racelab_plugin_sdk::{HttpRequest, HttpResponse, Operation, Page, PluginManifest, Source, SourceError, envelope};
 
 use crate::endpoints::{CANCELLATIONS, DIVIDENDS, ENTRY_SHEET, ODDS, RACE_PLAN, RESULTS};
 use crate::scope::Scope;
@@ -80,7 +78,8 @@ impl Source for Kra {
     }
 }
 
-export_source!(Kra);
+#[cfg(feature = "component")]
+racelab_plugin_sdk::export_source!(Kra);
 
 /// The service that answers `request`, read for `op`.
 fn parse(op: &Operation, request: &HttpRequest, response: &HttpResponse) -> Result<Page, SourceError> {

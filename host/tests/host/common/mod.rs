@@ -90,6 +90,32 @@ pub fn kra_variant(version: &str) -> PathBuf {
     out
 }
 
+/// The altered KRA component (tests/components/kra-variant: its parse differs on purpose),
+/// built once per process. On its own and into a target dir of its own: it reuses the KRA crate without the KRA export, which a build
+/// together with the KRA component would turn on (cargo unifies features), and the KRA
+/// component built here would lack its export.
+pub fn kra_altered() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let target = workspace().join("target").join("components-variant");
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+            let status = Command::new(cargo)
+                .current_dir(workspace())
+                .args(["build", "--release", "--target", "wasm32-wasip2", "-p", "racelab-test-kra-variant"])
+                .env("CARGO_TARGET_DIR", &target)
+                .env_remove("RUSTFLAGS")
+                .env_remove("CARGO_ENCODED_RUSTFLAGS")
+                .env_remove("RUSTC_WRAPPER")
+                .env_remove("RUSTC_WORKSPACE_WRAPPER")
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "building the KRA variant failed");
+            target.join("wasm32-wasip2").join("release").join("racelab_test_kra_variant.wasm")
+        })
+        .clone()
+}
+
 /// A component's bytes with every `racelab:source/…@0.1.0` name rewritten to `@0.9.0`: what
 /// a plugin built against a future, incompatible SDK looks like to this host.
 pub fn with_api_version_0_9(wasm: &[u8]) -> Vec<u8> {
