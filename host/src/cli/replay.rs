@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 use clap::Args;
 use serde::Serialize;
 
+use crate::plugins::registry::{self, Registry};
 use crate::plugins::{CompileCache, Limits, Plugin, Runtime};
 use crate::replay::{self, DiffReport, Range, ReplayReport};
 use crate::secret::Secret;
@@ -63,17 +64,23 @@ pub struct ReplayArgs {
     keep_unchanged_odds: bool,
 }
 
-/// The one place a plugin named on the command line is found. Today `spec` is a path to a
-/// `.wasm` component.
-// The plugin registry's `NAME@VERSION` is to be resolved here too, so every command that
-// takes a plugin accepts both.
-pub(crate) fn resolve_plugin(runtime: &Runtime, spec: &str) -> anyhow::Result<Plugin> {
+/// The plugin `spec` names: the path of a `.wasm` component, or a version in the plugin
+/// registry as `NAME@VERSION` (`racelab plugin list`).
+pub(crate) async fn resolve_plugin(runtime: &Runtime, pool: &sqlx::PgPool, spec: &str) -> anyhow::Result<Plugin> {
     let path = Path::new(spec);
-    if !path.is_file() {
-        bail!("{spec:?} is not a file; give the path of a plugin component (.wasm)");
+    if path.is_file() {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {spec}"))?;
+        return Ok(runtime.load(&bytes, spec)?);
     }
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {spec}"))?;
-    Ok(runtime.load(&bytes, spec)?)
+    if let Ok((name, version)) = registry::parse_spec(spec) {
+        let registry = Registry::new(pool.clone());
+        let id = registry.version_id(&name, &version).await?;
+        let (_, _, bytes) = registry.component(id).await?;
+        return Ok(runtime.load(&bytes, spec)?);
+    }
+    bail!(
+        "{spec:?} is neither a file nor NAME@VERSION; give the path of a plugin component (.wasm) or a registry version"
+    )
 }
 
 impl Window {
@@ -96,10 +103,10 @@ impl Window {
 /// `racelab plugin diff`.
 pub fn diff(runtime: &Runtime, args: DiffArgs) -> anyhow::Result<ExitCode> {
     let range = args.window.range()?;
-    let old = resolve_plugin(runtime, &args.old).context("OLD")?;
-    let new = resolve_plugin(runtime, &args.new).context("NEW")?;
     let report = super::block_on(async {
         let pool = args.window.connect().await?;
+        let old = resolve_plugin(runtime, &pool, &args.old).await.context("OLD")?;
+        let new = resolve_plugin(runtime, &pool, &args.new).await.context("NEW")?;
         Ok(replay::diff(&pool, &old, &new, &range, args.examples).await?)
     })?;
     if args.window.json {
@@ -114,11 +121,11 @@ pub fn diff(runtime: &Runtime, args: DiffArgs) -> anyhow::Result<ExitCode> {
 pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let range = args.window.range()?;
     let runtime = Runtime::new(Limits::default())?.with_cache_dir(&CompileCache::default_dir());
-    let plugin = resolve_plugin(&runtime, &args.plugin).context("PLUGIN")?;
     let tracks = crate::tracks::of_source(&range.source);
     let config = StoreConfig { skip_unchanged_odds: !args.keep_unchanged_odds };
     let report = super::block_on(async {
         let pool = args.window.connect().await?;
+        let plugin = resolve_plugin(&runtime, &pool, &args.plugin).await.context("PLUGIN")?;
         let store = Store::new(pool, config);
         Ok(replay::replay(&store, &plugin, &range, &tracks, args.dry_run).await?)
     })?;

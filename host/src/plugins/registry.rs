@@ -9,7 +9,8 @@
 //!   a stack: `seed` and `activate` push, `rollback` pops, so rolling back twice goes two
 //!   versions back rather than flipping between the last two.
 //! - Before a version becomes active it is loaded (API version in range, manifest valid) and
-//!   checked ([`checks`]); a refusal says which check failed and why, and the active version
+//!   checked ([`checks`], and a replay of the last days' archive against the active version:
+//!   the candidate must read every response the active version reads); a refusal says which check failed and why, and the active version
 //!   stays. `force` activates anyway and records what was skipped.
 //! - Changes to one plugin's activations are serialised by an advisory lock on its name.
 
@@ -23,6 +24,8 @@ use super::error::LoadError;
 use super::plugin::Plugin;
 use super::runtime::Runtime;
 use super::wit::OperationKind;
+use crate::clock::Clock;
+use crate::replay::{Range, ReplayError};
 
 /// The channel every host listens on; payloads are `active NAME` and `installed NAME`.
 pub const CHANNEL: &str = "racelab_plugins";
@@ -193,16 +196,43 @@ pub fn checks(plugin: &Plugin) -> Vec<Check> {
     checks
 }
 
+/// The archive a candidate is replayed over before it may replace the active version: the
+/// last `days` KST days up to the clock's today.
+#[derive(Debug, Clone)]
+pub struct ReplayWindow {
+    pub days: u32,
+    pub clock: Clock,
+}
+
+impl Default for ReplayWindow {
+    fn default() -> Self {
+        ReplayWindow { days: DEFAULT_REPLAY_DAYS, clock: Clock::system() }
+    }
+}
+
+/// Days of archive a candidate is replayed over by default.
+pub const DEFAULT_REPLAY_DAYS: u32 = 7;
+
+/// Examples of new failures a refusal names.
+const FAILURE_EXAMPLES: usize = 3;
+
 /// The registry on one database.
 #[derive(Debug, Clone)]
 pub struct Registry {
     pool: PgPool,
+    replay: ReplayWindow,
 }
 
 impl Registry {
     /// The registry in `pool`'s database (migrated).
     pub fn new(pool: PgPool) -> Self {
-        Registry { pool }
+        Registry { pool, replay: ReplayWindow::default() }
+    }
+
+    /// The same registry, replaying candidates over `window`.
+    pub fn with_replay(mut self, window: ReplayWindow) -> Self {
+        self.replay = window;
+        self
     }
 
     /// The database.
@@ -317,6 +347,16 @@ impl Registry {
         Ok((name, version, bytes))
     }
 
+    /// The id of `name@version`.
+    pub async fn version_id(&self, name: &str, version: &str) -> Result<i64> {
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM plugin_versions WHERE name = $1 AND version = $2")
+            .bind(name)
+            .bind(version)
+            .fetch_optional(&self.pool)
+            .await?;
+        id.ok_or_else(|| RegistryError::UnknownVersion { name: name.into(), version: version.into() })
+    }
+
     /// Makes `name@version` the active version, after its checks.
     pub async fn activate(
         &self,
@@ -326,12 +366,7 @@ impl Registry {
         by: &str,
         force: bool,
     ) -> Result<Activated> {
-        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM plugin_versions WHERE name = $1 AND version = $2")
-            .bind(name)
-            .bind(version)
-            .fetch_optional(&self.pool)
-            .await?;
-        let id = id.ok_or_else(|| RegistryError::UnknownVersion { name: name.into(), version: version.into() })?;
+        let id = self.version_id(name, version).await?;
         self.switch(runtime, name, id, Action::Activate, by, force).await
     }
 
@@ -404,7 +439,13 @@ impl Registry {
     ) -> Result<Activated> {
         let (_, version, bytes) = self.component(version_id).await?;
         let plugin = load_blocking(runtime, bytes, format!("{name}@{version}")).await?;
-        let checks = checks(&plugin);
+        let mut checks = checks(&plugin);
+        if action == Action::Activate
+            && let Some(&active) = self.stack(&self.pool, name).await?.last()
+            && active != version_id
+        {
+            checks.push(self.replay_check(runtime, &plugin, active).await?);
+        }
         let refused = checks.iter().any(|c| !c.passed);
         if refused && !force {
             return Err(RegistryError::Refused { name: name.into(), version, checks });
@@ -444,6 +485,61 @@ impl Registry {
             tracing::info!(plugin = name, %version, previous = ?previous, action = action.as_str(), by, forced = refused, "plugin version active");
         }
         Ok(Activated { name: name.into(), version, version_id, previous, changed, forced: refused, checks })
+    }
+}
+
+impl Registry {
+    /// Replays the archive of the window over the sources `candidate` serves with it and with
+    /// the active version: the candidate must read every response the active version reads.
+    async fn replay_check(&self, runtime: &Arc<Runtime>, candidate: &Plugin, active_id: i64) -> Result<Check> {
+        const NAME: &str = "replay";
+        let (name, version, bytes) = self.component(active_id).await?;
+        let active = load_blocking(runtime, bytes, format!("{name}@{version}")).await?;
+        let to = self.replay.clock.today();
+        let from = to - chrono::TimeDelta::days(i64::from(self.replay.days.max(1)) - 1);
+        let sources: Vec<&str> = ["kra", "kspo"]
+            .into_iter()
+            .filter(|s| crate::tracks::of_source(s).iter().any(|t| candidate.manifest().tracks.contains(t)))
+            .collect();
+        let (mut responses, mut failures) = (0u64, Vec::new());
+        for source in sources {
+            let range = match Range::new(source, from, to) {
+                Ok(range) => range,
+                Err(e) => return Ok(Check { name: NAME, passed: false, detail: e.to_string() }),
+            };
+            match crate::replay::diff(&self.pool, &active, candidate, &range, FAILURE_EXAMPLES).await {
+                Ok(report) => {
+                    responses += report.responses;
+                    failures.extend(report.new_failures().iter().cloned());
+                }
+                Err(ReplayError::NoRows { .. }) => {}
+                Err(e) => {
+                    let detail = format!("the archive could not be replayed ({e})");
+                    return Ok(Check { name: NAME, passed: false, detail });
+                }
+            }
+        }
+        let window = format!("{from} to {to} (KST)");
+        if failures.is_empty() {
+            let detail = if responses == 0 {
+                format!("no archived responses from {window}: nothing to compare")
+            } else {
+                format!("{responses} archived responses from {window}: it reads every one {} reads", active.label())
+            };
+            return Ok(Check { name: NAME, passed: true, detail });
+        }
+        let examples: Vec<String> = failures
+            .iter()
+            .take(FAILURE_EXAMPLES)
+            .map(|f| format!("raw_responses #{} ({}): {}: {}", f.raw_response_id, f.url, f.kind, f.message))
+            .collect();
+        let detail = format!(
+            "{} of {responses} archived responses from {window} that {} reads fail with it, e.g. {}",
+            failures.len(),
+            active.label(),
+            examples.join("; ")
+        );
+        Ok(Check { name: NAME, passed: false, detail })
     }
 }
 

@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 
 use chrono::{NaiveDate, TimeDelta};
 use common::day::{Day, DayOptions, busiest_day, kst, post_window};
+use racelab::plugins::registry::{Registry, ReplayWindow};
 use racelab::plugins::{Limits, Plugin, Runtime};
 use racelab::replay::{self, Range, ReplayReport};
 use racelab::store::{self, Store, StoreConfig};
@@ -252,6 +253,35 @@ async fn a_days_archive_diffs_and_replays_to_what_the_live_run_stored(pool: PgPo
     let (_, _, _, results_removed, _) = counts("results");
     assert!(results_removed > 0);
 
+    // The registry's check before activation replays the same archive: the variant may not
+    // replace the active KRA version, and the refusal names the responses it fails on.
+    let registry = Registry::new(day.pool.clone()).with_replay(ReplayWindow {
+        days: 7,
+        clock: racelab_sim::Clock::fixed(kst(date + TimeDelta::days(2), 12, 0)).into(),
+    });
+    let shared = std::sync::Arc::new(Runtime::new(Limits::default()).expect("runtime"));
+    let kra_bytes = std::fs::read(common::component("racelab-plugin-kra")).expect("kra");
+    registry.install(&shared, kra_bytes, "test").await.expect("install");
+    let first = registry.activate(&shared, "kra", env!("CARGO_PKG_VERSION"), "test", false).await.expect("first");
+    assert!(first.checks.iter().all(|c| c.name != "replay"), "nothing to replay against: {first:?}");
+    let (candidate, _) = registry
+        .install(&shared, std::fs::read(common::kra_altered()).expect("variant"), "test")
+        .await
+        .expect("install");
+    let refused = registry.activate(&shared, "kra", &candidate.version, "test", false).await.expect_err("refused");
+    let text = refused.to_string();
+    let expected = format!("replay failed: {} of ", changed.new_failures().len());
+    assert!(text.contains(&expected) && text.contains("raw_responses #") && text.contains("malformed"), "{text}");
+    assert!(text.contains(&format!("{} to", date - TimeDelta::days(4))), "the window is named: {text}");
+    let active = registry.active(&["kra".to_string()]).await.expect("active");
+    assert_eq!(active[0].version, env!("CARGO_PKG_VERSION"), "the active version stays");
+    // KRA against itself under another version passes the replay; --force overrides a refusal.
+    let forced = registry.activate(&shared, "kra", &candidate.version, "test", true).await.expect("forced");
+    let replay_check = forced.checks.iter().find(|c| c.name == "replay").expect("replayed");
+    assert!(forced.forced && !replay_check.passed, "{forced:?}");
+    let back = registry.rollback(&shared, "kra", "test").await.expect("rollback");
+    assert_eq!(back.version, env!("CARGO_PKG_VERSION"));
+
     // 4. Replayed over the live-ingested day: nothing changes, dry or not.
     let store = Store::new(day.pool.clone(), StoreConfig::default());
     for dry_run in [true, false] {
@@ -332,6 +362,18 @@ async fn the_commands_refuse_bad_input_clearly(pool: PgPool) {
         "2026-12-01",
     ]);
     assert!(err.contains("NEW") && err.contains("/nowhere/new.wasm"), "{err}");
+    // A registry version as NAME@VERSION: installed through the CLI, then resolved.
+    let installed = racelab(&["plugin", "install", &kra, "--activate"], &url);
+    assert!(installed.status.success(), "{}", String::from_utf8_lossy(&installed.stderr));
+    let listed = racelab(&["plugin", "list"], &url);
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("list prints JSON");
+    assert_eq!(listed["versions"][0]["active"], true, "{listed}");
+    let seed = format!("kra@{}", env!("CARGO_PKG_VERSION"));
+    let window = ["--source", "kra", "--from", "2026-12-01", "--to", "2026-12-01"];
+    let err = fails(&[&["plugin", "diff", &seed, &seed][..], &window[..]].concat());
+    assert!(err.contains("no archived kra responses"), "both versions resolved, then the empty range: {err}");
+    let err = fails(&[&["plugin", "diff", &seed, "kra@9.9.9"][..], &window[..]].concat());
+    assert!(err.contains("NEW") && err.contains("kra@9.9.9 is not installed"), "{err}");
     let err = fails(&["replay", &kra, "--source", "kspo", "--from", "2026-12-01", "--to", "2026-12-03", "--json"]);
     assert!(
         err.contains("no archived kspo responses") && err.contains("2026-12-01") && err.contains("2026-12-03"),
