@@ -99,6 +99,9 @@ impl Daemon {
         let mut sources = HashMap::new();
         let mut plans = Vec::new();
         let mut followed = Vec::new();
+        if let Some(dir) = &config.plugin_dir {
+            seed_from_dir(&registry, &runtime, dir, &options.worker_name).await?;
+        }
         for (name, source) in &config.sources {
             let (plugin_name, version_id, plugin) =
                 active_plugin(&registry, &runtime, name, source, &options.worker_name)
@@ -389,6 +392,38 @@ pub fn wire(
     Ok((SourceRuntime { plugin, endpoint, tracks, config }, plan))
 }
 
+/// Seeds the registry with every `.wasm` in `dir` (`RACELAB_PLUGIN_DIR`) whose plugin it has no
+/// version of. A file that does not load stops the start: it is the deployment's own image.
+async fn seed_from_dir(
+    registry: &Registry,
+    runtime: &Arc<Runtime>,
+    dir: &std::path::Path,
+    host: &str,
+) -> anyhow::Result<()> {
+    let read = || -> std::io::Result<Vec<std::path::PathBuf>> {
+        let mut files: Vec<_> = std::fs::read_dir(dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "wasm") && p.is_file())
+            .collect();
+        files.sort();
+        Ok(files)
+    };
+    let files = read().with_context(|| format!("cannot read RACELAB_PLUGIN_DIR {}", dir.display()))?;
+    for path in files {
+        let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let (plugin, seeded) = registry
+            .seed(runtime, bytes, &format!("seed:{host}"))
+            .await
+            .with_context(|| format!("RACELAB_PLUGIN_DIR: {}", path.display()))?;
+        if seeded {
+            tracing::info!(%plugin, file = %path.display(), "the registry had no version of this plugin: seeded it from the plugin directory");
+        } else {
+            tracing::debug!(%plugin, file = %path.display(), "the registry has this plugin already; the file is not used");
+        }
+    }
+    Ok(())
+}
+
 /// The plugin source `name` runs at start: the registry's active version of it, after the
 /// configured file seeded the registry if it had no version of that plugin. A file that is not
 /// the active version is not run, and the log says so: once an operator has activated a
@@ -426,7 +461,7 @@ async fn active_plugin(
     let active = registry.active(std::slice::from_ref(&plugin_name)).await?;
     let Some(active) = active.first() else {
         anyhow::bail!(
-            "the plugin registry has no active version of {plugin_name}: `racelab plugin install --activate FILE.wasm`, or set RACELAB_{}_PLUGIN",
+            "the plugin registry has no active version of {plugin_name}: set RACELAB_{}_PLUGIN to its component, put it in RACELAB_PLUGIN_DIR, or `racelab plugin install --activate FILE.wasm`",
             name.to_ascii_uppercase()
         );
     };

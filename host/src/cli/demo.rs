@@ -325,6 +325,7 @@ fn demo_config(url: &str, sim_url: &str, (kra, kspo): &(PathBuf, PathBuf), odds:
         // Retries come back within the compressed day.
         jobs: JobSettings { backoff_base_ms: 100, backoff_cap_s: 2, ..JobSettings::default() },
         cache_dir: crate::plugins::CompileCache::default_dir(),
+        plugin_dir: None,
         admin_token: None,
         sim_clock: None,
     }

@@ -10,6 +10,7 @@
 //! | `RACELAB_<SRC>_BASE_URL` | `sources.<src>.base_url` | e.g. `https://apis.data.go.kr` or the simulator |
 //! | `RACELAB_<SRC>_SERVICE_KEY` | `sources.<src>.service_key` | the data.go.kr key (secret) |
 //! | `RACELAB_<SRC>_PLUGIN` | `sources.<src>.plugin` | the component (`.wasm`) |
+//! | `RACELAB_PLUGIN_DIR` | `plugin_dir` | `.wasm` components that seed the plugin registry |
 //! | `RACELAB_ADMIN_TOKEN` | — | the admin API's bearer token (changes through the API are off without it) |
 //! | `RACELAB_CACHE_DIR` | `cache_dir` | where compiled components are kept (the host's own) |
 //! | `RACELAB_SLACK_WEBHOOK_URL` | `alerts.slack_webhook_url` | incoming webhook (secret) |
@@ -56,6 +57,9 @@ pub struct Config {
     /// Where compiled components are kept (the host's own directory; see
     /// `plugins::CompileCache`).
     pub cache_dir: PathBuf,
+    /// `RACELAB_PLUGIN_DIR`: every `.wasm` in it seeds the plugin registry with its plugin when
+    /// the registry has no version of it (a container image's components).
+    pub plugin_dir: Option<PathBuf>,
     /// `RACELAB_ADMIN_TOKEN`: the bearer token the admin API's changing endpoints require;
     /// unset, they are off.
     pub admin_token: Option<Secret>,
@@ -233,6 +237,7 @@ struct File {
     database_url: Option<Secret>,
     listen: Option<String>,
     cache_dir: Option<PathBuf>,
+    plugin_dir: Option<PathBuf>,
     #[serde(default)]
     sources: BTreeMap<String, SourceConfig>,
     #[serde(default)]
@@ -250,9 +255,10 @@ struct File {
 /// Sources the host knows how to name in the environment.
 pub const SOURCES: [&str; 2] = ["kra", "kspo"];
 const SOURCE_VARS: [&str; 3] = ["BASE_URL", "SERVICE_KEY", "PLUGIN"];
-const OTHER_VARS: [&str; 13] = [
+const OTHER_VARS: [&str; 14] = [
     "RACELAB_CONFIG",
     "RACELAB_CACHE_DIR",
+    "RACELAB_PLUGIN_DIR",
     "RACELAB_ADMIN_TOKEN",
     "RACELAB_LISTEN",
     "RACELAB_SLACK_WEBHOOK_URL",
@@ -328,8 +334,8 @@ impl Config {
         check_tracks(&sources)?;
         if sources.is_empty() {
             return Err(ConfigError::Missing {
-                what: "a source plugin".into(),
-                how: "set RACELAB_KRA_PLUGIN and/or RACELAB_KSPO_PLUGIN to a component (.wasm), with its BASE_URL and SERVICE_KEY".into(),
+                what: "a source".into(),
+                how: "set RACELAB_KRA_BASE_URL and RACELAB_KRA_SERVICE_KEY and/or the same for KSPO, with the source's component as RACELAB_KRA_PLUGIN / RACELAB_KSPO_PLUGIN (or in RACELAB_PLUGIN_DIR, or already active in the plugin registry)".into(),
             });
         }
         let mut alerts =
@@ -359,6 +365,7 @@ impl Config {
                 .map(PathBuf::from)
                 .or(file.cache_dir)
                 .unwrap_or_else(crate::plugins::CompileCache::default_dir),
+            plugin_dir: get("RACELAB_PLUGIN_DIR").map(PathBuf::from).or(file.plugin_dir),
             admin_token: get("RACELAB_ADMIN_TOKEN").filter(|t| !t.trim().is_empty()).map(Secret::new),
             sim_clock: get("RACELAB_SIM_CLOCK"),
         })
@@ -379,12 +386,8 @@ fn check_source(name: &str, config: SourceConfig) -> Result<Option<SourceConfig>
     }
     let missing =
         |what: &str, how: &str| ConfigError::Missing { what: format!("RACELAB_{upper}_{what}"), how: how.into() };
-    if config.plugin.is_none() {
-        return Err(missing(
-            "PLUGIN",
-            "the path of the source's component, e.g. target/wasm32-wasip2/release/racelab_plugin_kra.wasm",
-        ));
-    }
+    // No PLUGIN: the source runs the plugin registry's active version of the plugin named like
+    // it, which RACELAB_PLUGIN_DIR or an operator provides (checked at start).
     let Some(base_url) = &config.base_url else {
         return Err(missing(
             "BASE_URL",

@@ -137,3 +137,17 @@ fn a_base_url_the_host_cannot_send_to_is_refused_at_start() {
         assert!(!err.contains("pw") && !err.contains("serviceKey=x"), "no secret in the message: {err}");
     }
 }
+
+#[test]
+fn a_source_may_leave_its_plugin_to_the_registry_and_a_plugin_directory() {
+    let mut vars = env(&[KRA[0], KRA[2], KRA[3]]);
+    vars.push(("RACELAB_PLUGIN_DIR".into(), "/plugins".into()));
+    vars.push(("RACELAB_ADMIN_TOKEN".into(), "t0ken".into()));
+    let config = Config::load(&vars).expect("valid without RACELAB_KRA_PLUGIN");
+    assert_eq!(config.sources["kra"].plugin, None);
+    assert_eq!(config.plugin_dir.as_deref(), Some(Path::new("/plugins")));
+    assert_eq!(config.admin_token.as_ref().map(Secret::expose), Some("t0ken"));
+    assert!(!format!("{config:?}").contains("t0ken"), "the admin token never shows in debug");
+    let blank = Config::load(&env(&[KRA[0], KRA[2], KRA[3], ("RACELAB_ADMIN_TOKEN", " ")])).expect("valid");
+    assert!(blank.admin_token.is_none(), "a blank token leaves the admin changes off");
+}

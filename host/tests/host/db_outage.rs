@@ -61,6 +61,7 @@ async fn the_host_survives_a_database_outage_and_the_day_completes(pool: PgPool)
         http: HttpSettings { timeout_s: 5 },
         jobs: JobSettings { backoff_base_ms: 50, backoff_cap_s: 1, ..JobSettings::default() },
         cache_dir: common::plugin_cache(),
+        plugin_dir: None,
         admin_token: None,
         sim_clock: None,
     };

@@ -390,3 +390,63 @@ async fn a_build_written_into_the_watched_directory_runs_and_a_broken_one_change
     assert_eq!(versions.len(), 3, "seeds (kra, kspo) and the one whole build: {versions:?}");
     assert_eq!(versions[2], format!("0.1.1-watch.1+dev.{}", &sha[..8]));
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_plugin_directory_seeds_an_empty_registry_and_changes_nothing_after(pool: PgPool) {
+    let _turn = common::turns::turn_async(module_path!()).await;
+    let (date, tracks) = busiest_day(SEED, NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"));
+    let (first_post, _) = post_window(SEED, date, &tracks);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).expect("mkdir");
+    for package in ["racelab-plugin-kra", "racelab-plugin-kspo"] {
+        let from = common::component(package);
+        std::fs::copy(&from, plugins.join(from.file_name().expect("name"))).expect("copy");
+    }
+    let config = write_config(dir.path(), "[sources.kra]\nper_second = 20\n[sources.kspo]\nper_second = 20\n");
+    let world =
+        SimWorld::start(first_post - TimeDelta::minutes(30), 30.0, SimConfig { seed: SEED, ..SimConfig::default() });
+    let url = database_url(&pool);
+    // As a container image runs it: no per-source file, the components in one directory.
+    let start = |log: &str, port: u16| {
+        let env =
+            [("RACELAB_LISTEN", format!("127.0.0.1:{port}")), ("RACELAB_PLUGIN_DIR", plugins.display().to_string())];
+        common::host::serve_command(&url, &world, &config, &dir.path().join(log), &env)
+            .env_remove("RACELAB_KRA_PLUGIN")
+            .env_remove("RACELAB_KSPO_PLUGIN")
+            .spawn()
+            .expect("serve starts")
+    };
+    let port = || std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let logs = |n: &str| std::fs::read_to_string(dir.path().join(n)).unwrap_or_default();
+    let seed = format!("kra {}", env!("CARGO_PKG_VERSION"));
+    let first_port = port();
+    let mut first = start("a.log", first_port);
+    let seeded = wait_for_label(&[first_port], &seed, Duration::from_secs(120)).await;
+    let (_, first_clean) = terminate(&mut first);
+    assert!(seeded.is_some() && first_clean, "{}", logs("a.log"));
+    let actions: Vec<(String, String)> =
+        sqlx::query_as("SELECT name, action FROM plugin_activations ORDER BY name").fetch_all(&pool).await.expect("h");
+    assert_eq!(actions, [("kra".into(), "seed".into()), ("kspo".into(), "seed".into())]);
+
+    // Once the registry has the plugin, a newer file in the directory changes nothing: an
+    // operator activates versions, a redeploy does not.
+    std::fs::copy(common::kra_variant("0.1.1-dir.1"), plugins.join("racelab_plugin_kra.wasm")).expect("copy");
+    let second_port = port();
+    let mut second = start("b.log", second_port);
+    let still = wait_for_label(&[second_port], &seed, Duration::from_secs(120)).await;
+    let (_, second_clean) = terminate(&mut second);
+    assert!(still.is_some() && second_clean, "the second host runs the active version:\n{}", logs("b.log"));
+    let versions: i64 = sqlx::query_scalar("SELECT count(*) FROM plugin_versions").fetch_one(&pool).await.expect("n");
+    assert_eq!(versions, 2, "the newer file was not installed");
+
+    // With neither a file nor a registry version, the start says what to set.
+    sqlx::query("TRUNCATE plugin_activations, plugin_versions").execute(&pool).await.expect("empty the registry");
+    std::fs::remove_dir_all(&plugins).expect("rm");
+    std::fs::create_dir(&plugins).expect("mkdir");
+    let mut third = start("c.log", port());
+    let status = tokio::task::spawn_blocking(move || third.wait().expect("exits")).await.expect("join");
+    assert!(!status.success());
+    let log = logs("c.log");
+    assert!(log.contains("no active version of kra") && log.contains("RACELAB_PLUGIN_DIR"), "{log}");
+}
