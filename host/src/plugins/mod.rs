@@ -8,6 +8,7 @@
 //! | `hints.rs` | config keys the host reads too (`odds-timing`), and a plugin's effective config |
 //! | `plugin.rs` | a loaded plugin: calls in a fresh store under the deadline and limits |
 //! | `registry.rs` | the registry in PostgreSQL: versions, activation, rollback, the checks before activation |
+//! | `samples.rs` | the sample responses a component bundles, parsed before it may become active |
 //! | `cache.rs` | the compile cache: native code only from files the host wrote |
 //! | `text.rs` | a plugin's text (logs, errors) escaped and cut to size |
 //! | `watchdog.rs` | calls from async code, abandoned when they overrun (a call stuck in host code) |
@@ -21,6 +22,7 @@ mod manifest;
 mod plugin;
 pub mod registry;
 mod runtime;
+pub mod samples;
 mod state;
 pub mod text;
 mod watchdog;

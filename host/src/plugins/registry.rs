@@ -216,6 +216,19 @@ pub const DEFAULT_REPLAY_DAYS: u32 = 7;
 /// Examples of new failures a refusal names.
 const FAILURE_EXAMPLES: usize = 3;
 
+/// Parses the samples the component bundles (`samples.rs`), off the async runtime.
+async fn samples_check(plugin: &Plugin, bytes: Vec<u8>) -> Check {
+    const NAME: &str = "samples";
+    let plugin = plugin.clone();
+    let parsed = tokio::task::spawn_blocking(move || super::samples::check(&plugin, &bytes)).await;
+    match parsed {
+        Ok(Ok(0)) => Check { name: NAME, passed: true, detail: "none bundled".to_string() },
+        Ok(Ok(n)) => Check { name: NAME, passed: true, detail: format!("{n} bundled samples parse") },
+        Ok(Err(reason)) => Check { name: NAME, passed: false, detail: reason },
+        Err(e) => Check { name: NAME, passed: false, detail: format!("the samples check was lost: {e}") },
+    }
+}
+
 /// The registry on one database.
 #[derive(Debug, Clone)]
 pub struct Registry {
@@ -438,8 +451,9 @@ impl Registry {
         force: bool,
     ) -> Result<Activated> {
         let (_, version, bytes) = self.component(version_id).await?;
-        let plugin = load_blocking(runtime, bytes, format!("{name}@{version}")).await?;
+        let plugin = load_blocking(runtime, bytes.clone(), format!("{name}@{version}")).await?;
         let mut checks = checks(&plugin);
+        checks.push(samples_check(&plugin, bytes).await);
         if action == Action::Activate
             && let Some(&active) = self.stack(&self.pool, name).await?.last()
             && active != version_id

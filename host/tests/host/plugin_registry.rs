@@ -28,18 +28,32 @@ fn read(path: &std::path::Path) -> Vec<u8> {
     std::fs::read(path).expect("component")
 }
 
-/// `wasm` with a custom section appended: other bytes, the same component.
-fn with_custom_section(wasm: &[u8]) -> Vec<u8> {
-    let name = b"racelab-test";
-    let payload = b"different bytes, same version";
-    let mut section = vec![u8::try_from(name.len()).expect("short")];
-    section.extend_from_slice(name);
+/// `wasm` with a custom section `name` appended at the component's top level.
+fn with_section(wasm: &[u8], name: &str, payload: &[u8]) -> Vec<u8> {
+    fn leb(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                return out.push(byte);
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let mut section = Vec::new();
+    leb(name.len(), &mut section);
+    section.extend_from_slice(name.as_bytes());
     section.extend_from_slice(payload);
     let mut out = wasm.to_vec();
     out.push(0);
-    out.push(u8::try_from(section.len()).expect("short"));
+    leb(section.len(), &mut out);
     out.extend_from_slice(&section);
     out
+}
+
+/// `wasm` with a custom section appended: other bytes, the same component.
+fn with_custom_section(wasm: &[u8]) -> Vec<u8> {
+    with_section(wasm, "racelab-test", b"different bytes, same version")
 }
 
 #[sqlx::test(migrations = false)]
@@ -60,6 +74,8 @@ async fn versions_install_activate_and_roll_back_and_every_refusal_says_why(pool
     let a = registry.activate(&runtime, "kra", &version, "test", false).await.expect("activate");
     assert!(a.changed && a.previous.is_none() && !a.forced, "{a:?}");
     assert!(a.checks.iter().all(|c| c.passed), "{:?}", a.checks);
+    let samples = a.checks.iter().find(|c| c.name == "samples").expect("the samples check ran");
+    assert_eq!(samples.detail, "3 bundled samples parse", "the KRA component bundles its fixtures");
     let a = registry.activate(&runtime, "kra", &version, "test", false).await.expect("activate again");
     assert!(!a.changed, "activating the active version writes nothing");
 
@@ -114,8 +130,23 @@ async fn versions_install_activate_and_roll_back_and_every_refusal_says_why(pool
         .await
         .expect("the forced activation is recorded");
     assert!(note.is_some_and(|n| n.contains("manifest failed")), "the note says what was overridden");
+    // A sample the component bundles that its parse refuses: the version may not become active.
+    let bad_sample = serde_json::json!({"samples": [{
+        "operation": {"kind": "schedule", "track": "seoul", "date": "2026-01-03"},
+        "request": {"dataset": "API72_2", "path": "/B551015/API72_2/racePlan_2", "query": [["rc_date", "20260103"]]},
+        "response": {"status": 200, "body": "{ \"response\": truncated"}
+    }]});
+    let broken = with_section(
+        &read(&common::kra_variant("0.1.1-samples.1")),
+        racelab::plugins::samples::SECTION,
+        bad_sample.to_string().as_bytes(),
+    );
+    let (installed, _) = registry.install(&runtime, broken, "test").await.expect("installs: it loads");
+    let err = registry.activate(&runtime, "kra", &installed.version, "test", false).await.expect_err("refused");
+    assert!(err.to_string().contains("samples failed: sample 4 (schedule /B551015/API72_2/racePlan_2)"), "{err}");
+    assert_eq!(active(registry.clone()).await, version, "the active version stays");
     let versions: i64 = sqlx::query_scalar("SELECT count(*) FROM plugin_versions").fetch_one(&pool).await.expect("n");
-    assert_eq!(versions, 4, "no refused install stored anything");
+    assert_eq!(versions, 5, "no refused install stored anything");
 }
 
 /// GET `/status` and the KRA source's plugin label.

@@ -81,6 +81,10 @@ impl Source for Kra {
 #[cfg(feature = "component")]
 racelab_plugin_sdk::export_source!(Kra);
 
+// Fixtures the registry parses before a version may become active (tests/samples.rs).
+#[cfg(feature = "component")]
+racelab_plugin_sdk::bundle_samples!(include_bytes!("../samples.json"));
+
 /// The service that answers `request`, read for `op`.
 fn parse(op: &Operation, request: &HttpRequest, response: &HttpResponse) -> Result<Page, SourceError> {
     let unsupported =

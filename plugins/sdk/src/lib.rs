@@ -49,6 +49,22 @@ pub use bindings::racelab::source::types::{
 /// The `racelab:source` API version this SDK builds components for.
 pub const API_VERSION: &str = "0.1.0";
 
+/// Bundles sample responses with the component: `bundle_samples!(include_bytes!("../samples.json"))`.
+/// The bytes go into a custom section named `racelab-samples`, which the host's plugin registry
+/// reads before the component may become active: every sample must parse (and return the
+/// records it promises). The document's shape is in the host's `host/src/plugins/samples.rs`:
+/// `{"samples": [{"operation", "request", "response": {"status", "body"}, "records"}]}`.
+/// Only a WebAssembly build carries the section; native builds (unit tests) ignore it.
+#[macro_export]
+macro_rules! bundle_samples {
+    ($bytes:expr) => {
+        #[cfg(target_family = "wasm")]
+        #[used]
+        #[unsafe(link_section = "racelab-samples")]
+        static __RACELAB_SAMPLES: [u8; $bytes.len()] = *$bytes;
+    };
+}
+
 /// The result of a plugin function.
 pub type Result<T, E = SourceError> = std::result::Result<T, E>;
 
