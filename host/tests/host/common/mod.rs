@@ -37,26 +37,32 @@ pub fn component(package: &str) -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     let dir = BUILT.get_or_init(|| {
         let target = workspace().join("target").join("components");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(workspace())
-            .args(["build", "--release", "--target", "wasm32-wasip2"])
-            .env("CARGO_TARGET_DIR", &target)
-            // The components are Wasm built in release, whatever the host is built with: no
-            // coverage instrumentation (cargo llvm-cov) or other flags meant for the host.
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .env_remove("RUSTC_WRAPPER")
-            .env_remove("RUSTC_WORKSPACE_WRAPPER");
-        for p in PACKAGES {
-            cmd.args(["-p", p]);
-        }
-        let status = cmd.status().expect("cargo runs");
-        assert!(status.success(), "building the test components failed");
+        build_components(&target, &PACKAGES, &[]);
         target.join("wasm32-wasip2").join("release")
     });
     assert!(PACKAGES.contains(&package), "unknown test component {package}");
     dir.join(format!("{}.wasm", package.replace('-', "_")))
+}
+
+/// Builds `packages` for wasm32-wasip2 in release into `target`, with `env` set. The components
+/// are Wasm built in release, whatever the host is built with: no coverage instrumentation
+/// (cargo llvm-cov) or other flags meant for the host.
+fn build_components(target: &Path, packages: &[&str], env: &[(&str, &str)]) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace())
+        .args(["build", "--release", "--target", "wasm32-wasip2"])
+        .env("CARGO_TARGET_DIR", target)
+        .envs(env.iter().copied())
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER");
+    for p in packages {
+        cmd.args(["-p", p]);
+    }
+    let status = cmd.status().expect("cargo runs");
+    assert!(status.success(), "building {packages:?} with {env:?} failed");
 }
 
 /// The KRA component built to report `version` in its manifest (`RACELAB_PLUGIN_VERSION`):
@@ -71,19 +77,7 @@ pub fn kra_variant(version: &str) -> PathBuf {
     if built.iter().any(|v| v == version) {
         return out;
     }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let status = Command::new(cargo)
-        .current_dir(workspace())
-        .args(["build", "--release", "--target", "wasm32-wasip2", "-p", "racelab-plugin-kra"])
-        .env("CARGO_TARGET_DIR", &target)
-        .env("RACELAB_PLUGIN_VERSION", version)
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("RUSTC_WRAPPER")
-        .env_remove("RUSTC_WORKSPACE_WRAPPER")
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building the KRA component as {version} failed");
+    build_components(&target, &["racelab-plugin-kra"], &[("RACELAB_PLUGIN_VERSION", version)]);
     std::fs::copy(target.join("wasm32-wasip2").join("release").join("racelab_plugin_kra.wasm"), &out)
         .expect("copy the variant");
     built.push(version.to_string());
@@ -91,26 +85,15 @@ pub fn kra_variant(version: &str) -> PathBuf {
 }
 
 /// The altered KRA component (tests/components/kra-variant: its parse differs on purpose),
-/// built once per process. On its own and into a target dir of its own: it reuses the KRA crate without the KRA export, which a build
-/// together with the KRA component would turn on (cargo unifies features), and the KRA
-/// component built here would lack its export.
+/// built once per process. On its own and into a target dir of its own: it reuses the KRA
+/// crate without the KRA export, which a build together with the KRA component would turn on
+/// (cargo unifies features), and the KRA component built here would lack its export.
 pub fn kra_altered() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
             let target = workspace().join("target").join("components-variant");
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-            let status = Command::new(cargo)
-                .current_dir(workspace())
-                .args(["build", "--release", "--target", "wasm32-wasip2", "-p", "racelab-test-kra-variant"])
-                .env("CARGO_TARGET_DIR", &target)
-                .env_remove("RUSTFLAGS")
-                .env_remove("CARGO_ENCODED_RUSTFLAGS")
-                .env_remove("RUSTC_WRAPPER")
-                .env_remove("RUSTC_WORKSPACE_WRAPPER")
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "building the KRA variant failed");
+            build_components(&target, &["racelab-test-kra-variant"], &[]);
             target.join("wasm32-wasip2").join("release").join("racelab_test_kra_variant.wasm")
         })
         .clone()
