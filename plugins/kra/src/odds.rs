@@ -12,7 +12,7 @@
 //! - Before the race the real service answers `items: ""`: an empty page, not an error (§4).
 
 use racelab_plugin_sdk::envelope::Envelope;
-use racelab_plugin_sdk::fields::Row;
+use racelab_plugin_sdk::fields::{Lookup, Row};
 use racelab_plugin_sdk::request::next_page;
 use racelab_plugin_sdk::{HttpRequest, OddsQuery, OddsSnapshot, Page, Pool, Quote, Record, SourceError};
 
@@ -47,7 +47,7 @@ pub fn requests(query: &OddsQuery, page_size: u32) -> Result<Vec<HttpRequest>> {
 }
 
 /// A page of `Dividend_rate_total`: one snapshot per combination of a wanted pool.
-pub fn parse(query: &OddsQuery, request: &HttpRequest, envelope: &Envelope) -> Result<Page> {
+pub fn parse<S: Lookup>(query: &OddsQuery, request: &HttpRequest, envelope: &Envelope<Row<S>>) -> Result<Page> {
     let scope = Scope::race(&query.race)?;
     let asked = match request.query_value("pool") {
         None => None,
@@ -78,7 +78,7 @@ pub fn parse(query: &OddsQuery, request: &HttpRequest, envelope: &Envelope) -> R
 }
 
 /// The quote a row gives; `None` for a placeholder row (`odds` 0).
-fn quote(row: &Row) -> Result<Option<Quote>> {
+fn quote(row: &Row<impl Lookup>) -> Result<Option<Quote>> {
     match values::float(row, "odds")? {
         None => Err(row.missing("odds", "a number")),
         Some(odds) if odds < 0.0 => Err(row.missing("odds", "a number not below zero")),

@@ -18,14 +18,14 @@ use crate::{HttpResponse, SourceError};
 
 /// The rows of one page and its paging counters.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Envelope {
-    pub items: Vec<Row>,
+pub struct Envelope<R = Row> {
+    pub items: Vec<R>,
     pub total_count: u64,
     pub page_no: u64,
     pub num_of_rows: u64,
 }
 
-impl Envelope {
+impl<R> Envelope<R> {
     fn empty() -> Self {
         Envelope { items: Vec::new(), total_count: 0, page_no: 1, num_of_rows: 0 }
     }

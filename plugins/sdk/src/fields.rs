@@ -4,61 +4,127 @@
 //! KSPO `week_tcnt`), integral floats lose their `.0`, KSPO pads strings with spaces and
 //! numbers with zeros, and `"-"`, `""` and `0` stand for "not applicable" (dossier §7.5, §7.8).
 //! [`Row`] reads through all of that; its `require_*` methods name the row and field in the
-//! error.
+//! error. A row's fields are looked up through [`Lookup`]: every field of the item in a map,
+//! or only the fields a service reads; the rules are the same either way, written once on
+//! [`Field`].
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Number, Value};
 
 use crate::SourceError;
 
-/// One item, with its index in the page for error messages.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Row {
-    /// Position in the page's item list, from 0.
-    pub index: usize,
-    fields: Map<String, Value>,
+/// One field of an item as the source wrote it, borrowed from the row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Field<'a> {
+    /// The item has no such key.
+    Missing,
+    Null,
+    Number(&'a Number),
+    Text(&'a str),
+    /// A boolean, array or object: never a readable value.
+    Other(&'a Value),
 }
 
-impl Row {
-    /// Wraps an item's fields.
-    pub fn new(index: usize, fields: Map<String, Value>) -> Self {
-        Row { index, fields }
+impl<'a> Field<'a> {
+    /// The field as found in a JSON value, or missing.
+    pub fn of(value: Option<&'a Value>) -> Self {
+        match value {
+            None => Field::Missing,
+            Some(Value::Null) => Field::Null,
+            Some(Value::Number(n)) => Field::Number(n),
+            Some(Value::String(s)) => Field::Text(s),
+            Some(other) => Field::Other(other),
+        }
     }
 
-    /// The raw value of a field.
-    pub fn raw(&self, key: &str) -> Option<&Value> {
-        self.fields.get(key)
-    }
-
-    /// A field as trimmed text; `None` when missing, null, empty or `"-"`. Numbers are
-    /// rendered as text.
-    pub fn text(&self, key: &str) -> Option<String> {
-        let text = match self.fields.get(key)? {
-            Value::String(s) => s.trim().to_string(),
-            Value::Number(n) => n.to_string(),
+    /// Trimmed text; `None` when missing, null, empty or `"-"`. Numbers are rendered as text.
+    pub fn text(self) -> Option<String> {
+        let text = match self {
+            Field::Text(s) => s.trim().to_string(),
+            Field::Number(n) => n.to_string(),
             _ => return None,
         };
         (!text.is_empty() && text != "-").then_some(text)
     }
 
-    /// A field as a float, from a JSON number or a numeric string (`"3.92"`, `" 12 "`).
-    pub fn float(&self, key: &str) -> Option<f64> {
-        match self.fields.get(key)? {
-            Value::Number(n) => n.as_f64(),
-            Value::String(s) => s.trim().parse::<f64>().ok(),
+    /// A float, from a JSON number or a numeric string (`"3.92"`, `" 12 "`).
+    pub fn float(self) -> Option<f64> {
+        match self {
+            Field::Number(n) => n.as_f64(),
+            Field::Text(s) => s.trim().parse::<f64>().ok(),
             _ => None,
         }
         .filter(|f| f.is_finite())
     }
 
-    /// A field as a whole number, from a number (`3`, `3.0`) or a string (`"03"`).
-    pub fn int(&self, key: &str) -> Option<i64> {
-        match self.fields.get(key)? {
-            Value::Number(n) => {
+    /// A whole number, from a number (`3`, `3.0`) or a string (`"03"`).
+    pub fn int(self) -> Option<i64> {
+        match self {
+            Field::Number(n) => {
                 n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 1e15).map(|f| f as i64))
             }
-            Value::String(s) => s.trim().parse::<i64>().ok(),
+            Field::Text(s) => s.trim().parse::<i64>().ok(),
             _ => None,
         }
+    }
+
+    /// The field as JSON text, for error messages; `nothing` when missing.
+    pub fn render(self) -> String {
+        match self {
+            Field::Missing => "nothing".to_string(),
+            Field::Null => "null".to_string(),
+            Field::Number(n) => n.to_string(),
+            Field::Text(s) => Value::String(s.to_string()).to_string(),
+            Field::Other(v) => v.to_string(),
+        }
+    }
+}
+
+/// How a row finds a field by key.
+pub trait Lookup {
+    /// The field named `key`; [`Field::Missing`] when the item has none.
+    fn field(&self, key: &str) -> Field<'_>;
+}
+
+impl Lookup for Map<String, Value> {
+    fn field(&self, key: &str) -> Field<'_> {
+        Field::of(self.get(key))
+    }
+}
+
+/// One item, with its index in the page for error messages. Its fields are every field of
+/// the item in a map unless a service says which it reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row<S = Map<String, Value>> {
+    /// Position in the page's item list, from 0.
+    pub index: usize,
+    fields: S,
+}
+
+impl<S: Lookup> Row<S> {
+    /// Wraps an item's fields.
+    pub fn new(index: usize, fields: S) -> Self {
+        Row { index, fields }
+    }
+
+    /// A field as the source wrote it.
+    pub fn field(&self, key: &str) -> Field<'_> {
+        self.fields.field(key)
+    }
+
+    /// A field as trimmed text; `None` when missing, null, empty or `"-"`. Numbers are
+    /// rendered as text.
+    pub fn text(&self, key: &str) -> Option<String> {
+        self.field(key).text()
+    }
+
+    /// A field as a float, from a JSON number or a numeric string (`"3.92"`, `" 12 "`).
+    pub fn float(&self, key: &str) -> Option<f64> {
+        self.field(key).float()
+    }
+
+    /// A field as a whole number, from a number (`3`, `3.0`) or a string (`"03"`).
+    pub fn int(&self, key: &str) -> Option<i64> {
+        self.field(key).int()
     }
 
     /// Text that must be present.
@@ -78,10 +144,7 @@ impl Row {
 
     /// The error for a field that is missing or of the wrong kind.
     pub fn missing(&self, key: &str, wanted: &str) -> SourceError {
-        let got = match self.fields.get(key) {
-            None => "nothing".to_string(),
-            Some(v) => clip(&v.to_string(), 40),
-        };
+        let got = clip(&self.field(key).render(), 40);
         SourceError::Malformed(format!("item {}: field `{key}` should be {wanted}, got {got}", self.index))
     }
 }
