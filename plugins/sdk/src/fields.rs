@@ -100,12 +100,19 @@ pub struct Row<S = Map<String, Value>> {
     fields: S,
 }
 
-impl<S: Lookup> Row<S> {
+impl<S> Row<S> {
     /// Wraps an item's fields.
     pub fn new(index: usize, fields: S) -> Self {
         Row { index, fields }
     }
 
+    /// The item's fields.
+    pub fn into_fields(self) -> S {
+        self.fields
+    }
+}
+
+impl<S: Lookup> Row<S> {
     /// A field as the source wrote it.
     pub fn field(&self, key: &str) -> Field<'_> {
         self.fields.field(key)
