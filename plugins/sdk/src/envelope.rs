@@ -64,7 +64,8 @@ pub fn read(response: &HttpResponse) -> Result<Envelope, SourceError> {
     read_with(response, PhantomData::<Map<String, Value>>)
 }
 
-/// Reads a response like [`read`], each item read by `seed`.
+/// Reads a response like [`read`], each item read by `seed` (e.g. [`crate::fields::Only`]
+/// for the few fields a service reads, borrowed from the body where it can).
 pub fn read_with<'a, D>(response: &'a HttpResponse, seed: D) -> Result<Envelope<Row<D::Value>>, SourceError>
 where
     D: DeserializeSeed<'a> + Clone,

@@ -189,3 +189,46 @@ fn keys_written_with_escapes() {
     let env = read(&response(200, body)).expect("ok");
     assert_eq!(env.items[0].int("rcNo"), Some(4));
 }
+
+/// `read_with` and `Only` give what `read` does: the same rows, counters and errors.
+#[test]
+fn reading_only_some_fields_gives_the_same_pages_and_errors() {
+    use crate::fields::Only;
+    const KEYS: [&str; 3] = ["rcNo", "chulNo", "hrName"];
+    let xml = r#"<response><header><resultCode>00</resultCode></header><body><items><item><chulNo>3</chulNo><hrName>A &amp; B</hrName></item></items><totalCount>1</totalCount></body></response>"#;
+    let bodies = [
+        format!(
+            r#"{{"response":{{{NORMAL},"body":{{"items":{{"item":[{{"rcNo":1,"chulNo":"03","hrName":"올라운드원","x":[1]}},{{"rcNo":"-","chulNo":null,"hrName":" \u0041 "}}]}},"numOfRows":10,"pageNo":1,"totalCount":2}}}}}}"#
+        ),
+        format!(
+            r#"{{"response":{{{NORMAL},"body":{{"items":{{"item":{{"rcNo":7.0,"hrName":true}}}},"totalCount":"1"}}}}}}"#
+        ),
+        format!(r#"{{"response":{{{NORMAL},"body":{{"items":"","totalCount":0}}}}}}"#),
+        format!(r#"{{"response":{{{NORMAL},"body":{{"items":{{"item":[{{"rcNo":1}},4]}}}}}}}}"#),
+        r#"{"response":{"header":{"resultCode":"30","resultMsg":"X"}}}"#.to_string(),
+        GATEWAY_30.to_string(),
+        xml.to_string(),
+        "[1,2]".to_string(),
+        "{\"response\":".to_string(),
+    ];
+    for body in &bodies {
+        let response = response(200, body);
+        match (read(&response), read_with(&response, Only(&KEYS))) {
+            (Ok(all), Ok(some)) => {
+                assert_eq!(
+                    (all.total_count, all.page_no, all.num_of_rows, all.items.len()),
+                    (some.total_count, some.page_no, some.num_of_rows, some.items.len()),
+                    "{body}"
+                );
+                for (a, b) in all.items.iter().zip(&some.items) {
+                    assert_eq!(a.index, b.index);
+                    for key in KEYS {
+                        assert_eq!(a.field(key), b.field(key), "{body}: {key}");
+                    }
+                }
+            }
+            (Err(a), Err(b)) => assert_eq!(a, b, "{body}"),
+            (a, b) => panic!("{body}: {a:?} but {b:?}"),
+        }
+    }
+}
