@@ -61,7 +61,7 @@ impl Scope {
     /// this plugin does not know is not held against the row: the query already chose the
     /// track.
     pub fn covers(&self, row: &Row<impl Lookup>) -> Result<bool> {
-        if let Some(meet) = values::text(row, "meet")?
+        if let Some(meet) = values::label(row, "meet")?
             && Track::from_meet(&meet).is_some_and(|t| t != self.track)
         {
             return Ok(false);

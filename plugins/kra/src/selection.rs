@@ -10,7 +10,7 @@ const LEGS: [&str; 3] = ["chulNo", "chulNo2", "chulNo3"];
 
 /// The pool a row names in `pool`, as a code (`TRI`) or a Korean name (`삼쌍승식`, `삼쌍`).
 pub fn pool(row: &Row<impl Lookup>) -> Result<Option<Pool>, SourceError> {
-    match values::text(row, "pool")? {
+    match values::label(row, "pool")? {
         None => Ok(None),
         Some(name) => Pool::parse(&name).map(Some).ok_or_else(|| row.missing("pool", "a pool code or name")),
     }

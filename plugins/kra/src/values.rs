@@ -3,6 +3,8 @@
 //! SDK's [`Row`] accessors fold "absent" and "unreadable" into one `None`; these tell them
 //! apart so garbage becomes a `Malformed` error that names the item and field.
 
+use std::borrow::Cow;
+
 use racelab_plugin_sdk::fields::{Field, Lookup, Row};
 use racelab_plugin_sdk::{ClockTime, Date, SourceError, calendar};
 
@@ -54,13 +56,24 @@ pub fn positive_float(row: &Row<impl Lookup>, key: &str) -> Result<Option<f64>> 
 /// A date written `20250523` (number or string) or `2025-05-23`, with an ISO time allowed
 /// after it; `None` when absent.
 pub fn date(row: &Row<impl Lookup>, key: &str) -> Result<Option<Date>> {
-    let text = match present(row, key)? {
+    let date = match present(row, key)? {
         None => return Ok(None),
-        Some(Field::Number(_)) => row.int(key).filter(|n| *n >= 0).map(|n| n.to_string()).unwrap_or_default(),
-        Some(_) => row.text(key).unwrap_or_default(),
+        Some(field @ Field::Number(_)) => field.int().and_then(date_of_number),
+        Some(field) => {
+            let text = field.trimmed().unwrap_or_default();
+            calendar::parse_date(text.split('T').next().unwrap_or_default())
+        }
     };
-    let day = text.split('T').next().unwrap_or_default();
-    calendar::parse_date(day).map(Some).ok_or_else(|| row.missing(key, "a date YYYYMMDD"))
+    date.map(Some).ok_or_else(|| row.missing(key, "a date YYYYMMDD"))
+}
+
+/// A date written as the number `20250523`: its eight digits read as `calendar::parse_date`
+/// reads them, without writing them out first (odds pages have one per row).
+fn date_of_number(n: i64) -> Option<Date> {
+    if !(10_000_000..=99_999_999).contains(&n) {
+        return None;
+    }
+    Date::new(u16::try_from(n / 10_000).ok()?, u8::try_from(n / 100 % 100).ok()?, u8::try_from(n % 100).ok()?)
 }
 
 /// A post time in any KRA form (`1035`, `"출발 :10:45"`, `"출발 : 10: 45"`, ISO
@@ -84,8 +97,13 @@ pub fn clock(row: &Row<impl Lookup>, key: &str) -> Result<Option<ClockTime>> {
 /// Text as the source wrote it, trimmed; `None` when absent. A number is rendered as text,
 /// so `diffUnit` reads the same whether it came as `"½"` or `7`.
 pub fn text(row: &Row<impl Lookup>, key: &str) -> Result<Option<String>> {
-    present(row, key)?;
-    Ok(row.text(key))
+    Ok(label(row, key)?.map(Cow::into_owned))
+}
+
+/// [`text`], borrowed from the row when it was text: for fields that are only compared, like
+/// a row's track label or pool name.
+pub fn label<'a>(row: &'a Row<impl Lookup>, key: &str) -> Result<Option<Cow<'a, str>>> {
+    Ok(present(row, key)?.and_then(Field::trimmed))
 }
 
 #[cfg(test)]

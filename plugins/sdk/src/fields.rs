@@ -43,9 +43,14 @@ impl<'a> Field<'a> {
 
     /// Trimmed text; `None` when missing, null, empty or `"-"`. Numbers are rendered as text.
     pub fn text(self) -> Option<String> {
+        self.trimmed().map(Cow::into_owned)
+    }
+
+    /// [`Field::text`], borrowed when the field is text.
+    pub fn trimmed(self) -> Option<Cow<'a, str>> {
         let text = match self {
-            Field::Text(s) => s.trim().to_string(),
-            Field::Number(n) => n.to_string(),
+            Field::Text(s) => Cow::Borrowed(s.trim()),
+            Field::Number(n) => Cow::Owned(n.to_string()),
             _ => return None,
         };
         (!text.is_empty() && text != "-").then_some(text)
