@@ -68,6 +68,21 @@ fn parse_native_vs_wasm(c: &mut Criterion) {
     group.bench_function("wasm (fresh store + instantiate + call)", |b| {
         b.iter(|| plugin.parse(&wop, &wrequest, black_box(&wresponse)))
     });
+    // The same body read for WIN only: the whole page is still parsed and scoped, but 11
+    // records are made and cross back instead of 1,397. The difference from the lines above
+    // is what the records cost (making them, and in Wasm copying them out to the host).
+    let win = |mut request: guest::HttpRequest| {
+        request.query.push(("pool".into(), "WIN".into()));
+        request
+    };
+    let (nwin, mut wwin) = (win(request.clone()), wrequest.clone());
+    wwin.query.push(("pool".into(), "WIN".into()));
+    assert_eq!(plugin.parse(&wop, &wwin, &wresponse).expect("parses").records.len(), 11, "WIN has 11 starters");
+    group.bench_function("native, WIN only (11 records)", |b| {
+        b.iter(|| racelab_plugin_kra::Kra::parse(op.clone(), nwin.clone(), black_box(response.clone())))
+    });
+    group
+        .bench_function("wasm, WIN only (11 records)", |b| b.iter(|| plugin.parse(&wop, &wwin, black_box(&wresponse))));
     group.finish();
 }
 

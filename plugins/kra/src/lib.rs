@@ -110,7 +110,9 @@ fn parse(op: &Operation, request: &HttpRequest, response: &HttpResponse) -> Resu
                 Err(unsupported())
             }
         }
-        Operation::Odds(query) if ODDS.answers(request) => odds::parse(query, request, &envelope::read(response)?),
+        Operation::Odds(query) if ODDS.answers(request) => {
+            odds::parse(query, request, &envelope::read_with(response, odds::FIELDS)?)
+        }
         Operation::Results(race) => {
             let scope = Scope::race(race)?;
             if RESULTS.answers(request) {

@@ -12,7 +12,7 @@
 //! - Before the race the real service answers `items: ""`: an empty page, not an error (§4).
 
 use racelab_plugin_sdk::envelope::Envelope;
-use racelab_plugin_sdk::fields::Row;
+use racelab_plugin_sdk::fields::{Lookup, Only, Row};
 use racelab_plugin_sdk::request::next_page;
 use racelab_plugin_sdk::{HttpRequest, OddsQuery, OddsSnapshot, Page, Pool, Quote, Record, SourceError};
 
@@ -27,6 +27,10 @@ type Result<T> = std::result::Result<T, SourceError>;
 /// decimal step of it is the cap.
 const CAP: f64 = 9999.9;
 const CAP_TOLERANCE: f64 = 0.05;
+
+/// The fields an odds row is read for: the scope's, the pool, the legs and the price. Only
+/// these are kept of each of a page's up to thousands of rows.
+pub const FIELDS: Only<8> = Only(&["meet", "rcDate", "rcNo", "pool", "odds", "chulNo", "chulNo2", "chulNo3"]);
 
 /// One request per distinct pool asked; none when no pool is asked.
 pub fn requests(query: &OddsQuery, page_size: u32) -> Result<Vec<HttpRequest>> {
@@ -47,7 +51,7 @@ pub fn requests(query: &OddsQuery, page_size: u32) -> Result<Vec<HttpRequest>> {
 }
 
 /// A page of `Dividend_rate_total`: one snapshot per combination of a wanted pool.
-pub fn parse(query: &OddsQuery, request: &HttpRequest, envelope: &Envelope) -> Result<Page> {
+pub fn parse<S: Lookup>(query: &OddsQuery, request: &HttpRequest, envelope: &Envelope<Row<S>>) -> Result<Page> {
     let scope = Scope::race(&query.race)?;
     let asked = match request.query_value("pool") {
         None => None,
@@ -78,7 +82,7 @@ pub fn parse(query: &OddsQuery, request: &HttpRequest, envelope: &Envelope) -> R
 }
 
 /// The quote a row gives; `None` for a placeholder row (`odds` 0).
-fn quote(row: &Row) -> Result<Option<Quote>> {
+fn quote(row: &Row<impl Lookup>) -> Result<Option<Quote>> {
     match values::float(row, "odds")? {
         None => Err(row.missing("odds", "a number")),
         Some(odds) if odds < 0.0 => Err(row.missing("odds", "a number not below zero")),
@@ -91,7 +95,101 @@ fn quote(row: &Row) -> Result<Option<Quote>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tracks::Track;
+    use racelab_plugin_sdk::envelope;
+    use racelab_plugin_sdk::{Date, HttpResponse, RaceKey, RaceRef};
     use serde_json::{Value, json};
+
+    const FIXTURES: [&str; 5] = [
+        "Dividend_rate_total_WIN.json",
+        "Dividend_rate_total_TRI_capped.json",
+        "Dividend_rate_total_QPL_korean_names.json",
+        "Dividend_rate_total_empty.json",
+        "Dividend_rate_total_all_pools.json",
+    ];
+
+    fn fixture(name: &str) -> Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/kra").join(name);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    /// All pools of the race the page's first row is about (any race for an empty page).
+    fn query_for(page: &Value) -> OddsQuery {
+        let first = &page["response"]["body"]["items"]["item"][0];
+        let track = first["meet"].as_str().and_then(Track::from_meet).unwrap_or(Track::Seoul);
+        let day = first["rcDate"].as_u64().unwrap_or(20260103);
+        let date = Date { year: (day / 10_000) as u16, month: (day / 100 % 100) as u8, day: (day % 100) as u8 };
+        let key = RaceKey { track: track.code().to_string(), date, number: first["rcNo"].as_u64().unwrap_or(1) as u8 };
+        OddsQuery { race: RaceRef { key, meeting: None }, pools: crate::manifest::POOLS.to_vec() }
+    }
+
+    /// The page read into maps of every field and read into [`FIELDS`] gives the same answer.
+    fn same_answer(query: &OddsQuery, request: &HttpRequest, page: &Value) {
+        let response = HttpResponse { status: 200, headers: vec![], body: page.to_string().into_bytes() };
+        let every_field = envelope::read(&response).and_then(|e| parse(query, request, &e));
+        let odds_fields = envelope::read_with(&response, FIELDS).and_then(|e| parse(query, request, &e));
+        assert_eq!(every_field, odds_fields, "{}", racelab_plugin_sdk::fields::clip(&page.to_string(), 300));
+    }
+
+    #[test]
+    fn reading_only_the_odds_fields_gives_the_same_answers() {
+        let unfiltered = HttpRequest::get("API301", "/B551015/API301/Dividend_rate_total");
+        let swaps = [
+            json!(null),
+            json!(true),
+            json!(0),
+            json!(-1),
+            json!(3),
+            json!(256),
+            json!(1e308),
+            json!(0.5),
+            json!(""),
+            json!("-"),
+            json!(" 3 "),
+            json!("03"),
+            json!("9999.9"),
+            json!("TRI"),
+            json!("삼쌍승식"),
+            json!("경마"),
+            json!("제주"),
+            json!(20250524),
+            json!("a\"b"),
+            json!([1]),
+            json!({"a": 1}),
+        ];
+        for name in FIXTURES {
+            let page = fixture(name);
+            let query = query_for(&page);
+            same_answer(&query, &unfiltered, &page);
+            for pool in crate::manifest::POOLS {
+                same_answer(&query, &unfiltered.clone().param("pool", pool.code()), &page);
+            }
+            if name.ends_with("all_pools.json") {
+                continue;
+            }
+            // One field of one of the first rows replaced, or removed.
+            for row in 0..3 {
+                for key in FIELDS.0 {
+                    let mut changed = page.clone();
+                    let Some(Value::Object(item)) = changed.pointer_mut(&format!("/response/body/items/item/{row}"))
+                    else {
+                        continue;
+                    };
+                    item.remove(*key);
+                    same_answer(&query, &unfiltered, &changed);
+                    for swap in &swaps {
+                        if let Some(Value::Object(item)) =
+                            changed.pointer_mut(&format!("/response/body/items/item/{row}"))
+                        {
+                            item.insert(key.to_string(), swap.clone());
+                        }
+                        same_answer(&query, &unfiltered, &changed);
+                    }
+                }
+            }
+        }
+    }
 
     fn quote_of(odds: Value) -> Result<Option<Quote>> {
         let Value::Object(map) = json!({ "odds": odds }) else { unreachable!("an object") };

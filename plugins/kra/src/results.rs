@@ -9,10 +9,9 @@
 //!   the margin text, `"-"` (the winner) none.
 
 use racelab_plugin_sdk::envelope::Envelope;
-use racelab_plugin_sdk::fields::Row;
+use racelab_plugin_sdk::fields::{Field, Row};
 use racelab_plugin_sdk::request::next_page;
 use racelab_plugin_sdk::{Dividend, FinishStatus, HttpRequest, Page, Record, ResultRow, SourceError};
-use serde_json::Value;
 
 use crate::endpoints::{DIVIDENDS, RESULTS};
 use crate::scope::{Scope, saddle_number};
@@ -82,7 +81,7 @@ pub fn from_dividends(scope: &Scope, request: &HttpRequest, envelope: &Envelope)
 
 /// The margin as the source wrote it; a numeric `0` or `"0"` is no margin.
 fn margin(row: &Row) -> Result<Option<String>> {
-    if matches!(row.raw("diffUnit"), Some(Value::Number(n)) if n.as_f64() == Some(0.0)) {
+    if matches!(row.field("diffUnit"), Field::Number(n) if n.as_f64() == Some(0.0)) {
         return Ok(None);
     }
     Ok(values::text(row, "diffUnit")?.filter(|m| m != "0"))

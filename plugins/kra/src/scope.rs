@@ -5,7 +5,7 @@
 //! are skipped, never mapped under the wrong key.
 
 use racelab_plugin_sdk::envelope::Envelope;
-use racelab_plugin_sdk::fields::Row;
+use racelab_plugin_sdk::fields::{Lookup, Row};
 use racelab_plugin_sdk::{Date, DayRef, RaceKey, RaceRef, SourceError, log};
 
 use crate::tracks::Track;
@@ -60,8 +60,8 @@ impl Scope {
     /// `rcNo`) is taken to be; one that says something unreadable is an error. A `meet` label
     /// this plugin does not know is not held against the row: the query already chose the
     /// track.
-    pub fn covers(&self, row: &Row) -> Result<bool> {
-        if let Some(meet) = values::text(row, "meet")?
+    pub fn covers(&self, row: &Row<impl Lookup>) -> Result<bool> {
+        if let Some(meet) = values::label(row, "meet")?
             && Track::from_meet(&meet).is_some_and(|t| t != self.track)
         {
             return Ok(false);
@@ -77,7 +77,7 @@ impl Scope {
 
     /// The rows of a page that belong to this scope. `what` names the service in the debug
     /// line that counts the rest.
-    pub fn rows<'a>(&self, envelope: &'a Envelope, what: &str) -> Result<Vec<&'a Row>> {
+    pub fn rows<'a, S: Lookup>(&self, envelope: &'a Envelope<Row<S>>, what: &str) -> Result<Vec<&'a Row<S>>> {
         let mut kept = Vec::with_capacity(envelope.items.len());
         for row in &envelope.items {
             if self.covers(row)? {

@@ -1,7 +1,7 @@
 //! The runners an odds or dividend row names: `chulNo`, `chulNo2`, `chulNo3`, unused legs `0`
 //! (dossier §2.4), put in the pool's canonical order.
 
-use racelab_plugin_sdk::fields::Row;
+use racelab_plugin_sdk::fields::{Lookup, Row};
 use racelab_plugin_sdk::{Pool, SourceError};
 
 use crate::values;
@@ -9,8 +9,8 @@ use crate::values;
 const LEGS: [&str; 3] = ["chulNo", "chulNo2", "chulNo3"];
 
 /// The pool a row names in `pool`, as a code (`TRI`) or a Korean name (`삼쌍승식`, `삼쌍`).
-pub fn pool(row: &Row) -> Result<Option<Pool>, SourceError> {
-    match values::text(row, "pool")? {
+pub fn pool(row: &Row<impl Lookup>) -> Result<Option<Pool>, SourceError> {
+    match values::label(row, "pool")? {
         None => Ok(None),
         Some(name) => Pool::parse(&name).map(Some).ok_or_else(|| row.missing("pool", "a pool code or name")),
     }
@@ -18,7 +18,7 @@ pub fn pool(row: &Row) -> Result<Option<Pool>, SourceError> {
 
 /// The selection of `pool` a row names: exactly `pool.legs()` distinct runners, unused legs
 /// empty or `0`; unordered pools ascending, ordered ones as written.
-pub fn read(row: &Row, pool: Pool) -> Result<Vec<u8>, SourceError> {
+pub fn read(row: &Row<impl Lookup>, pool: Pool) -> Result<Vec<u8>, SourceError> {
     let wanted = pool.legs();
     let names = || format!("{} names {wanted} runner{}", pool.code(), if wanted == 1 { "" } else { "s" });
     let mut runners = Vec::with_capacity(wanted);

@@ -3,25 +3,25 @@
 //! SDK's [`Row`] accessors fold "absent" and "unreadable" into one `None`; these tell them
 //! apart so garbage becomes a `Malformed` error that names the item and field.
 
-use racelab_plugin_sdk::fields::Row;
+use std::borrow::Cow;
+
+use racelab_plugin_sdk::fields::{Field, Lookup, Row};
 use racelab_plugin_sdk::{ClockTime, Date, SourceError, calendar};
-use serde_json::Value;
 
 type Result<T> = std::result::Result<T, SourceError>;
 
-/// The field's value unless it is absent or a placeholder; a boolean, array or object is an
-/// error.
-fn present<'a>(row: &'a Row, key: &str) -> Result<Option<&'a Value>> {
-    match row.raw(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if matches!(s.trim(), "" | "-") => Ok(None),
-        Some(v @ (Value::String(_) | Value::Number(_))) => Ok(Some(v)),
-        Some(_) => Err(row.missing(key, "a number or text")),
+/// The field unless it is absent or a placeholder; a boolean, array or object is an error.
+fn present<'a>(row: &'a Row<impl Lookup>, key: &str) -> Result<Option<Field<'a>>> {
+    match row.field(key) {
+        Field::Missing | Field::Null => Ok(None),
+        Field::Text(s) if matches!(s.trim(), "" | "-") => Ok(None),
+        field @ (Field::Text(_) | Field::Number(_)) => Ok(Some(field)),
+        Field::Other(_) => Err(row.missing(key, "a number or text")),
     }
 }
 
 /// A whole number that fits `T`, or `None` when absent.
-pub fn int<T: TryFrom<i64>>(row: &Row, key: &str) -> Result<Option<T>> {
+pub fn int<T: TryFrom<i64>>(row: &Row<impl Lookup>, key: &str) -> Result<Option<T>> {
     match present(row, key)? {
         None => Ok(None),
         Some(_) => row.require_int(key).map(Some),
@@ -29,7 +29,7 @@ pub fn int<T: TryFrom<i64>>(row: &Row, key: &str) -> Result<Option<T>> {
 }
 
 /// A whole number above zero that fits `T`; `0` reads as "not applicable".
-pub fn positive<T: TryFrom<i64>>(row: &Row, key: &str) -> Result<Option<T>> {
+pub fn positive<T: TryFrom<i64>>(row: &Row<impl Lookup>, key: &str) -> Result<Option<T>> {
     match int::<i64>(row, key)? {
         None | Some(0) => Ok(None),
         Some(n) => T::try_from(n).map(Some).map_err(|_| row.missing(key, "a positive whole number in range")),
@@ -37,7 +37,7 @@ pub fn positive<T: TryFrom<i64>>(row: &Row, key: &str) -> Result<Option<T>> {
 }
 
 /// A finite number, or `None` when absent.
-pub fn float(row: &Row, key: &str) -> Result<Option<f64>> {
+pub fn float(row: &Row<impl Lookup>, key: &str) -> Result<Option<f64>> {
     match present(row, key)? {
         None => Ok(None),
         Some(_) => row.require_float(key).map(Some),
@@ -45,7 +45,7 @@ pub fn float(row: &Row, key: &str) -> Result<Option<f64>> {
 }
 
 /// A number above zero; `0` reads as "not applicable", a negative number is an error.
-pub fn positive_float(row: &Row, key: &str) -> Result<Option<f64>> {
+pub fn positive_float(row: &Row<impl Lookup>, key: &str) -> Result<Option<f64>> {
     match float(row, key)? {
         Some(f) if f < 0.0 => Err(row.missing(key, "a number not below zero")),
         Some(f) if f > 0.0 => Ok(Some(f)),
@@ -55,19 +55,30 @@ pub fn positive_float(row: &Row, key: &str) -> Result<Option<f64>> {
 
 /// A date written `20250523` (number or string) or `2025-05-23`, with an ISO time allowed
 /// after it; `None` when absent.
-pub fn date(row: &Row, key: &str) -> Result<Option<Date>> {
-    let text = match present(row, key)? {
+pub fn date(row: &Row<impl Lookup>, key: &str) -> Result<Option<Date>> {
+    let date = match present(row, key)? {
         None => return Ok(None),
-        Some(Value::Number(_)) => row.int(key).filter(|n| *n >= 0).map(|n| n.to_string()).unwrap_or_default(),
-        Some(_) => row.text(key).unwrap_or_default(),
+        Some(field @ Field::Number(_)) => field.int().and_then(date_of_number),
+        Some(field) => {
+            let text = field.trimmed().unwrap_or_default();
+            calendar::parse_date(text.split('T').next().unwrap_or_default())
+        }
     };
-    let day = text.split('T').next().unwrap_or_default();
-    calendar::parse_date(day).map(Some).ok_or_else(|| row.missing(key, "a date YYYYMMDD"))
+    date.map(Some).ok_or_else(|| row.missing(key, "a date YYYYMMDD"))
+}
+
+/// A date written as the number `20250523`: its eight digits read as `calendar::parse_date`
+/// reads them, without writing them out first (odds pages have one per row).
+fn date_of_number(n: i64) -> Option<Date> {
+    if !(10_000_000..=99_999_999).contains(&n) {
+        return None;
+    }
+    Date::new(u16::try_from(n / 10_000).ok()?, u8::try_from(n / 100 % 100).ok()?, u8::try_from(n % 100).ok()?)
 }
 
 /// A post time in any KRA form (`1035`, `"출발 :10:45"`, `"출발 : 10: 45"`, ISO
 /// `2025-05-03T10:35:00+09:00`); `None` when absent or not yet set (`0`, `"출발 :"`).
-pub fn clock(row: &Row, key: &str) -> Result<Option<ClockTime>> {
+pub fn clock(row: &Row<impl Lookup>, key: &str) -> Result<Option<ClockTime>> {
     if present(row, key)?.is_none() {
         return Ok(None);
     }
@@ -85,15 +96,20 @@ pub fn clock(row: &Row, key: &str) -> Result<Option<ClockTime>> {
 
 /// Text as the source wrote it, trimmed; `None` when absent. A number is rendered as text,
 /// so `diffUnit` reads the same whether it came as `"½"` or `7`.
-pub fn text(row: &Row, key: &str) -> Result<Option<String>> {
-    present(row, key)?;
-    Ok(row.text(key))
+pub fn text(row: &Row<impl Lookup>, key: &str) -> Result<Option<String>> {
+    Ok(label(row, key)?.map(Cow::into_owned))
+}
+
+/// [`text`], borrowed from the row when it was text: for fields that are only compared, like
+/// a row's track label or pool name.
+pub fn label<'a>(row: &'a Row<impl Lookup>, key: &str) -> Result<Option<Cow<'a, str>>> {
+    Ok(present(row, key)?.and_then(Field::trimmed))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn row(v: Value) -> Row {
         match v {

@@ -9,30 +9,68 @@
 //!   `INFO-0` are normal too);
 //! - HTTP 401/403 (unapproved), 429 (quota, or rate with `Retry-After`), 5xx;
 //! - XML success envelopes (`_type` omitted), read into the same rows as JSON.
+//!
+//! JSON is read in one pass straight into the items (`envelope/json.rs`), with no tree of the
+//! whole body in between: a page of odds has thousands of rows.
+
+use std::marker::PhantomData;
 
 use quick_xml::events::Event;
+use serde::de::DeserializeSeed;
 use serde_json::{Map, Value};
 
-use crate::fields::{Row, clip};
+use crate::fields::{Lookup, Row, clip};
 use crate::{HttpResponse, SourceError};
 
 /// The rows of one page and its paging counters.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Envelope {
-    pub items: Vec<Row>,
+pub struct Envelope<R = Row> {
+    pub items: Vec<R>,
     pub total_count: u64,
     pub page_no: u64,
     pub num_of_rows: u64,
 }
 
-impl Envelope {
+impl<R> Envelope<R> {
     fn empty() -> Self {
         Envelope { items: Vec::new(), total_count: 0, page_no: 1, num_of_rows: 0 }
     }
 }
 
-/// Reads a response: its status, then its body.
+impl Envelope {
+    /// The same page with each item read again by `seed`: how an XML envelope, whose items
+    /// are read into maps of text, reaches a service that reads its own item type.
+    fn read_items<'a, D>(self, seed: D) -> Result<Envelope<Row<D::Value>>, SourceError>
+    where
+        D: DeserializeSeed<'a> + Clone,
+    {
+        let items = self
+            .items
+            .into_iter()
+            .map(|row| {
+                let index = row.index;
+                seed.clone()
+                    .deserialize(Value::Object(row.into_fields()))
+                    .map(|fields| Row::new(index, fields))
+                    .map_err(|e| SourceError::Malformed(format!("item {index}: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Envelope { items, total_count: self.total_count, page_no: self.page_no, num_of_rows: self.num_of_rows })
+    }
+}
+
+/// Reads a response: its status, then its body, each item into a map of all its fields.
 pub fn read(response: &HttpResponse) -> Result<Envelope, SourceError> {
+    read_with(response, PhantomData::<Map<String, Value>>)
+}
+
+/// Reads a response like [`read`], each item read by `seed` (e.g. [`crate::fields::Only`]
+/// for the few fields a service reads, borrowed from the body where it can).
+pub fn read_with<'a, D>(response: &'a HttpResponse, seed: D) -> Result<Envelope<Row<D::Value>>, SourceError>
+where
+    D: DeserializeSeed<'a> + Clone,
+    D::Value: Lookup,
+{
     let body = std::str::from_utf8(&response.body)
         .map_err(|e| SourceError::Malformed(format!("body is not UTF-8 (invalid byte at offset {})", e.valid_up_to())));
     check_status(response, body.as_deref().ok())?;
@@ -40,7 +78,7 @@ pub fn read(response: &HttpResponse) -> Result<Envelope, SourceError> {
     if body.is_empty() {
         return Err(SourceError::Malformed("empty body".to_string()));
     }
-    if body.starts_with('<') { read_xml(body) } else { read_json(body) }
+    if body.starts_with('<') { read_xml(body)?.read_items(seed) } else { read_json(body, seed) }
 }
 
 fn header<'a>(response: &'a HttpResponse, name: &str) -> Option<&'a str> {
@@ -90,54 +128,53 @@ pub fn code_error(code: &str, message: &str) -> Option<SourceError> {
     })
 }
 
-fn read_json(body: &str) -> Result<Envelope, SourceError> {
-    let root: Value = serde_json::from_str(body)
+fn read_json<'a, D>(body: &'a str, seed: D) -> Result<Envelope<Row<D::Value>>, SourceError>
+where
+    D: DeserializeSeed<'a> + Clone,
+    D::Value: Lookup,
+{
+    let root = json::read(body, seed)
         .map_err(|e| SourceError::Malformed(format!("body is not JSON: {e} (starts {:?})", clip(body, 40))))?;
-    if let Some(gateway) = root.get("OpenAPI_ServiceResponse") {
-        let head = gateway.get("cmmMsgHeader").unwrap_or(gateway);
+    let (gateway, response) = match root {
+        json::Root::NotAnObject(root) => return Err(malformed_at("response", &root)),
+        json::Root::Object { gateway, response } => (gateway, response),
+    };
+    if let Some(gateway) = gateway {
+        let head = gateway.get("cmmMsgHeader").unwrap_or(&gateway);
         let text = |k: &str| head.get(k).map(value_text).unwrap_or_default();
         return Err(gateway_error(&text("returnReasonCode"), &text("returnAuthMsg"), &text("errMsg")));
     }
-    let response = root.get("response").ok_or_else(|| malformed_at("response", &root))?;
-    if let Some(header) = response.get("header") {
+    let Some(response) = response else {
+        // Rare enough to parse again for the message: the object as it was.
+        let root: Value = serde_json::from_str(body).unwrap_or_default();
+        return Err(malformed_at("response", &root));
+    };
+    if let Some(header) = response.header {
         let code = header.get("resultCode").map(value_text).unwrap_or_default();
         let message = header.get("resultMsg").map(value_text).unwrap_or_default();
         if let Some(err) = code_error(&code, &message) {
             return Err(err);
         }
     }
-    let Some(body) = response.get("body").filter(|b| !b.is_null()) else {
+    let Some(body) = response.body else {
         return Ok(Envelope::empty());
     };
-    let items = match body.get("items") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::String(s)) if s.trim().is_empty() => Vec::new(),
-        Some(Value::Object(items)) => match items.get("item") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Object(one)) => vec![Row::new(0, one.clone())],
-            Some(Value::Array(many)) => many
-                .iter()
-                .enumerate()
-                .map(|(i, v)| match v {
-                    Value::Object(m) => Ok(Row::new(i, m.clone())),
-                    other => Err(malformed_at(&format!("response.body.items.item[{i}]"), other)),
-                })
-                .collect::<Result<_, _>>()?,
-            Some(other) => return Err(malformed_at("response.body.items.item", other)),
-        },
-        Some(other) => return Err(malformed_at("response.body.items", other)),
+    let items = match body.items {
+        json::Items::None => Vec::new(),
+        json::Items::Rows(rows) => rows,
+        json::Items::Unexpected(path, got) => return Err(malformed_at(&path, &got)),
     };
-    let counter = |k: &str| -> Result<Option<u64>, SourceError> {
-        match body.get(k) {
+    let counter = |k: &str, v: Option<Value>| -> Result<Option<u64>, SourceError> {
+        match v {
             None | Some(Value::Null) => Ok(None),
-            Some(v) => count(v).map(Some).ok_or_else(|| malformed_at(&format!("response.body.{k}"), v)),
+            Some(v) => count(&v).map(Some).ok_or_else(|| malformed_at(&format!("response.body.{k}"), &v)),
         }
     };
     let item_count = items.len() as u64;
     Ok(Envelope {
-        total_count: counter("totalCount")?.unwrap_or(item_count),
-        page_no: counter("pageNo")?.unwrap_or(1),
-        num_of_rows: counter("numOfRows")?.unwrap_or(item_count),
+        total_count: counter("totalCount", body.total_count)?.unwrap_or(item_count),
+        page_no: counter("pageNo", body.page_no)?.unwrap_or(1),
+        num_of_rows: counter("numOfRows", body.num_of_rows)?.unwrap_or(item_count),
         items,
     })
 }
@@ -262,6 +299,8 @@ fn entity(name: &str) -> String {
             .unwrap_or_default(),
     }
 }
+
+mod json;
 
 #[cfg(test)]
 mod tests;

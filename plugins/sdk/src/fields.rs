@@ -4,61 +4,144 @@
 //! KSPO `week_tcnt`), integral floats lose their `.0`, KSPO pads strings with spaces and
 //! numbers with zeros, and `"-"`, `""` and `0` stand for "not applicable" (dossier §7.5, §7.8).
 //! [`Row`] reads through all of that; its `require_*` methods name the row and field in the
-//! error.
+//! error. A row's fields are looked up through [`Lookup`]: every field of the item in a map,
+//! or only the fields a service reads; the rules are the same either way, written once on
+//! [`Field`].
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
 
 use crate::SourceError;
 
-/// One item, with its index in the page for error messages.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Row {
-    /// Position in the page's item list, from 0.
-    pub index: usize,
-    fields: Map<String, Value>,
+/// One field of an item as the source wrote it, borrowed from the row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Field<'a> {
+    /// The item has no such key.
+    Missing,
+    Null,
+    Number(&'a Number),
+    Text(&'a str),
+    /// A boolean, array or object: never a readable value.
+    Other(&'a Value),
 }
 
-impl Row {
-    /// Wraps an item's fields.
-    pub fn new(index: usize, fields: Map<String, Value>) -> Self {
-        Row { index, fields }
+impl<'a> Field<'a> {
+    /// The field as found in a JSON value, or missing.
+    pub fn of(value: Option<&'a Value>) -> Self {
+        match value {
+            None => Field::Missing,
+            Some(Value::Null) => Field::Null,
+            Some(Value::Number(n)) => Field::Number(n),
+            Some(Value::String(s)) => Field::Text(s),
+            Some(other) => Field::Other(other),
+        }
     }
 
-    /// The raw value of a field.
-    pub fn raw(&self, key: &str) -> Option<&Value> {
-        self.fields.get(key)
+    /// Trimmed text; `None` when missing, null, empty or `"-"`. Numbers are rendered as text.
+    pub fn text(self) -> Option<String> {
+        self.trimmed().map(Cow::into_owned)
     }
 
-    /// A field as trimmed text; `None` when missing, null, empty or `"-"`. Numbers are
-    /// rendered as text.
-    pub fn text(&self, key: &str) -> Option<String> {
-        let text = match self.fields.get(key)? {
-            Value::String(s) => s.trim().to_string(),
-            Value::Number(n) => n.to_string(),
+    /// [`Field::text`], borrowed when the field is text.
+    pub fn trimmed(self) -> Option<Cow<'a, str>> {
+        let text = match self {
+            Field::Text(s) => Cow::Borrowed(s.trim()),
+            Field::Number(n) => Cow::Owned(n.to_string()),
             _ => return None,
         };
         (!text.is_empty() && text != "-").then_some(text)
     }
 
-    /// A field as a float, from a JSON number or a numeric string (`"3.92"`, `" 12 "`).
-    pub fn float(&self, key: &str) -> Option<f64> {
-        match self.fields.get(key)? {
-            Value::Number(n) => n.as_f64(),
-            Value::String(s) => s.trim().parse::<f64>().ok(),
+    /// A float, from a JSON number or a numeric string (`"3.92"`, `" 12 "`).
+    pub fn float(self) -> Option<f64> {
+        match self {
+            Field::Number(n) => n.as_f64(),
+            Field::Text(s) => s.trim().parse::<f64>().ok(),
             _ => None,
         }
         .filter(|f| f.is_finite())
     }
 
-    /// A field as a whole number, from a number (`3`, `3.0`) or a string (`"03"`).
-    pub fn int(&self, key: &str) -> Option<i64> {
-        match self.fields.get(key)? {
-            Value::Number(n) => {
+    /// A whole number, from a number (`3`, `3.0`) or a string (`"03"`).
+    pub fn int(self) -> Option<i64> {
+        match self {
+            Field::Number(n) => {
                 n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 1e15).map(|f| f as i64))
             }
-            Value::String(s) => s.trim().parse::<i64>().ok(),
+            Field::Text(s) => s.trim().parse::<i64>().ok(),
             _ => None,
         }
+    }
+
+    /// The field as JSON text, for error messages; `nothing` when missing.
+    pub fn render(self) -> String {
+        match self {
+            Field::Missing => "nothing".to_string(),
+            Field::Null => "null".to_string(),
+            Field::Number(n) => n.to_string(),
+            Field::Text(s) => Value::String(s.to_string()).to_string(),
+            Field::Other(v) => v.to_string(),
+        }
+    }
+}
+
+/// How a row finds a field by key.
+pub trait Lookup {
+    /// The field named `key`; [`Field::Missing`] when the item has none.
+    fn field(&self, key: &str) -> Field<'_>;
+}
+
+impl Lookup for Map<String, Value> {
+    fn field(&self, key: &str) -> Field<'_> {
+        Field::of(self.get(key))
+    }
+}
+
+/// One item, with its index in the page for error messages. Its fields are every field of
+/// the item in a map unless a service says which it reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row<S = Map<String, Value>> {
+    /// Position in the page's item list, from 0.
+    pub index: usize,
+    fields: S,
+}
+
+impl<S> Row<S> {
+    /// Wraps an item's fields.
+    pub fn new(index: usize, fields: S) -> Self {
+        Row { index, fields }
+    }
+
+    /// The item's fields.
+    pub fn into_fields(self) -> S {
+        self.fields
+    }
+}
+
+impl<S: Lookup> Row<S> {
+    /// A field as the source wrote it.
+    pub fn field(&self, key: &str) -> Field<'_> {
+        self.fields.field(key)
+    }
+
+    /// A field as trimmed text; `None` when missing, null, empty or `"-"`. Numbers are
+    /// rendered as text.
+    pub fn text(&self, key: &str) -> Option<String> {
+        self.field(key).text()
+    }
+
+    /// A field as a float, from a JSON number or a numeric string (`"3.92"`, `" 12 "`).
+    pub fn float(&self, key: &str) -> Option<f64> {
+        self.field(key).float()
+    }
+
+    /// A field as a whole number, from a number (`3`, `3.0`) or a string (`"03"`).
+    pub fn int(&self, key: &str) -> Option<i64> {
+        self.field(key).int()
     }
 
     /// Text that must be present.
@@ -78,11 +161,174 @@ impl Row {
 
     /// The error for a field that is missing or of the wrong kind.
     pub fn missing(&self, key: &str, wanted: &str) -> SourceError {
-        let got = match self.fields.get(key) {
-            None => "nothing".to_string(),
-            Some(v) => clip(&v.to_string(), 40),
-        };
+        let got = clip(&self.field(key).render(), 40);
         SourceError::Malformed(format!("item {}: field `{key}` should be {wanted}, got {got}", self.index))
+    }
+}
+
+/// The seed that reads an item into only the fields named in `.0`, for
+/// [`crate::envelope::read_with`]: a service that reads a few fields of many rows keeps
+/// those, as the body wrote them, and skips the rest.
+#[derive(Debug, Clone, Copy)]
+pub struct Only<const N: usize>(pub &'static [&'static str; N]);
+
+/// An item's fields among the keys of an [`Only`]; text is borrowed from the body unless it
+/// had escapes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Picked<'a, const N: usize> {
+    keys: &'static [&'static str; N],
+    slots: [Slot<'a>; N],
+}
+
+impl<const N: usize> Lookup for Picked<'_, N> {
+    fn field(&self, key: &str) -> Field<'_> {
+        match self.keys.iter().position(|k| *k == key) {
+            Some(at) => self.slots[at].field(),
+            None => {
+                debug_assert!(false, "`{key}` is not among the fields read, {:?}", self.keys);
+                Field::Missing
+            }
+        }
+    }
+}
+
+/// One field as read: [`Field`] with the value held.
+#[derive(Debug, Clone, PartialEq)]
+enum Slot<'a> {
+    Missing,
+    Null,
+    Number(Number),
+    Text(Cow<'a, str>),
+    Other(Box<Value>),
+}
+
+impl Slot<'_> {
+    fn field(&self) -> Field<'_> {
+        match self {
+            Slot::Missing => Field::Missing,
+            Slot::Null => Field::Null,
+            Slot::Number(n) => Field::Number(n),
+            Slot::Text(s) => Field::Text(s),
+            Slot::Other(v) => Field::Other(v),
+        }
+    }
+}
+
+impl<'de, const N: usize> DeserializeSeed<'de> for Only<N> {
+    type Value = Picked<'de, N>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de, const N: usize> Visitor<'de> for Only<N> {
+    type Value = Picked<'de, N>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an item object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut slots = std::array::from_fn(|_| Slot::Missing);
+        // A repeated key overwrites what an earlier one gave, as in a map.
+        while let Some(at) = map.next_key_seed(KeyAt(self.0))? {
+            match at {
+                Some(at) => slots[at] = map.next_value::<Slot>()?,
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Picked { keys: self.0, slots })
+    }
+}
+
+/// Reads a key into its position among the keys wanted.
+struct KeyAt<const N: usize>(&'static [&'static str; N]);
+
+impl<'de, const N: usize> DeserializeSeed<'de> for KeyAt<N> {
+    type Value = Option<usize>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<usize>, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de, const N: usize> Visitor<'de> for KeyAt<N> {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Option<usize>, E> {
+        Ok(self.0.iter().position(|k| *k == key))
+    }
+}
+
+impl<'de> Deserialize<'de> for Slot<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(SlotVisitor)
+    }
+}
+
+struct SlotVisitor;
+
+impl<'de> Visitor<'de> for SlotVisitor {
+    type Value = Slot<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Slot<'de>, E> {
+        Ok(Slot::Other(Box::new(Value::Bool(v))))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Slot<'de>, E> {
+        Ok(Slot::Number(v.into()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Slot<'de>, E> {
+        Ok(Slot::Number(v.into()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Slot<'de>, E> {
+        // As a JSON map holds it: a float that is not finite is null.
+        Ok(Number::from_f64(v).map_or(Slot::Null, Slot::Number))
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Slot<'de>, E> {
+        Ok(Slot::Text(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Slot<'de>, E> {
+        Ok(Slot::Text(Cow::Owned(v.to_string())))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Slot<'de>, E> {
+        Ok(Slot::Text(Cow::Owned(v)))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Slot<'de>, E> {
+        Ok(Slot::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Slot<'de>, E> {
+        Ok(Slot::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Slot<'de>, D::Error> {
+        Slot::deserialize(deserializer)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Slot<'de>, A::Error> {
+        Ok(Slot::Other(Box::new(Value::deserialize(SeqAccessDeserializer::new(seq))?)))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Slot<'de>, A::Error> {
+        Ok(Slot::Other(Box::new(Value::deserialize(MapAccessDeserializer::new(map))?)))
     }
 }
 
@@ -104,6 +350,51 @@ mod tests {
             Value::Object(map) => Row::new(3, map),
             _ => unreachable!("test rows are objects"),
         }
+    }
+
+    /// The same object read into a map and into [`Picked`].
+    fn both<'a>(json: &'a str, keys: &'static [&'static str; 12]) -> (Row, Row<Picked<'a, 12>>) {
+        let map: Map<String, Value> = serde_json::from_str(json).expect("an object");
+        let mut de = serde_json::Deserializer::from_str(json);
+        let picked = Only(keys).deserialize(&mut de).expect("an object");
+        (Row::new(5, map), Row::new(5, picked))
+    }
+
+    #[test]
+    fn picked_fields_read_like_a_map() {
+        const KEYS: [&str; 12] =
+            ["int", "neg", "float", "huge", "exp", "escaped", "dash", "blank", "null", "flag", "nested", "dup"];
+        let json = r#"{"int": 7, "neg": -3, "float": 9999.9, "huge": 99999999999999999999, "exp": 1e2,
+            "escaped": "\u0031\u0032 ", "dash": "-", "blank": "  ", "null": null, "flag": true,
+            "nest\u0065d": {"a": [1, "x"]}, "dup": 1, "skipped": {"deep": [[[]]]}, "dup": " 03 "}"#;
+        let (map, picked) = both(json, &KEYS);
+        for key in KEYS.iter().chain(&["missing"]).copied() {
+            if key == "missing" {
+                assert_eq!(map.field(key), Field::Missing);
+                continue;
+            }
+            assert_eq!(map.field(key), picked.field(key), "{key}");
+            assert_eq!(map.text(key), picked.text(key), "{key}");
+            assert_eq!(map.float(key), picked.float(key), "{key}");
+            assert_eq!(map.int(key), picked.int(key), "{key}");
+            assert_eq!(map.missing(key, "x"), picked.missing(key, "x"), "{key}");
+        }
+        assert_eq!(picked.int("dup"), Some(3), "a repeated key keeps the last value");
+        assert_eq!(picked.text("escaped").as_deref(), Some("12"));
+        assert!(matches!(picked.field("nested"), Field::Other(v) if v["a"][1] == "x"));
+        assert_eq!(picked.float("float"), Some(9999.9));
+        assert_eq!(picked.text("huge"), map.text("huge"));
+        assert!(matches!(picked.missing("flag", "a number"), SourceError::Malformed(m) if m.ends_with("got true")));
+    }
+
+    #[test]
+    fn picked_text_borrows_from_the_body_unless_escaped() {
+        const KEYS: [&str; 2] = ["plain", "escaped"];
+        let json = r#"{"plain": "부산경남", "escaped": "a\"b"}"#;
+        let mut de = serde_json::Deserializer::from_str(json);
+        let picked = Only(&KEYS).deserialize(&mut de).expect("an object");
+        assert!(matches!(&picked.slots[0], Slot::Text(Cow::Borrowed("부산경남"))));
+        assert!(matches!(&picked.slots[1], Slot::Text(Cow::Owned(s)) if s == "a\"b"));
     }
 
     #[test]

@@ -33,7 +33,7 @@ impl HttpRequest {
 }
 
 /// The request for the page after `envelope`, if the source has more rows.
-pub fn next_page(request: &HttpRequest, envelope: &Envelope) -> Option<HttpRequest> {
+pub fn next_page<R>(request: &HttpRequest, envelope: &Envelope<R>) -> Option<HttpRequest> {
     if envelope.items.is_empty() || envelope.num_of_rows == 0 {
         return None;
     }

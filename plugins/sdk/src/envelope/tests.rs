@@ -121,3 +121,114 @@ fn broken_bodies_are_malformed_with_a_reason() {
     let bad_utf8 = HttpResponse { status: 200, headers: vec![], body: vec![b'{', 0xff, b'}'] };
     assert!(matches!(read(&bad_utf8), Err(SourceError::Malformed(m)) if m.contains("UTF-8")));
 }
+
+const NORMAL: &str = r#""header":{"resultCode":"00","resultMsg":"NORMAL SERVICE."}"#;
+
+#[test]
+fn the_order_of_keys_does_not_matter() {
+    let body_first = format!(
+        r#"{{"response":{{"body":{{"totalCount":2,"items":{{"item":[{{"rcNo":1}},{{"rcNo":2}}]}}}},{NORMAL}}}}}"#
+    );
+    let env = read(&response(200, &body_first)).expect("ok");
+    assert_eq!((env.items.len(), env.total_count), (2, 2));
+    let code_last =
+        r#"{"response":{"body":{"items":{"item":[{"rcNo":1}]}},"header":{"resultCode":"22","resultMsg":"LIMITED"}}}"#;
+    assert!(matches!(read(&response(200, code_last)), Err(SourceError::QuotaExhausted(_))));
+    let gateway_last =
+        r#"{"response":{"body":{"items":""}},"OpenAPI_ServiceResponse":{"cmmMsgHeader":{"returnReasonCode":"30"}}}"#;
+    assert!(matches!(read(&response(200, gateway_last)), Err(SourceError::Auth(_))));
+    let shape_before_code = r#"{"response":{"body":{"items":5},"header":{"resultCode":"01","resultMsg":"APP ERROR"}}}"#;
+    assert!(
+        matches!(read(&response(200, shape_before_code)), Err(SourceError::Transient(_))),
+        "the code is checked first"
+    );
+}
+
+#[test]
+fn a_repeated_key_keeps_the_last_value() {
+    let body = format!(
+        r#"{{"response":{{{NORMAL},"body":{{"items":{{"item":[{{"rcNo":1}}]}},"items":{{"item":{{"rcNo":9}}}},"pageNo":3,"pageNo":"2"}}}}}}"#
+    );
+    let env = read(&response(200, &body)).expect("ok");
+    assert_eq!((env.items.len(), env.items[0].int("rcNo"), env.page_no), (1, Some(9), 2));
+}
+
+#[test]
+fn non_objects_where_the_envelope_has_objects() {
+    for empty in
+        [r#"{"response":5}"#, r#"{"response":null}"#, r#"{"response":{"body":"x"}}"#, r#"{"response":{"body":[1]}}"#]
+    {
+        let env = read(&response(200, empty)).unwrap_or_else(|e| panic!("{empty}: {e:?}"));
+        assert_eq!((env.items.len(), env.total_count, env.page_no, env.num_of_rows), (0, 0, 1, 0), "{empty}");
+    }
+    let cases = [
+        (r#"{"x":1}"#, r#"unexpected shape at `response`: an object {"x":1}"#),
+        ("\"text\"", r#"unexpected shape at `response`: a string "text""#),
+        (
+            r#"{"response":{"body":{"items":{"item":[{"rcNo":1},[2],{"rcNo":3}]}}}}"#,
+            "`response.body.items.item[1]`: an array [2]",
+        ),
+        (r#"{"response":{"body":{"items":" x "}}}"#, r#"`response.body.items`: a string " x ""#),
+        (r#"{"response":{"body":{"items":{"item":true}}}}"#, "`response.body.items.item`: a boolean true"),
+        (r#"{"response":{"body":{"items":"","pageNo":[1]}}}"#, "`response.body.pageNo`: an array [1]"),
+        (r#"{"response":{"header":null,"body":{"items":""}}}"#, "unknown result code \"\""),
+        (r#"{"response":{"body":{"items":{"item":[{"rcNo":1},"x",{"rcNo":}]}}}}"#, "not JSON"),
+    ];
+    for (body, wanted) in cases {
+        match read(&response(200, body)) {
+            Err(SourceError::Malformed(m)) => assert!(m.contains(wanted), "{body:?} gave {m:?}, wanted {wanted:?}"),
+            other => panic!("{body:?} gave {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn keys_written_with_escapes() {
+    let body =
+        r#"{"\u0072esponse":{"header":{"resultCode":"00"},"body":{"it\u0065ms":{"item":{"rcNo":4}},"totalCount":1}}}"#;
+    let env = read(&response(200, body)).expect("ok");
+    assert_eq!(env.items[0].int("rcNo"), Some(4));
+}
+
+/// `read_with` and `Only` give what `read` does: the same rows, counters and errors.
+#[test]
+fn reading_only_some_fields_gives_the_same_pages_and_errors() {
+    use crate::fields::Only;
+    const KEYS: [&str; 3] = ["rcNo", "chulNo", "hrName"];
+    let xml = r#"<response><header><resultCode>00</resultCode></header><body><items><item><chulNo>3</chulNo><hrName>A &amp; B</hrName></item></items><totalCount>1</totalCount></body></response>"#;
+    let bodies = [
+        format!(
+            r#"{{"response":{{{NORMAL},"body":{{"items":{{"item":[{{"rcNo":1,"chulNo":"03","hrName":"올라운드원","x":[1]}},{{"rcNo":"-","chulNo":null,"hrName":" \u0041 "}}]}},"numOfRows":10,"pageNo":1,"totalCount":2}}}}}}"#
+        ),
+        format!(
+            r#"{{"response":{{{NORMAL},"body":{{"items":{{"item":{{"rcNo":7.0,"hrName":true}}}},"totalCount":"1"}}}}}}"#
+        ),
+        format!(r#"{{"response":{{{NORMAL},"body":{{"items":"","totalCount":0}}}}}}"#),
+        format!(r#"{{"response":{{{NORMAL},"body":{{"items":{{"item":[{{"rcNo":1}},4]}}}}}}}}"#),
+        r#"{"response":{"header":{"resultCode":"30","resultMsg":"X"}}}"#.to_string(),
+        GATEWAY_30.to_string(),
+        xml.to_string(),
+        "[1,2]".to_string(),
+        "{\"response\":".to_string(),
+    ];
+    for body in &bodies {
+        let response = response(200, body);
+        match (read(&response), read_with(&response, Only(&KEYS))) {
+            (Ok(all), Ok(some)) => {
+                assert_eq!(
+                    (all.total_count, all.page_no, all.num_of_rows, all.items.len()),
+                    (some.total_count, some.page_no, some.num_of_rows, some.items.len()),
+                    "{body}"
+                );
+                for (a, b) in all.items.iter().zip(&some.items) {
+                    assert_eq!(a.index, b.index);
+                    for key in KEYS {
+                        assert_eq!(a.field(key), b.field(key), "{body}: {key}");
+                    }
+                }
+            }
+            (Err(a), Err(b)) => assert_eq!(a, b, "{body}"),
+            (a, b) => panic!("{body}: {a:?} but {b:?}"),
+        }
+    }
+}
