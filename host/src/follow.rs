@@ -88,11 +88,30 @@ impl Follower {
     pub async fn run(mut self, stop: impl Future<Output = ()> + Send) {
         tokio::pin!(stop);
         let mut listener: Option<PgListener> = None;
+        // Whether listening failed: said once when it starts and once when it ends, however
+        // long a database outage lasts.
+        let mut deaf = false;
         let mut recheck = tokio::time::interval(RECHECK);
         recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if listener.is_none() {
-                listener = self.listen().await;
+                listener = match self.listen().await {
+                    Ok(l) => {
+                        if std::mem::take(&mut deaf) {
+                            tracing::info!("listening for plugin registry changes again");
+                        }
+                        Some(l)
+                    }
+                    Err(e) => {
+                        if !std::mem::replace(&mut deaf, true) {
+                            tracing::warn!(
+                                "cannot listen for plugin registry changes ({e}); re-checking every {} s until it can",
+                                RECHECK.as_secs()
+                            );
+                        }
+                        None
+                    }
+                };
                 // Whatever was announced while nobody listened.
                 self.sync().await;
             }
@@ -111,7 +130,7 @@ impl Follower {
                     // between are lost: re-read now.
                     Ok(None) => self.sync().await,
                     Err(e) => {
-                        tracing::warn!("lost the plugin registry's notifications ({e}); re-checking every {} s", RECHECK.as_secs());
+                        tracing::debug!("the plugin registry's notifications stopped ({e}); listening again");
                         listener = None;
                     }
                 },
@@ -119,22 +138,10 @@ impl Follower {
         }
     }
 
-    async fn listen(&self) -> Option<PgListener> {
-        let connected = async {
-            let mut listener = PgListener::connect_with(self.registry.pool()).await?;
-            listener.listen(CHANNEL).await?;
-            Ok::<_, sqlx::Error>(listener)
-        };
-        match connected.await {
-            Ok(listener) => Some(listener),
-            Err(e) => {
-                tracing::warn!(
-                    "cannot listen for plugin registry changes ({e}); re-checking every {} s",
-                    RECHECK.as_secs()
-                );
-                None
-            }
-        }
+    async fn listen(&self) -> Result<PgListener, sqlx::Error> {
+        let mut listener = PgListener::connect_with(self.registry.pool()).await?;
+        listener.listen(CHANNEL).await?;
+        Ok(listener)
     }
 
     async fn notified(&mut self, payload: &str) {
