@@ -163,10 +163,10 @@ pub fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
             eprintln!("compiled {} → {}", wasm.display(), output.display());
             Ok(ExitCode::SUCCESS)
         }
-        PluginCommand::Install(args) => super::block_on(super::registry::install(args)),
+        PluginCommand::Install(args) => super::block_on(super::registry::install(runtime.into(), args)),
         PluginCommand::List(db) => super::block_on(super::registry::list(db)),
-        PluginCommand::Activate(args) => super::block_on(super::registry::activate(args)),
-        PluginCommand::Rollback(args) => super::block_on(super::registry::rollback(args)),
+        PluginCommand::Activate(args) => super::block_on(super::registry::activate(runtime.into(), args)),
+        PluginCommand::Rollback(args) => super::block_on(super::registry::rollback(runtime.into(), args)),
     }
 }
 

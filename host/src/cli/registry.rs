@@ -10,8 +10,8 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::json;
 
+use crate::plugins::Runtime;
 use crate::plugins::registry::{self, Registry};
-use crate::plugins::{CompileCache, Limits, Runtime};
 use crate::secret::Secret;
 use crate::store;
 
@@ -63,7 +63,7 @@ fn operator() -> String {
     format!("cli:{user}@{}", host.as_deref().map(str::trim).unwrap_or("unknown"))
 }
 
-async fn connect(db: &Db) -> anyhow::Result<(Registry, Arc<Runtime>)> {
+async fn connect(db: &Db) -> anyhow::Result<Registry> {
     let Some(url) = db.database_url.clone().map(Secret::new) else {
         anyhow::bail!(
             "DATABASE_URL is not set: export DATABASE_URL=postgres://USER@HOST:5432/DB or pass --database-url"
@@ -71,17 +71,16 @@ async fn connect(db: &Db) -> anyhow::Result<(Registry, Arc<Runtime>)> {
     };
     let pool = store::connect(url.expose()).await?;
     store::migrate(&pool).await?;
-    let runtime = Runtime::new(Limits::default())?.with_cache_dir(&CompileCache::default_dir());
-    Ok((Registry::new(pool), Arc::new(runtime)))
+    Ok(Registry::new(pool))
 }
 
 fn print(value: &serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
 }
 
-pub async fn install(args: InstallArgs) -> anyhow::Result<ExitCode> {
+pub async fn install(runtime: Arc<Runtime>, args: InstallArgs) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(&args.wasm).with_context(|| format!("cannot read {}", args.wasm.display()))?;
-    let (registry, runtime) = connect(&args.db).await?;
+    let registry = connect(&args.db).await?;
     let by = operator();
     let (installed, _) = registry.install(&runtime, bytes, &by).await?;
     let activated = if args.activate {
@@ -94,21 +93,21 @@ pub async fn install(args: InstallArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn list(db: Db) -> anyhow::Result<ExitCode> {
-    let (registry, _) = connect(&db).await?;
+    let registry = connect(&db).await?;
     print(&json!({"versions": registry.list().await?}));
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn activate(args: ActivateArgs) -> anyhow::Result<ExitCode> {
+pub async fn activate(runtime: Arc<Runtime>, args: ActivateArgs) -> anyhow::Result<ExitCode> {
     let (name, version) = registry::parse_spec(&args.spec)?;
-    let (registry, runtime) = connect(&args.db).await?;
+    let registry = connect(&args.db).await?;
     let activated = registry.activate(&runtime, &name, &version, &operator(), args.force).await?;
     print(&json!({"activated": activated}));
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn rollback(args: RollbackArgs) -> anyhow::Result<ExitCode> {
-    let (registry, runtime) = connect(&args.db).await?;
+pub async fn rollback(runtime: Arc<Runtime>, args: RollbackArgs) -> anyhow::Result<ExitCode> {
+    let registry = connect(&args.db).await?;
     let activated = registry.rollback(&runtime, &args.name, &operator()).await?;
     print(&json!({"activated": activated}));
     Ok(ExitCode::SUCCESS)
