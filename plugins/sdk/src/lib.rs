@@ -10,6 +10,7 @@
 //! | [`calendar`] | dates and times as the sources write them |
 //! | [`pools`] | pool codes and Korean pool names |
 //! | [`log`] | structured log lines to the host |
+//! | [`samples`] | the sample responses a component bundles ([`bundle_samples!`]) |
 //!
 //! Mapping code written against this crate is plain Rust: it compiles and is unit-tested on
 //! the host target; only [`export_source!`] is WebAssembly glue.
@@ -22,6 +23,7 @@ pub mod fields;
 pub mod log;
 pub mod pools;
 pub mod request;
+pub mod samples;
 
 /// Generated bindings for the `racelab:source` world. Plugin code uses the re-exports at the
 /// crate root instead.
