@@ -135,6 +135,9 @@ impl Source for Kspo {
 
 racelab_plugin_sdk::export_source!(Kspo);
 
+// Fixtures the registry parses before a version may become active (tests/samples.rs).
+racelab_plugin_sdk::bundle_samples!(include_bytes!("../samples.json"));
+
 /// The answer to every odds question.
 pub(crate) fn no_odds() -> SourceError {
     SourceError::Unsupported(
