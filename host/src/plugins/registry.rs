@@ -175,9 +175,9 @@ pub fn checks(plugin: &Plugin) -> Vec<Check> {
         passed: true,
         detail: format!("racelab:source {} (supported: {})", plugin.api_version(), super::wit::SUPPORTED),
     }];
-    let odds = m.operations.contains(&OperationKind::Odds) || m.operations.contains(&OperationKind::Results);
-    let manifest = if odds && m.pools.is_empty() {
-        Err("it lists odds or results but no pools".to_string())
+    // A results-only source may pay no dividends; odds without a pool could never be asked for.
+    let manifest = if m.operations.contains(&OperationKind::Odds) && m.pools.is_empty() {
+        Err("it lists odds but no pools".to_string())
     } else if m.datasets.is_empty() {
         Err("it lists no datasets, so no request could be budgeted".to_string())
     } else {
@@ -415,7 +415,12 @@ impl Registry {
             return Ok((name, false));
         }
         let installed = self.store(&plugin, plugin.manifest().version.clone(), &bytes, &sha256, by).await?;
-        let activated = self.switch(runtime, &name, installed.id, Action::Seed, by, false).await?;
+        // The operator configured this file to run and the registry has nothing else: a check it
+        // fails is recorded with the seed and said in the log, not a reason to stop the host.
+        let activated = self.switch(runtime, &name, installed.id, Action::Seed, by, true).await?;
+        if activated.forced {
+            tracing::warn!(plugin = %name, version = %activated.version, "seeded although {}", failed(&activated.checks));
+        }
         Ok((name, activated.changed))
     }
 

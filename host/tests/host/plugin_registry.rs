@@ -430,7 +430,9 @@ async fn a_plugin_directory_seeds_an_empty_registry_and_changes_nothing_after(po
     let dir = tempfile::tempdir().expect("tempdir");
     let plugins = dir.path().join("plugins");
     std::fs::create_dir(&plugins).expect("mkdir");
-    for package in ["racelab-plugin-kra", "racelab-plugin-kspo"] {
+    // The misbehaving component fails the manifest check: seeded all the same (it is what the
+    // image holds), with the failure recorded; no source runs it.
+    for package in ["racelab-plugin-kra", "racelab-plugin-kspo", "racelab-test-misbehaving"] {
         let from = common::component(package);
         std::fs::copy(&from, plugins.join(from.file_name().expect("name"))).expect("copy");
     }
@@ -456,9 +458,15 @@ async fn a_plugin_directory_seeds_an_empty_registry_and_changes_nothing_after(po
     let seeded = wait_for_label(&[first_port], &seed, Duration::from_secs(120)).await;
     let (_, first_clean) = terminate(&mut first);
     assert!(seeded.is_some() && first_clean, "{}", logs("a.log"));
-    let actions: Vec<(String, String)> =
-        sqlx::query_as("SELECT name, action FROM plugin_activations ORDER BY name").fetch_all(&pool).await.expect("h");
-    assert_eq!(actions, [("kra".into(), "seed".into()), ("kspo".into(), "seed".into())]);
+    let actions: Vec<(String, String, bool, Option<String>)> =
+        sqlx::query_as("SELECT name, action, forced, note FROM plugin_activations ORDER BY name")
+            .fetch_all(&pool)
+            .await
+            .expect("h");
+    let seeds: Vec<(&str, &str, bool)> = actions.iter().map(|(n, a, f, _)| (n.as_str(), a.as_str(), *f)).collect();
+    assert_eq!(seeds, [("kra", "seed", false), ("kspo", "seed", false), ("misbehaving", "seed", true)]);
+    assert!(actions[2].3.as_deref().is_some_and(|n| n.contains("manifest failed")), "{actions:?}");
+    assert!(logs("a.log").contains("seeded although manifest failed"), "{}", logs("a.log"));
 
     // Once the registry has the plugin, a newer file in the directory changes nothing: an
     // operator activates versions, a redeploy does not.
@@ -469,7 +477,7 @@ async fn a_plugin_directory_seeds_an_empty_registry_and_changes_nothing_after(po
     let (_, second_clean) = terminate(&mut second);
     assert!(still.is_some() && second_clean, "the second host runs the active version:\n{}", logs("b.log"));
     let versions: i64 = sqlx::query_scalar("SELECT count(*) FROM plugin_versions").fetch_one(&pool).await.expect("n");
-    assert_eq!(versions, 2, "the newer file was not installed");
+    assert_eq!(versions, 3, "the newer file was not installed");
 
     // With neither a file nor a registry version, the start says what to set.
     sqlx::query("TRUNCATE plugin_activations, plugin_versions").execute(&pool).await.expect("empty the registry");
