@@ -30,24 +30,12 @@ fn read(path: &std::path::Path) -> Vec<u8> {
 
 /// `wasm` with a custom section `name` appended at the component's top level.
 fn with_section(wasm: &[u8], name: &str, payload: &[u8]) -> Vec<u8> {
-    fn leb(mut n: usize, out: &mut Vec<u8>) {
-        loop {
-            let byte = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                return out.push(byte);
-            }
-            out.push(byte | 0x80);
-        }
-    }
-    let mut section = Vec::new();
-    leb(name.len(), &mut section);
-    section.extend_from_slice(name.as_bytes());
-    section.extend_from_slice(payload);
+    let mut contents = Vec::new();
+    common::leb(name.len() as u64, &mut contents);
+    contents.extend_from_slice(name.as_bytes());
+    contents.extend_from_slice(payload);
     let mut out = wasm.to_vec();
-    out.push(0);
-    leb(section.len(), &mut out);
-    out.extend_from_slice(&section);
+    common::section(0, &contents, &mut out);
     out
 }
 

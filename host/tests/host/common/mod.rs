@@ -166,7 +166,7 @@ pub fn async_runtime() -> tokio::runtime::Runtime {
 }
 
 /// LEB128 of an unsigned number, as the Wasm binary format writes sizes and indices.
-fn leb(mut n: u64, out: &mut Vec<u8>) {
+pub fn leb(mut n: u64, out: &mut Vec<u8>) {
     loop {
         let byte = (n & 0x7f) as u8;
         n >>= 7;
@@ -179,7 +179,7 @@ fn leb(mut n: u64, out: &mut Vec<u8>) {
 }
 
 /// A section: its id, its size, its contents.
-fn section(id: u8, contents: &[u8], out: &mut Vec<u8>) {
+pub fn section(id: u8, contents: &[u8], out: &mut Vec<u8>) {
     out.push(id);
     leb(contents.len() as u64, out);
     out.extend_from_slice(contents);
