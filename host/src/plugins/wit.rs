@@ -7,7 +7,7 @@
 #[allow(missing_docs, clippy::all)]
 mod v0_1 {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "../wit/v0.1",
         world: "source",
         additional_derives: [PartialEq],
     });

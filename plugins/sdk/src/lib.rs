@@ -32,7 +32,7 @@ pub mod samples;
 pub mod bindings {
     wit_bindgen::generate!({
         world: "source",
-        path: "../../wit",
+        path: "../../wit/v0.1",
         pub_export_macro: true,
         export_macro_name: "__export_source_world",
         default_bindings_module: "racelab_plugin_sdk::bindings",
