@@ -71,6 +71,20 @@ pub struct SimConfig {
     pub unregistered_keys: Vec<String>,
     /// Simulated time; keep a clone to move it from outside.
     pub clock: Clock,
+    /// Format changes, as a source that changes its responses makes them (empty by default).
+    pub shape_changes: Vec<ShapeChange>,
+}
+
+/// A format change of one dataset: every item of its answers gains `add` (each with the text
+/// value `"new"`) and loses `drop`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShapeChange {
+    /// The dataset, e.g. `API26_2` or `15107830`.
+    pub dataset: String,
+    /// Fields every item gains.
+    pub add: Vec<String>,
+    /// Fields every item loses.
+    pub drop: Vec<String>,
 }
 
 /// The simulator as an axum router (every endpoint of `docs/sources.md`, plus `/healthz`).

@@ -31,14 +31,26 @@ struct AppState {
     calendar: Calendar,
     limiter: Limiter,
     sequence: AtomicU64,
+    /// `config.shape_changes` with the added names as the items' `'static` keys, made once.
+    shapes: Vec<(String, Vec<&'static str>, Vec<String>)>,
 }
 
 /// The router serving every endpoint plus `/healthz`.
 pub(crate) fn router(config: SimConfig) -> Router {
+    // Leaked once per router: a handful of field names for the life of the simulator.
+    let shapes = config
+        .shape_changes
+        .iter()
+        .map(|c| {
+            let add = c.add.iter().map(|f| &*Box::leak(f.clone().into_boxed_str())).collect();
+            (c.dataset.clone(), add, c.drop.clone())
+        })
+        .collect();
     let state = Arc::new(AppState {
         calendar: Calendar::new(config.seed),
         limiter: Limiter::new(config.limits.clone()),
         sequence: AtomicU64::new(0),
+        shapes,
         config,
     });
     Router::new().route("/healthz", get(|| async { "ok" })).fallback(handle).with_state(state)
@@ -158,8 +170,15 @@ fn answer(state: &AppState, endpoint: &Endpoint, query: &Query, format: Format) 
     let ctx = Ctx { calendar: &state.calendar, now: state.config.clock.now(), odds: state.config.odds, query };
     let rows = endpoint::rows(endpoint.op, &ctx);
     let total = rows.total();
+    let mut items = rows.page(paging);
+    for (_, add, drop) in state.shapes.iter().filter(|(dataset, _, _)| dataset == endpoint.dataset) {
+        for item in &mut items {
+            item.retain(|(name, _)| !drop.iter().any(|d| d == name));
+            item.extend(add.iter().map(|name| (*name, wire::s("new"))));
+        }
+    }
     let page = Page {
-        items: rows.page(paging),
+        items,
         num_of_rows: paging.num_of_rows,
         page_no: paging.page_no,
         total,
