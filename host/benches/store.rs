@@ -37,7 +37,7 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
 use common::{database_url, recreate, with_database};
 use futures_util::{StreamExt, TryStreamExt};
-use racelab::plugins::wit::{Date, OddsSnapshot, Pool, Quote, RaceKey, Record};
+use racelab::plugins::wit::{Date, OddsBoard, Pool, Quote, RaceKey, Record};
 use racelab::store::{self, JobOutput, Store, StoreConfig};
 use sqlx::{Connection, PgConnection};
 
@@ -244,25 +244,26 @@ fn write_csv(path: &Path, jobs: &[Job]) -> anyhow::Result<()> {
     let mut out = BufWriter::new(std::fs::File::create(path)?);
     for job in jobs {
         let at = job.captured_at.format("%Y-%m-%d %H:%M:%S%.6f+00");
-        let mut quotes: Vec<&OddsSnapshot> =
-            job.records.iter().filter_map(|r| if let Record::Odds(o) = r { Some(o) } else { None }).collect();
+        let boards = job.records.iter().filter_map(|r| if let Record::Odds(o) = r { Some(o) } else { None });
+        let mut quotes: Vec<(&OddsBoard, &[u8], Quote)> =
+            boards.flat_map(|b| b.prices().map(move |(selection, quote)| (b, selection, quote))).collect();
         quotes.sort_by(|a, b| {
-            (a.race.number, racelab::json::pool(a.pool), &a.selection).cmp(&(
-                b.race.number,
-                racelab::json::pool(b.pool),
-                &b.selection,
+            (a.0.race.number, racelab::json::pool(a.0.pool), a.1).cmp(&(
+                b.0.race.number,
+                racelab::json::pool(b.0.pool),
+                b.1,
             ))
         });
-        for poll in quotes.chunk_by(|a, b| a.race == b.race && a.pool == b.pool) {
-            let k = &poll[0].race;
+        for poll in quotes.chunk_by(|a, b| a.0.race == b.0.race && a.0.pool == b.0.pool) {
+            let k = &poll[0].0.race;
             let selections = poll
                 .iter()
-                .map(|o| format!("{{{}}}", o.selection.iter().map(u8::to_string).collect::<Vec<_>>().join(",")))
+                .map(|o| format!("{{{}}}", o.1.iter().map(u8::to_string).collect::<Vec<_>>().join(",")))
                 .collect::<Vec<_>>()
                 .join(",");
             let prices = poll
                 .iter()
-                .map(|o| match o.quote {
+                .map(|o| match o.2 {
                     Quote::Price(p) => p.to_string(),
                     Quote::Capped => "NULL".into(),
                 })
@@ -276,7 +277,7 @@ fn write_csv(path: &Path, jobs: &[Job]) -> anyhow::Result<()> {
                 k.date.month,
                 k.date.day,
                 k.number,
-                racelab::json::pool(poll[0].pool),
+                racelab::json::pool(poll[0].0.pool),
             )?;
         }
     }
@@ -322,17 +323,26 @@ fn generate(rows: usize, changed_one_in: usize) -> Vec<Job> {
         // The same stream for every poll of a race: each selection keeps its base price.
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ race as u64);
         let moves_at = |i: usize, p: usize| (i + p).is_multiple_of(changed_one_in);
-        let records = selections[..take]
-            .iter()
-            .enumerate()
-            .map(|(i, (pool, selection))| {
-                let scale = 8.0 * 10f64.powi(selection.len() as i32);
-                let base = (rng.unit() * scale * 10.0).round() / 10.0 + 1.0;
-                let moves = (1..=poll).filter(|p| moves_at(i, *p)).count();
-                let quote = Quote::Price(base + 0.1 * moves as f64);
-                Record::Odds(OddsSnapshot { race: key.clone(), pool: *pool, selection: selection.clone(), quote })
-            })
-            .collect();
+        // One board per pool, as a plugin reports them.
+        let mut records: Vec<Record> = Vec::new();
+        for (i, (pool, selection)) in selections[..take].iter().enumerate() {
+            let scale = 8.0 * 10f64.powi(selection.len() as i32);
+            let base = (rng.unit() * scale * 10.0).round() / 10.0 + 1.0;
+            let moves = (1..=poll).filter(|p| moves_at(i, *p)).count();
+            let quote = Quote::Price(base + 0.1 * moves as f64);
+            match records.last_mut() {
+                Some(Record::Odds(board)) if board.pool == *pool => {
+                    board.selections.extend_from_slice(selection);
+                    board.quotes.push(quote);
+                }
+                _ => records.push(Record::Odds(OddsBoard {
+                    race: key.clone(),
+                    pool: *pool,
+                    selections: selection.clone(),
+                    quotes: vec![quote],
+                })),
+            }
+        }
         let stored = if poll == 0 { take } else { (0..take).filter(|i| moves_at(*i, poll)).count() };
         out.push(Job { captured_at, records, stored });
     }

@@ -505,12 +505,12 @@ pub fn source_plan(
     config: &[(String, String)],
 ) -> anyhow::Result<SourcePlan> {
     let m = plugin.manifest();
-    let timing = OddsTiming::of(config).map_err(anyhow::Error::msg)?;
+    let timing = OddsTiming::of(m, config).map_err(anyhow::Error::msg)?;
     Ok(SourcePlan {
         source: name.to_string(),
         tracks: tracks.to_vec(),
         ops: m.operations.clone(),
-        pools: m.pools.iter().map(|p| crate::json::pool(*p).to_string()).collect(),
+        pools: m.odds_pools.iter().map(|p| crate::json::pool(*p).to_string()).collect(),
         odds_before_post: timing == OddsTiming::BeforeRace,
     })
 }

@@ -8,8 +8,9 @@
 use serde_json::{Value, json};
 
 use crate::plugins::wit::{
-    ClockTime, Date, DayRef, FinishStatus, HttpRequest, OddsQuery, Operation, OperationKind, PluginManifest, Pool,
-    Quote, RaceKey, RaceRef, Record, SourceError,
+    ClockTime, Date, DayRef, Drift, DriftKind, FinishStatus, HttpRequest, OddsBoard, OddsQuery, OddsTiming, Operation,
+    OperationKind, PluginManifest, Pool, Quote, RaceKey, RaceRef, RaceStatus, Record, Sex, SourceError,
+    selection_width,
 };
 use crate::plugins::{error_kind, error_message};
 
@@ -83,24 +84,22 @@ pub fn record(r: &Record) -> Value {
         Record::Race(x) => json!({
             "type": "race", "race": race_key(&x.key), "meeting": x.meeting, "name": x.name,
             "distance_m": x.distance_m, "post_time": x.post_time.as_ref().map(time), "grade": x.grade,
-            "field_size": x.field_size,
+            "field_size": x.field_size, "status": x.status.map(race_status),
         }),
         Record::Entry(x) => json!({
             "type": "entry", "race": race_key(&x.race), "number": x.number, "runner_id": x.runner_id,
-            "runner_name": x.runner_name, "jockey": x.jockey, "trainer": x.trainer, "weight_kg": x.weight_kg,
-            "rating": x.rating,
+            "runner_name": x.runner_name, "jockey": x.jockey, "jockey_id": x.jockey_id, "trainer": x.trainer,
+            "trainer_id": x.trainer_id, "weight_kg": x.weight_kg, "rating": x.rating, "age": x.age,
+            "sex": x.sex.map(sex),
         }),
         Record::Scratch(x) => {
             json!({"type": "scratch", "race": race_key(&x.race), "number": x.number, "reason": x.reason})
         }
-        Record::Odds(x) => {
-            let (price, capped) = match x.quote {
-                Quote::Price(p) => (Some(p), false),
-                Quote::Capped => (None, true),
-            };
-            json!({"type": "odds", "race": race_key(&x.race), "pool": pool(x.pool), "selection": x.selection,
-                   "price": price, "capped": capped})
-        }
+        Record::Odds(x) => json!({
+            "type": "odds_board", "race": race_key(&x.race), "pool": pool(x.pool),
+            "selections": x.selections.chunks(selection_width(x.pool).max(1)).collect::<Vec<_>>(),
+            "quotes": x.quotes.iter().map(|q| match q { Quote::Price(p) => json!(p), Quote::Capped => json!("capped") }).collect::<Vec<_>>(),
+        }),
         Record::Result(x) => json!({
             "type": "result", "race": race_key(&x.race), "number": x.number, "runner_id": x.runner_id,
             "runner_name": x.runner_name, "position": x.position, "status": status(&x.status), "time_s": x.time_s,
@@ -110,6 +109,60 @@ pub fn record(r: &Record) -> Value {
             "type": "dividend", "race": race_key(&x.race), "pool": pool(x.pool), "selection": x.selection,
             "payout": x.payout,
         }),
+    }
+}
+
+/// Records as JSON rows: one per record, one per price of an odds board (`type` `odds`, with
+/// `selection`, `price` and `capped`), as the store keeps them.
+pub fn records(records: &[Record]) -> Vec<Value> {
+    let mut rows = Vec::with_capacity(records.len());
+    for r in records {
+        match r {
+            Record::Odds(board) => rows.extend(board.prices().map(|(selection, quote)| price(board, selection, quote))),
+            other => rows.push(record(other)),
+        }
+    }
+    rows
+}
+
+/// One price of an odds board as a row.
+pub fn price(board: &OddsBoard, selection: &[u8], quote: Quote) -> Value {
+    let (price, capped) = match quote {
+        Quote::Price(p) => (Some(p), false),
+        Quote::Capped => (None, true),
+    };
+    json!({"type": "odds", "race": race_key(&board.race), "pool": pool(board.pool), "selection": selection,
+           "price": price, "capped": capped})
+}
+
+/// A page's drift as `[{"kind": "unmapped", "field": "jkNo"}]`.
+pub fn drift(drift: &[Drift]) -> Value {
+    Value::Array(drift.iter().map(|d| json!({"kind": drift_kind(d.kind), "field": d.field})).collect())
+}
+
+/// `unmapped` or `missing`.
+pub fn drift_kind(kind: DriftKind) -> &'static str {
+    match kind {
+        DriftKind::Unmapped => "unmapped",
+        DriftKind::Missing => "missing",
+    }
+}
+
+/// `scheduled`, `run` or `cancelled`, as stored.
+pub fn race_status(status: RaceStatus) -> &'static str {
+    match status {
+        RaceStatus::Scheduled => "scheduled",
+        RaceStatus::Run => "run",
+        RaceStatus::Cancelled => "cancelled",
+    }
+}
+
+/// `male`, `female` or `gelding`, as stored.
+pub fn sex(sex: Sex) -> &'static str {
+    match sex {
+        Sex::Male => "male",
+        Sex::Female => "female",
+        Sex::Gelding => "gelding",
     }
 }
 
@@ -227,7 +280,9 @@ pub fn manifest(m: &PluginManifest, api_version: &str) -> Value {
     json!({
         "name": m.name, "version": m.version, "api_version": api_version, "tracks": m.tracks,
         "operations": m.operations.iter().map(|k| operation_kind(*k)).collect::<Vec<_>>(),
-        "pools": m.pools.iter().map(|p| pool(*p)).collect::<Vec<_>>(),
+        "odds_pools": m.odds_pools.iter().map(|p| pool(*p)).collect::<Vec<_>>(),
+        "dividend_pools": m.dividend_pools.iter().map(|p| pool(*p)).collect::<Vec<_>>(),
+        "odds_timing": match m.odds_timing { OddsTiming::AfterRace => "after-race", OddsTiming::BeforeRace => "before-race" },
         "credential_param": m.credential_param,
         "config": m.config.iter().map(|c| json!({"name": c.name, "description": c.description, "default": c.default_value})).collect::<Vec<_>>(),
         "datasets": m.datasets.iter().map(|d| json!({"dataset": d.dataset, "daily_quota": d.daily_quota, "per_second": d.per_second})).collect::<Vec<_>>(),

@@ -43,6 +43,8 @@ pub struct Outcome {
     pub records: Vec<Record>,
     /// Requests sent, retries included.
     pub requests: usize,
+    /// The drift the plugin reported, each field once: `(dataset, kind, field)`.
+    pub drift: BTreeSet<crate::store::DriftField>,
 }
 
 /// What an operation did, however it ended: its result, and what it sent and received on the
@@ -64,6 +66,8 @@ pub struct Trace {
     pub dataset: Option<String>,
     /// Where the hooks kept the last response (the raw archive's id).
     pub raw_response: Option<i64>,
+    /// The drift the plugin reported, each field once: `(dataset, kind, field)`.
+    pub drift: BTreeSet<crate::store::DriftField>,
 }
 
 /// Why an operation with hooks stopped.
@@ -179,7 +183,7 @@ pub async fn run(
     let job = Job { plugin, endpoint, fetcher, op, config, policy };
     let ran = run_with(&job, &mut NoHooks, None).await;
     match ran.result {
-        Ok(records) => Ok(Outcome { records, requests: ran.trace.requests }),
+        Ok(records) => Ok(Outcome { records, requests: ran.trace.requests, drift: ran.trace.drift }),
         Err(Stopped::Run(e)) => Err(e),
         Err(Stopped::Hook(never)) => match never {},
     }
@@ -218,6 +222,9 @@ async fn drive<H: Hooks>(job: &Job<'_>, hooks: &mut H, trace: &mut Trace) -> Res
             return Err(RunError::TooManyRequests(job.policy.max_requests).into());
         }
         let page = fetch_and_parse(job, &request, &target, hooks, trace).await?;
+        for d in &page.drift {
+            trace.drift.insert((request.dataset.clone(), crate::json::drift_kind(d.kind), d.field.clone()));
+        }
         records.extend(page.records);
         queue.extend(page.next);
     }

@@ -5,7 +5,7 @@
 //! | `GET /healthz` | 200 while the process runs (liveness: restart me if this stops) |
 //! | `GET /readyz` | 200 when the database answers within a second, else 503 (take me out of rotation) |
 //! | `/api/plugins…` | the plugin registry (`admin.rs`) |
-//! | `GET /status` | JSON: jobs by state for today (KST), open failures, per track today (races, results final, final odds, gaps, pre-race odds stopped), this worker's counters, each source's health |
+//! | `GET /status` | JSON: jobs by state for today (KST), open failures, per track today (races, results final, final odds, gaps, pre-race odds stopped), this worker's counters, each source's health, each dataset's drift (unmapped and missing fields) |
 
 pub mod admin;
 
@@ -68,6 +68,11 @@ async fn status(State(state): State<ApiState>) -> impl IntoResponse {
     let jobs = ledger::jobs_by_op_and_state(&state.pool, today).await;
     let open = ledger::open_failures(&state.pool).await;
     let tracks = crate::jobs::gaps::track_days(&state.pool, today, state.odds_stop_after_no_data).await;
+    // Drift is a help, not a condition of the page: a read error leaves it out.
+    let drift = crate::store::drift_by_dataset(&state.pool).await.unwrap_or_else(|e| {
+        tracing::warn!("/status without drift: {e}");
+        Vec::new()
+    });
     let s = state.worker.stats();
     let figures = s.sources.snapshot();
     let sources: serde_json::Map<String, serde_json::Value> = state
@@ -99,6 +104,7 @@ async fn status(State(state): State<ApiState>) -> impl IntoResponse {
                 "open_failures": open,
                 "tracks_today": tracks,
                 "sources": sources,
+                "drift": drift,
                 "worker": {
                     "name": state.worker.name(),
                     "done": s.done.load(Relaxed),

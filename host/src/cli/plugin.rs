@@ -206,7 +206,7 @@ fn parse(runtime: &Runtime, args: ParseArgs) -> anyhow::Result<ExitCode> {
     match plugin.parse(&op, &request, &response) {
         Ok(page) => {
             let next: Vec<Value> = page.next.iter().map(|r| json::request(r, &endpoint.display_url(r))).collect();
-            print(&json!({"records": page.records.iter().map(json::record).collect::<Vec<_>>(), "next": next}));
+            print(&json!({"records": json::records(&page.records), "drift": json::drift(&page.drift), "next": next}));
             Ok(ExitCode::SUCCESS)
         }
         Err(CallError::Source(e)) => {
@@ -237,8 +237,9 @@ async fn run_live(plugin: Plugin, args: RunArgs) -> anyhow::Result<ExitCode> {
     let config = defaults(&plugin, &args.config);
     match runner::run(&plugin, &endpoint, &fetcher, &op, &config, &policy).await {
         Ok(outcome) => {
-            eprintln!("{} records from {} requests", outcome.records.len(), outcome.requests);
-            print(&json!({"records": outcome.records.iter().map(json::record).collect::<Vec<_>>(), "next": []}));
+            let records = json::records(&outcome.records);
+            eprintln!("{} records from {} requests", records.len(), outcome.requests);
+            print(&json!({"records": records, "next": []}));
             Ok(ExitCode::SUCCESS)
         }
         Err(RunError::Source { url, error }) => {
@@ -323,7 +324,7 @@ fn operation(plugin: &Plugin, args: &OpArgs, request: Option<&HttpRequest>) -> a
         OpKind::Results => Operation::Results(race()?),
         OpKind::Odds => {
             let pools = if args.pools.is_empty() {
-                plugin.manifest().pools.clone()
+                plugin.manifest().odds_pools.clone()
             } else {
                 args.pools.iter().map(|p| parse_pool(p)).collect::<anyhow::Result<_>>()?
             };

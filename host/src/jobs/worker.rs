@@ -494,6 +494,7 @@ impl Worker {
         // the budget.
         let ran = runner::run_with(&run, &mut hooks, Some(inner.settings.job_timeout)).await;
         let trace = ran.trace;
+        self.note_drift(&job.source, source.plugin.label(), &trace).await;
         let records = match ran.result {
             Ok(records) => records,
             // Nothing published (yet): a valid, empty answer (see `Op::waits_for_publication`).
@@ -524,7 +525,7 @@ impl Worker {
             captured_at,
             final_odds: job.op == Op::OddsFinal,
         };
-        let state = decide::answered(job.op, records.len());
+        let state = decide::answered(job.op, crate::plugins::wit::rows(&records));
         match self.commit_success(task, &job, &output, trace.requests, state).await {
             Ok(state) => {
                 let counter = match state {
@@ -552,6 +553,39 @@ impl Worker {
 
     fn rules(&self) -> decide::Rules {
         decide::Rules { backoff: self.inner.settings.backoff, quota_resets: self.inner.budget.quota_resets_at() }
+    }
+
+    /// Counts the drift a job's pages reported and raises one alert per dataset whose shape
+    /// changed: fields no page had reported before. Drift never fails a job; a database error
+    /// here is logged, and the same drift is counted again by the next job that sees it.
+    async fn note_drift(&self, source: &str, plugin: &str, trace: &Trace) {
+        let inner = &*self.inner;
+        let new = match crate::store::record_drift(&inner.pool, source, plugin, &trace.drift).await {
+            Ok(new) => new,
+            Err(e) => {
+                tracing::warn!(source, "the plugin's drift was not counted: {e}");
+                return;
+            }
+        };
+        let mut by_dataset: std::collections::BTreeMap<&str, Vec<String>> = std::collections::BTreeMap::new();
+        for (dataset, kind, field) in &new {
+            let change = if *kind == "missing" { format!("{field} gone") } else { format!("{field} new") };
+            by_dataset.entry(dataset).or_default().push(change);
+        }
+        for (dataset, changes) in by_dataset {
+            let changes = changes.join(", ");
+            tracing::warn!(source, dataset, plugin, "the dataset's shape changed: {changes}");
+            if let Some(alerter) = &inner.alerter {
+                // A shape change is an event, not a condition: each change is its own incident,
+                // keyed by what changed, so a second change is not a repeat of the first.
+                let digest = crate::plugins::registry::sha256_hex(changes.as_bytes());
+                let incident = Incident::new(source, dataset, format!("shape_change_{}", &digest[..8]));
+                alerter.raise(
+                    Alert::new(incident, format!("the response shape of {dataset} changed: {changes}"))
+                        .with("plugin", plugin),
+                );
+            }
+        }
     }
 
     /// A dataset that answers again is no longer out of quota (a pause leaves no failure row

@@ -1,13 +1,14 @@
 //! Plugin config keys the host reads as well as the plugin.
 //!
-//! A manifest's config keys are the plugin's settings, each with a default. One of them is also
-//! a hint to the host's cadence: `odds-timing` says when the plugin's source shows odds —
-//! `after-race` (the real KRA API: odds appear once the race is official) or `before-race`. The
-//! WIT manifest has no field for this, and a record cannot gain one without a breaking version
-//! (wit/PENDING_CHANGES.md); a config key carries it in 0.1 and lets an operator override it
-//! (`sources.<src>.config`), e.g. against the simulator's `live` mode.
+//! A manifest's config keys are the plugin's settings, each with a default. One key is the
+//! host's: `odds-timing` says when the plugin's source shows odds — `after-race` (the real KRA
+//! API: odds appear once the race is official) or `before-race`. A 0.2 manifest says it in its
+//! `odds-timing` field; a 0.1 plugin said it as the default of this config key (the adapter
+//! reads it into the field). Either way an operator overrides it under the same key
+//! (`sources.<src>.config`), e.g. against the simulator's `live` mode, whether or not the
+//! plugin lists the key.
 
-use crate::plugins::wit::PluginManifest;
+use crate::plugins::wit::{self, PluginManifest};
 
 /// The config key of the odds-timing hint.
 pub const ODDS_TIMING: &str = "odds-timing";
@@ -22,11 +23,14 @@ pub enum OddsTiming {
 }
 
 impl OddsTiming {
-    /// Reads the hint from a plugin's effective config; unset is `before-race`, the timing
-    /// that asks (a source that answers nothing is then stopped by the no-data rule).
-    pub fn of(config: &[(String, String)]) -> Result<OddsTiming, String> {
+    /// The timing an operator set in a plugin's effective config, else the manifest's.
+    pub fn of(manifest: &PluginManifest, config: &[(String, String)]) -> Result<OddsTiming, String> {
         match config.iter().find(|(k, _)| k == ODDS_TIMING).map(|(_, v)| v.trim()) {
-            None | Some("before-race") => Ok(OddsTiming::BeforeRace),
+            None => Ok(match manifest.odds_timing {
+                wit::OddsTiming::AfterRace => OddsTiming::AfterRace,
+                wit::OddsTiming::BeforeRace => OddsTiming::BeforeRace,
+            }),
+            Some("before-race") => Ok(OddsTiming::BeforeRace),
             Some("after-race") => Ok(OddsTiming::AfterRace),
             Some(other) => Err(format!("`{ODDS_TIMING}` is {other:?}: expected \"after-race\" or \"before-race\"")),
         }
@@ -34,9 +38,11 @@ impl OddsTiming {
 }
 
 /// A plugin's effective config: the manifest's defaults, overridden by `set`. A key the
-/// manifest does not list is an error that names it and the keys there are.
+/// manifest does not list is an error that names it and the keys there are, except the host's
+/// own [`ODDS_TIMING`], which is kept.
 pub fn effective_config(manifest: &PluginManifest, set: &[(String, String)]) -> Result<Vec<(String, String)>, String> {
-    if let Some((key, _)) = set.iter().find(|(k, _)| !manifest.config.iter().any(|c| &c.name == k)) {
+    let listed = |key: &str| manifest.config.iter().any(|c| c.name == key);
+    if let Some((key, _)) = set.iter().find(|(k, _)| k != ODDS_TIMING && !listed(k)) {
         let known: Vec<&str> = manifest.config.iter().map(|c| c.name.as_str()).collect();
         return Err(format!(
             "plugin {} has no config key `{key}`; its keys: {}",
@@ -52,6 +58,9 @@ pub fn effective_config(manifest: &PluginManifest, set: &[(String, String)]) -> 
             set.or_else(|| c.default_value.clone()).map(|v| (c.name.clone(), v))
         })
         .collect();
+    if !listed(ODDS_TIMING) {
+        config.extend(set.iter().filter(|(k, _)| k == ODDS_TIMING).cloned());
+    }
     config.sort();
     Ok(config)
 }
@@ -67,7 +76,9 @@ mod tests {
             version: "1.0.0".into(),
             tracks: vec![],
             operations: vec![],
-            pools: vec![],
+            odds_pools: vec![],
+            dividend_pools: vec![],
+            odds_timing: wit::OddsTiming::BeforeRace,
             credential_param: None,
             config: vec![
                 ConfigKey { name: "page-size".into(), description: String::new(), default_value: Some("1000".into()) },
@@ -97,9 +108,15 @@ mod tests {
     #[test]
     fn odds_timing_reads_the_hint() {
         let config = effective_config(&manifest(), &[]).expect("valid");
-        assert_eq!(OddsTiming::of(&config), Ok(OddsTiming::AfterRace));
-        assert_eq!(OddsTiming::of(&[]), Ok(OddsTiming::BeforeRace));
-        let err = OddsTiming::of(&pairs(&[("odds-timing", "sometimes")])).expect_err("bad");
+        assert_eq!(OddsTiming::of(&manifest(), &config), Ok(OddsTiming::AfterRace));
+        assert_eq!(OddsTiming::of(&manifest(), &[]), Ok(OddsTiming::BeforeRace));
+        let after = PluginManifest { odds_timing: wit::OddsTiming::AfterRace, config: vec![], ..manifest() };
+        assert_eq!(OddsTiming::of(&after, &[]), Ok(OddsTiming::AfterRace));
+        // The operator's key overrides a manifest that does not list it, and reaches the config.
+        let set = effective_config(&after, &pairs(&[("odds-timing", "before-race")])).expect("the host's key");
+        assert_eq!(set, pairs(&[("odds-timing", "before-race")]));
+        assert_eq!(OddsTiming::of(&after, &set), Ok(OddsTiming::BeforeRace));
+        let err = OddsTiming::of(&manifest(), &pairs(&[("odds-timing", "sometimes")])).expect_err("bad");
         assert!(err.contains("\"sometimes\"") && err.contains("after-race"), "{err}");
     }
 }

@@ -79,7 +79,9 @@ mod tests {
             version: "1.2.0-rc.1+build5".into(),
             tracks: vec!["seoul".into()],
             operations: vec![OperationKind::Schedule],
-            pools: vec![],
+            odds_pools: vec![],
+            dividend_pools: vec![],
+            odds_timing: crate::plugins::wit::OddsTiming::AfterRace,
             credential_param: Some("serviceKey".into()),
             config: vec![ConfigKey {
                 name: "page-size".into(),

@@ -3,6 +3,7 @@
 //! | file | owns |
 //! |---|---|
 //! | `wit.rs` | the generated bindings, per supported API version |
+//! | `adapter.rs` | 0.1 components on the 0.2 host: questions down, answers up |
 //! | `runtime.rs` | the engine, loading (version check, link, pre-instantiate) |
 //! | `manifest.rs` | what a manifest must say |
 //! | `hints.rs` | config keys the host reads too (`odds-timing`), and a plugin's effective config |
@@ -15,6 +16,7 @@
 //! | `state.rs` | what a call's store holds: a WASI that grants nothing, the log sink, the memory cap |
 //! | `error.rs` | load errors, call errors, faults |
 
+mod adapter;
 mod cache;
 mod error;
 pub mod hints;

@@ -6,16 +6,25 @@ use std::sync::atomic::AtomicUsize;
 
 use wasmtime::{Engine, Store, Trap, WasmBacktrace};
 
+use super::adapter;
 use super::error::{CallError, Fault};
 use super::runtime::{Limits, TICK, Ticker};
 use super::state::{self, CallLimiter, CallState};
 use super::text;
-use super::wit::{HttpRequest, HttpResponse, Operation, Page, PluginManifest, SourceError, SourcePreV0_1, SourceV0_1};
+use super::wit::{
+    HttpRequest, HttpResponse, Operation, Page, PluginManifest, SourceError, SourcePreV0_1, SourcePreV0_2, SourceV0_1,
+    SourceV0_2,
+};
 
 /// Component-model resource handles one call may hold at once (wasmtime's default is
 /// 100,000); a source plugin defines no resources of its own, so this only bounds a loop that
 /// makes them.
 const MAX_COMPONENT_HANDLES: usize = 1_000;
+
+/// Drift fields one page may report: more than any real response has fields.
+const MAX_DRIFT_FIELDS: usize = 500;
+/// A drift field's name is cut to this many characters (it reaches the database and Slack).
+const MAX_DRIFT_FIELD_CHARS: usize = 64;
 
 /// A loaded, pre-instantiated plugin. Cheap to clone; calls may run on any thread.
 #[derive(Clone)]
@@ -25,7 +34,7 @@ pub struct Plugin {
 
 pub(super) struct Inner {
     pub(super) engine: Engine,
-    pub(super) pre: SourcePreV0_1<CallState>,
+    pub(super) pre: Pre,
     pub(super) limits: Limits,
     pub(super) label: String,
     pub(super) api_version: String,
@@ -38,6 +47,28 @@ pub(super) struct Inner {
 impl std::fmt::Debug for Plugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Plugin").field("label", &self.inner.label).field("api", &self.inner.api_version).finish()
+    }
+}
+
+/// A component linked and ready to instantiate, by the contract version it speaks.
+pub(super) enum Pre {
+    V0_1(SourcePreV0_1<CallState>),
+    V0_2(SourcePreV0_2<CallState>),
+}
+
+/// One call's instance of the component's exports.
+pub(super) enum Bindings {
+    V0_1(SourceV0_1),
+    V0_2(SourceV0_2),
+}
+
+impl Bindings {
+    /// The component's manifest, in the host's terms.
+    pub(super) fn manifest(&self, store: &mut Store<CallState>) -> wasmtime::Result<PluginManifest> {
+        match self {
+            Bindings::V0_2(s) => s.racelab_source_plugin().call_manifest(store),
+            Bindings::V0_1(s) => s.racelab_source_plugin().call_manifest(store).map(adapter::manifest),
+        }
     }
 }
 
@@ -72,7 +103,16 @@ impl Plugin {
 
     /// The first requests for `op`.
     pub fn plan(&self, op: &Operation, config: &[(String, String)]) -> Result<Vec<HttpRequest>, CallError> {
-        let answer = self.call("plan", |store, source| source.racelab_source_plugin().call_plan(store, op, config))?;
+        let answer = self.call("plan", |store, source| match source {
+            Bindings::V0_2(s) => s.racelab_source_plugin().call_plan(store, op, config),
+            Bindings::V0_1(s) => {
+                s.racelab_source_plugin().call_plan(store, &adapter::operation(op), config).map(|answer| {
+                    answer
+                        .map(|requests| requests.into_iter().map(adapter::request_up).collect())
+                        .map_err(adapter::error)
+                })
+            }
+        })?;
         let requests = answer.map_err(|e| CallError::Source(clean(e)))?;
         self.check_size("plan", "requests", requests.len(), self.inner.limits.max_requests)?;
         Ok(requests)
@@ -80,11 +120,25 @@ impl Plugin {
 
     /// Reads one response.
     pub fn parse(&self, op: &Operation, request: &HttpRequest, response: &HttpResponse) -> Result<Page, CallError> {
-        let answer = self
-            .call("parse", |store, source| source.racelab_source_plugin().call_parse(store, op, request, response))?;
-        let page = answer.map_err(|e| CallError::Source(clean(e)))?;
-        self.check_size("parse", "records", page.records.len(), self.inner.limits.max_records)?;
+        let answer = self.call("parse", |store, source| match source {
+            Bindings::V0_2(s) => s.racelab_source_plugin().call_parse(store, op, request, response),
+            Bindings::V0_1(s) => {
+                let (op, request, response) =
+                    (adapter::operation(op), adapter::request(request), adapter::response(response));
+                s.racelab_source_plugin()
+                    .call_parse(store, &op, &request, &response)
+                    .map(|answer| answer.map(adapter::page).map_err(adapter::error))
+            }
+        })?;
+        let mut page = answer.map_err(|e| CallError::Source(clean(e)))?;
+        self.check_size("parse", "records", super::wit::rows(&page.records), self.inner.limits.max_records)?;
         self.check_size("parse", "follow-up requests", page.next.len(), self.inner.limits.max_requests)?;
+        self.check_size("parse", "drift fields", page.drift.len(), MAX_DRIFT_FIELDS)?;
+        for drift in &mut page.drift {
+            // Escaped, then cut: the stored name is at most the limit, escapes included.
+            drift.field =
+                text::clean(&drift.field, MAX_DRIFT_FIELD_CHARS).chars().take(MAX_DRIFT_FIELD_CHARS).collect();
+        }
         Ok(page)
     }
 
@@ -99,7 +153,7 @@ impl Plugin {
     pub(super) fn call<R>(
         &self,
         call: &'static str,
-        f: impl FnOnce(&mut Store<CallState>, &SourceV0_1) -> wasmtime::Result<R>,
+        f: impl FnOnce(&mut Store<CallState>, &Bindings) -> wasmtime::Result<R>,
     ) -> Result<R, Fault> {
         self.try_call(f).map_err(|failed| {
             let (CallFailure::Instantiate(e) | CallFailure::Run(e), state) = *failed;
@@ -110,7 +164,7 @@ impl Plugin {
     /// [`Plugin::call`], telling where it failed and handing back the call's state.
     pub(super) fn try_call<R>(
         &self,
-        f: impl FnOnce(&mut Store<CallState>, &SourceV0_1) -> wasmtime::Result<R>,
+        f: impl FnOnce(&mut Store<CallState>, &Bindings) -> wasmtime::Result<R>,
     ) -> Result<R, Box<(CallFailure, CallState)>> {
         let limits = &self.inner.limits;
         let state = CallState::new(&self.inner.label, CallLimiter::new(limits.memory_bytes), limits.max_log_lines);
@@ -121,7 +175,11 @@ impl Plugin {
         let ticks = limits.call_timeout.as_millis().div_ceil(TICK.as_millis()).max(1);
         store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
         store.epoch_deadline_trap();
-        let source = match self.inner.pre.instantiate(&mut store) {
+        let instance = match &self.inner.pre {
+            Pre::V0_1(pre) => pre.instantiate(&mut store).map(Bindings::V0_1),
+            Pre::V0_2(pre) => pre.instantiate(&mut store).map(Bindings::V0_2),
+        };
+        let source = match instance {
             Ok(source) => source,
             Err(e) => return Err(Box::new((CallFailure::Instantiate(e), store.into_data()))),
         };

@@ -176,16 +176,17 @@ pub fn checks(plugin: &Plugin) -> Vec<Check> {
         detail: format!("racelab:source {} (supported: {})", plugin.api_version(), super::wit::SUPPORTED),
     }];
     // A results-only source may pay no dividends; odds without a pool could never be asked for.
-    let manifest = if m.operations.contains(&OperationKind::Odds) && m.pools.is_empty() {
-        Err("it lists odds but no pools".to_string())
+    let manifest = if m.operations.contains(&OperationKind::Odds) && m.odds_pools.is_empty() {
+        Err("it lists odds but no odds pools".to_string())
     } else if m.datasets.is_empty() {
         Err("it lists no datasets, so no request could be budgeted".to_string())
     } else {
         Ok(format!(
-            "{} tracks, {} operations, {} pools, {} datasets",
+            "{} tracks, {} operations, {} odds pools, {} dividend pools, {} datasets",
             m.tracks.len(),
             m.operations.len(),
-            m.pools.len(),
+            m.odds_pools.len(),
+            m.dividend_pools.len(),
             m.datasets.len()
         ))
     };

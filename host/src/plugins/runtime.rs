@@ -17,10 +17,11 @@ use wasmtime::{Config, Engine, Trap};
 
 use super::cache::{CacheKey, CompileCache};
 use super::error::{Fault, LoadError};
+use super::plugin::Pre;
 use super::plugin::{BACKTRACE_FRAMES, CallFailure, Inner, Plugin, first_line};
 use super::state::{self, CallState};
 use super::text;
-use super::wit::{self, SourcePreV0_1};
+use super::wit::{self, Api, SourcePreV0_1, SourcePreV0_2};
 
 /// How often the deadline clock ticks. Deadlines are rounded up to whole ticks.
 pub(super) const TICK: Duration = Duration::from_millis(10);
@@ -75,6 +76,8 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(engine_error)?;
         state::add_clocks_that_never_wait(&mut linker).map_err(engine_error)?;
         wit::add_log_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| state).map_err(engine_error)?;
+        wit::v0_1::racelab::source::log::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| state)
+            .map_err(engine_error)?;
         let ticker = Arc::new(Ticker::start(engine.clone()));
         Ok(Runtime { engine, linker, limits, cache: None, _ticker: ticker })
     }
@@ -174,7 +177,11 @@ impl Runtime {
         let api_version = self.api_version(&component, origin)?;
         let link = |reason: String| LoadError::Link { origin: origin.to_string(), reason };
         let pre = self.linker.instantiate_pre(&component).map_err(|e| link(format!("{e:#}")))?;
-        let pre = SourcePreV0_1::new(pre).map_err(|e| link(format!("{e:#}")))?;
+        let pre = match Api::of(&api_version) {
+            Some(Api::V0_1) => SourcePreV0_1::new(pre).map(Pre::V0_1),
+            _ => SourcePreV0_2::new(pre).map(Pre::V0_2),
+        }
+        .map_err(|e| link(format!("{e:#}")))?;
         let mut plugin = Plugin {
             inner: Arc::new(Inner {
                 engine: self.engine.clone(),
@@ -187,7 +194,7 @@ impl Runtime {
                 _ticker: self._ticker.clone(),
             }),
         };
-        let called = plugin.try_call(|store, source| source.racelab_source_plugin().call_manifest(store));
+        let called = plugin.try_call(|store, source| source.manifest(store));
         let manifest = match called.map_err(|failed| *failed) {
             Ok(manifest) => manifest,
             Err((CallFailure::Run(e), state)) => {

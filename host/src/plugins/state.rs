@@ -79,6 +79,27 @@ impl WasiView for CallState {
 
 impl LogHost for CallState {
     fn log(&mut self, level: LogLevel, message: String) {
+        self.write_log(level, message);
+    }
+}
+
+/// A 0.1 component's log lines go the same way.
+impl super::wit::v0_1::racelab::source::log::Host for CallState {
+    fn log(&mut self, level: super::wit::v0_1::racelab::source::log::Level, message: String) {
+        use super::wit::v0_1::racelab::source::log::Level as Old;
+        let level = match level {
+            Old::Debug => LogLevel::Debug,
+            Old::Info => LogLevel::Info,
+            Old::Warn => LogLevel::Warn,
+            Old::Error => LogLevel::Error,
+        };
+        self.write_log(level, message);
+    }
+}
+
+impl CallState {
+    /// One plugin log line, counted against the call's limit and escaped.
+    fn write_log(&mut self, level: LogLevel, message: String) {
         self.log_lines += 1;
         if self.log_lines > self.max_log_lines {
             if self.log_lines == self.max_log_lines + 1 {

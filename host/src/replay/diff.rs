@@ -58,7 +58,8 @@ pub struct Side {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct TableDiff {
     pub table: &'static str,
-    /// Records each version read, every response counted.
+    /// Records each version read, every response counted; a price per selection of an odds
+    /// board (rows, as the store keeps them).
     pub old_records: u64,
     pub new_records: u64,
     /// Identities only the new version read, only the old, and read by both with different
@@ -170,10 +171,10 @@ fn tally(side: &mut Side, parsed: &Parsed) {
 fn compare(tables: &mut [TableDiff], old: &[Record], new: &[Record], examples: usize) {
     let (old_by_id, new_by_id) = (identified(old), identified(new));
     for r in old {
-        tables[slot(r)].old_records += 1;
+        tables[slot(r)].old_records += r.rows() as u64;
     }
     for r in new {
-        tables[slot(r)].new_records += 1;
+        tables[slot(r)].new_records += r.rows() as u64;
     }
     for (id, (slot, before)) in &old_by_id {
         let t = &mut tables[*slot];
@@ -209,7 +210,20 @@ fn keep(list: &mut Vec<Value>, value: &Value, examples: usize) {
 /// One response's records by identity, each with its table and JSON; a later record with the
 /// same identity wins, as in the store.
 fn identified(records: &[Record]) -> HashMap<String, (usize, Value)> {
-    records.iter().map(|r| (identity(r), (slot(r), json::record(r)))).collect()
+    let mut rows = HashMap::with_capacity(records.len());
+    for r in records {
+        match r {
+            // The store keeps a row per price, so the diff compares prices, not boards.
+            Record::Odds(board) => rows.extend(board.prices().map(|(selection, quote)| {
+                let id = format!("{} {selection:?}", identity(r));
+                (id, (slot(r), json::price(board, selection, quote)))
+            })),
+            other => {
+                rows.insert(identity(other), (slot(other), json::record(other)));
+            }
+        }
+    }
+    rows
 }
 
 /// The record's table, as a place in [`TABLES`].
@@ -231,7 +245,7 @@ fn identity(r: &Record) -> String {
         Record::Race(x) => format!("races {}", race(&x.key)),
         Record::Entry(x) => format!("entries {} {}", race(&x.race), x.number),
         Record::Scratch(x) => format!("scratches {} {}", race(&x.race), x.number),
-        Record::Odds(x) => format!("odds {} {} {:?}", race(&x.race), json::pool(x.pool), x.selection),
+        Record::Odds(x) => format!("odds {} {}", race(&x.race), json::pool(x.pool)),
         Record::Result(x) => format!("results {} {}", race(&x.race), crate::store::runner_key(x)),
         Record::Dividend(x) => format!("dividends {} {} {:?}", race(&x.race), json::pool(x.pool), x.selection),
     }
@@ -240,7 +254,7 @@ fn identity(r: &Record) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugins::wit::{Date, Entry, OddsSnapshot, Pool, Quote, Scratch};
+    use crate::plugins::wit::{Date, Entry, OddsBoard, Pool, Quote, Scratch};
 
     fn key(number: u8) -> RaceKey {
         RaceKey { track: "seoul".into(), date: Date { year: 2026, month: 12, day: 5 }, number }
@@ -253,14 +267,23 @@ mod tests {
             runner_id: None,
             runner_name: format!("runner {number}"),
             jockey: None,
+            jockey_id: None,
             trainer: None,
+            trainer_id: None,
             weight_kg: Some(weight),
             rating: None,
+            age: None,
+            sex: None,
         })
     }
 
     fn odds(selection: Vec<u8>, price: f64) -> Record {
-        Record::Odds(OddsSnapshot { race: key(1), pool: Pool::Qnl, selection, quote: Quote::Price(price) })
+        Record::Odds(OddsBoard {
+            race: key(1),
+            pool: Pool::Qnl,
+            selections: selection,
+            quotes: vec![Quote::Price(price)],
+        })
     }
 
     #[test]

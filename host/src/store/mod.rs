@@ -15,11 +15,13 @@
 //! | `write.rs` | the upserts of races, entries, scratches, results and dividends |
 //! | `odds.rs` | the odds path: the unchanged-skip and its latest values per pool, bulk insert of poll rows |
 //! | `polls.rs` | reading poll rows: [`OddsPoll`], [`Selections`] (2-D arrays) |
+//! | `drift.rs` | the datasets' known shapes: drift fields reported by plugins, new ones told apart |
 //! | `archive.rs` | raw responses with their operation and request: gzip, retention |
 //! | `replay.rs` | writing a replayed run as the live run wrote it at its capture |
 //! | `error.rs` | [`StoreError`] |
 
 mod archive;
+mod drift;
 mod error;
 mod odds;
 mod polls;
@@ -36,6 +38,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::{PgPool, Postgres, Transaction};
 
 pub use archive::{Archived, gunzip, gzip};
+pub use drift::{DatasetDrift, DriftField, drift_by_dataset, record_drift};
 pub use error::{Result, StoreError};
 pub use polls::{OddsPoll, Selections};
 pub(crate) use rows::runner_key;

@@ -21,7 +21,7 @@ use sqlx::{PgConnection, Postgres, Transaction};
 use super::error::{Result, db};
 use super::{JobOutput, Store, WriteStats, validate};
 use crate::json;
-use crate::plugins::wit::{OddsSnapshot, Quote, RaceKey, Record};
+use crate::plugins::wit::{OddsBoard, Quote, RaceKey, Record};
 
 impl Store {
     /// [`Store::write`] for a replayed run captured at `output.captured_at` (the archive's
@@ -34,7 +34,7 @@ impl Store {
         validate(output)?;
         let at = output.captured_at;
         let mut kept: Vec<Record> = Vec::with_capacity(output.records.len());
-        let mut by_race: Vec<(&RaceKey, Vec<&OddsSnapshot>)> = Vec::new();
+        let mut by_race: Vec<(&RaceKey, Vec<&OddsBoard>)> = Vec::new();
         for record in output.records {
             match record {
                 Record::Odds(o) => match by_race.iter_mut().find(|(k, _)| **k == o.race) {
@@ -62,16 +62,28 @@ impl Store {
             } else {
                 HashMap::new()
             };
-            for o in quotes {
-                let price = match &o.quote {
-                    Quote::Price(p) => Some(*p),
-                    Quote::Capped => None,
+            for board in quotes {
+                let mut changed = OddsBoard {
+                    race: board.race.clone(),
+                    pool: board.pool,
+                    selections: Vec::new(),
+                    quotes: Vec::new(),
                 };
-                let selection: Vec<i16> = o.selection.iter().map(|n| i16::from(*n)).collect();
-                if before.get(&(json::pool(o.pool), selection)) == Some(&price) {
-                    skipped += 1;
-                } else {
-                    kept.push(Record::Odds(o.clone()));
+                for (selection, quote) in board.prices() {
+                    let price = match quote {
+                        Quote::Price(p) => Some(p),
+                        Quote::Capped => None,
+                    };
+                    let key: Vec<i16> = selection.iter().map(|n| i16::from(*n)).collect();
+                    if before.get(&(json::pool(board.pool), key)) == Some(&price) {
+                        skipped += 1;
+                    } else {
+                        changed.selections.extend_from_slice(selection);
+                        changed.quotes.push(quote);
+                    }
+                }
+                if !changed.quotes.is_empty() {
+                    kept.push(Record::Odds(changed));
                 }
             }
         }

@@ -40,6 +40,7 @@ pub(crate) struct RaceFields<'a> {
     pub post_time: Option<DateTime<Utc>>,
     pub grade: Option<&'a str>,
     pub field_size: Option<i16>,
+    pub status: Option<&'static str>,
 }
 
 impl<'a> RaceFields<'a> {
@@ -51,6 +52,7 @@ impl<'a> RaceFields<'a> {
             post_time: race.post_time.as_ref().map(|t| kst_instant(date, t)),
             grade: race.grade.as_deref(),
             field_size: race.field_size.map(i16::from),
+            status: race.status.map(json::race_status),
         }
     }
 
@@ -61,6 +63,7 @@ impl<'a> RaceFields<'a> {
         self.post_time = later.post_time.or(self.post_time);
         self.grade = later.grade.or(self.grade);
         self.field_size = later.field_size.or(self.field_size);
+        self.status = later_status(self.status, later.status);
     }
 }
 
@@ -70,9 +73,13 @@ pub(crate) struct EntryFields<'a> {
     pub runner_id: Option<&'a str>,
     pub runner_name: Option<&'a str>,
     pub jockey: Option<&'a str>,
+    pub jockey_id: Option<&'a str>,
     pub trainer: Option<&'a str>,
+    pub trainer_id: Option<&'a str>,
     pub weight_kg: Option<f64>,
     pub rating: Option<f64>,
+    pub age: Option<i16>,
+    pub sex: Option<&'static str>,
 }
 
 impl<'a> EntryFields<'a> {
@@ -81,9 +88,13 @@ impl<'a> EntryFields<'a> {
             runner_id: e.runner_id.as_deref(),
             runner_name: Some(&e.runner_name),
             jockey: e.jockey.as_deref(),
+            jockey_id: e.jockey_id.as_deref(),
             trainer: e.trainer.as_deref(),
+            trainer_id: e.trainer_id.as_deref(),
             weight_kg: e.weight_kg,
             rating: e.rating,
+            age: e.age.map(i16::from),
+            sex: e.sex.map(json::sex),
         }
     }
 
@@ -91,10 +102,24 @@ impl<'a> EntryFields<'a> {
         self.runner_id = later.runner_id.or(self.runner_id);
         self.runner_name = later.runner_name.or(self.runner_name);
         self.jockey = later.jockey.or(self.jockey);
+        self.jockey_id = later.jockey_id.or(self.jockey_id);
         self.trainer = later.trainer.or(self.trainer);
+        self.trainer_id = later.trainer_id.or(self.trainer_id);
         self.weight_kg = later.weight_kg.or(self.weight_kg);
         self.rating = later.rating.or(self.rating);
+        self.age = later.age.or(self.age);
+        self.sex = later.sex.or(self.sex);
     }
+}
+
+/// Race statuses in the order they may follow each other: a card read again after the result
+/// does not make a run race scheduled; a cancellation stands. The SQL upsert keeps the same
+/// order (`write.rs`).
+pub(crate) const RACE_STATUS_ORDER: [&str; 3] = ["scheduled", "run", "cancelled"];
+
+fn later_status(stored: Option<&'static str>, later: Option<&'static str>) -> Option<&'static str> {
+    let rank = |s: Option<&str>| s.and_then(|s| RACE_STATUS_ORDER.iter().position(|x| *x == s));
+    if rank(later) > rank(stored) { later } else { stored }
 }
 
 /// A pool code and runner numbers: one priced or paid selection of a race.
@@ -120,9 +145,8 @@ impl<'a> Rows<'a> {
     /// Merges validated records, in order.
     pub fn of(records: &'a [Record]) -> Self {
         let mut rows = Rows::default();
-        let mut last = None;
         for record in records {
-            rows.add(record, &mut last);
+            rows.add(record);
         }
         // Stable: among quotes of one key the later record stays later, and is kept. Plugins
         // report a race's quotes in order, so this is mostly a check that runs are sorted.
@@ -137,8 +161,7 @@ impl<'a> Rows<'a> {
         rows
     }
 
-    /// `last` is the race of the previous record, which the next one usually shares.
-    fn add(&mut self, record: &'a Record, last: &mut Option<(&'a RaceKey, RaceId<'a>)>) {
+    fn add(&mut self, record: &'a Record) {
         match record {
             Record::Race(r) => {
                 let id = RaceId::of(&r.key);
@@ -153,16 +176,9 @@ impl<'a> Rows<'a> {
                 let reason = self.scratches.entry((id, s.number.into())).or_default();
                 *reason = s.reason.as_deref().or(*reason);
             }
-            Record::Odds(o) => {
-                let id = match *last {
-                    Some((key, id)) if *key == o.race => id,
-                    _ => {
-                        let id = self.race(&o.race);
-                        *last = Some((&o.race, id));
-                        id
-                    }
-                };
-                self.odds.push(((id, json::pool(o.pool), &o.selection), o.quote));
+            Record::Odds(board) => {
+                let (id, pool) = (self.race(&board.race), json::pool(board.pool));
+                self.odds.extend(board.prices().map(|(selection, quote)| ((id, pool, selection), quote)));
             }
             Record::Result(r) => {
                 let id = self.race(&r.race);
@@ -238,6 +254,7 @@ mod tests {
             post_time,
             grade: None,
             field_size: None,
+            status: None,
         })
     }
 
@@ -262,11 +279,11 @@ mod tests {
     #[test]
     fn the_last_quote_of_a_selection_wins() {
         let odds = |p| {
-            Record::Odds(crate::plugins::wit::OddsSnapshot {
+            Record::Odds(crate::plugins::wit::OddsBoard {
                 race: key(1),
                 pool: Pool::Qnl,
-                selection: vec![1, 2],
-                quote: Quote::Price(p),
+                selections: vec![1, 2],
+                quotes: vec![Quote::Price(p)],
             })
         };
         let records = [odds(3.0), odds(4.5), odds(2.0), odds(5.0)];
@@ -277,11 +294,11 @@ mod tests {
     #[test]
     fn quotes_come_out_sorted_by_race_pool_and_selection_once_each() {
         let odds = |number, pool, selection: &[u8], p| {
-            Record::Odds(crate::plugins::wit::OddsSnapshot {
+            Record::Odds(crate::plugins::wit::OddsBoard {
                 race: key(number),
                 pool,
-                selection: selection.to_vec(),
-                quote: Quote::Price(p),
+                selections: selection.to_vec(),
+                quotes: vec![Quote::Price(p)],
             })
         };
         let records = [

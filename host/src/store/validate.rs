@@ -13,6 +13,7 @@ use crate::json;
 use crate::plugins::text;
 use crate::plugins::wit::{
     ClockTime, Date, Dividend, Entry, FinishStatus, Operation, Pool, Quote, RaceKey, Record, ResultRow, Scratch,
+    selection_width,
 };
 use crate::tracks::Track;
 
@@ -25,6 +26,8 @@ const RACE_NUMBERS: std::ops::RangeInclusive<u8> = 1..=40;
 const RUNNER_NUMBERS: std::ops::RangeInclusive<u8> = 1..=30;
 /// Years a race date may fall in; anything else is a misread date.
 const YEARS: std::ops::RangeInclusive<u16> = 2000..=2100;
+/// Ages of horses (2–12 in practice) and racers (18–60 or so).
+const MAX_AGE: u8 = 99;
 /// Decimal odds: at least the stake back, and below any real price (KRA caps at 9999.9).
 const MIN_PRICE: f64 = 1.0;
 const MAX_PRICE: f64 = 100_000.0;
@@ -85,6 +88,9 @@ fn answers(asked: &Operation, record: &Record) -> Result<(), String> {
             Operation::Results(race),
             Record::Result(ResultRow { race: key, .. }) | Record::Dividend(Dividend { race: key, .. }),
         ) => same_race(key, &race.key),
+        // Any job about one race may say where that race stands.
+        (Operation::Entries(race) | Operation::Results(race), Record::Race(r)) => same_race(&r.key, &race.key),
+        (Operation::Odds(query), Record::Race(r)) => same_race(&r.key, &query.race.key),
         (Operation::Odds(query), Record::Odds(o)) => {
             same_race(&o.race, &query.race.key)?;
             if query.pools.contains(&o.pool) {
@@ -127,7 +133,12 @@ fn check_record(served: &[String], record: &Record) -> Result<(), String> {
             text("runner_id", e.runner_id.as_deref())?;
             text("runner_name", Some(&e.runner_name))?;
             text("jockey", e.jockey.as_deref())?;
+            text("jockey_id", e.jockey_id.as_deref())?;
             text("trainer", e.trainer.as_deref())?;
+            text("trainer_id", e.trainer_id.as_deref())?;
+            if let Some(age) = e.age.filter(|a| !(1..=MAX_AGE).contains(a)) {
+                return Err(format!("runner {}: age {age} is outside 1–{MAX_AGE}", e.number));
+            }
             if let Some(w) = e.weight_kg.filter(|w| !(w.is_finite() && *w > 0.0 && *w < 1000.0)) {
                 return Err(format!("runner {}: weight {w} kg is not a weight", e.number));
             }
@@ -143,11 +154,22 @@ fn check_record(served: &[String], record: &Record) -> Result<(), String> {
         }
         Record::Odds(o) => {
             race_key(served, &o.race)?;
-            selection(o.pool, &o.selection)?;
-            match o.quote {
-                Quote::Price(p) => price("price", p),
-                Quote::Capped => Ok(()),
+            let width = selection_width(o.pool);
+            if o.selections.len() % width != 0 || o.selections.len() / width != o.quotes.len() {
+                return Err(format!(
+                    "{} board: {} runner numbers are not {} selections of {width}",
+                    json::pool(o.pool),
+                    o.selections.len(),
+                    o.quotes.len()
+                ));
             }
+            for (sel, quote) in o.prices() {
+                selection(o.pool, sel)?;
+                if let Quote::Price(p) = quote {
+                    price("price", p)?;
+                }
+            }
+            Ok(())
         }
         Record::Result(r) => {
             race_key(served, &r.race)?;
@@ -236,18 +258,14 @@ fn runner_number(n: u8) -> Result<(), String> {
 }
 
 /// How many runners a selection of `pool` names.
-pub(crate) fn legs(pool: Pool) -> usize {
-    match pool {
-        Pool::Win | Pool::Plc => 1,
-        Pool::Qnl | Pool::Exa | Pool::Qpl => 2,
-        Pool::Tla | Pool::Tri | Pool::Xla => 3,
-    }
-}
-
 fn selection(pool: Pool, selection: &[u8]) -> Result<(), String> {
     let code = json::pool(pool);
-    if selection.len() != legs(pool) {
-        return Err(format!("{code} selection {selection:?} names {} runners, not {}", selection.len(), legs(pool)));
+    if selection.len() != selection_width(pool) {
+        return Err(format!(
+            "{code} selection {selection:?} names {} runners, not {}",
+            selection.len(),
+            selection_width(pool)
+        ));
     }
     for (i, n) in selection.iter().enumerate() {
         runner_number(*n)?;
@@ -283,7 +301,7 @@ mod tests {
     use chrono::DateTime;
 
     use super::*;
-    use crate::plugins::wit::{DayRef, OddsQuery, OddsSnapshot, Race, RaceRef};
+    use crate::plugins::wit::{DayRef, OddsBoard, OddsQuery, Race, RaceRef, RaceStatus, Sex};
 
     fn key(number: u8) -> RaceKey {
         RaceKey { track: "seoul".into(), date: Date { year: 2026, month: 12, day: 19 }, number }
@@ -298,6 +316,7 @@ mod tests {
             post_time: Some(ClockTime { hour: 10, minute: 35 }),
             grade: Some("국6".into()),
             field_size: Some(12),
+            status: Some(RaceStatus::Scheduled),
         })
     }
 
@@ -308,9 +327,13 @@ mod tests {
             runner_id: Some("0041234".into()),
             runner_name: "천둥".into(),
             jockey: Some("문세영".into()),
+            jockey_id: Some("080565".into()),
             trainer: None,
+            trainer_id: None,
             weight_kg: Some(55.0),
             rating: Some(71.0),
+            age: Some(4),
+            sex: Some(Sex::Gelding),
         }
     }
 
@@ -330,7 +353,7 @@ mod tests {
     }
 
     fn odds(pool: Pool, selection: Vec<u8>, quote: Quote) -> Record {
-        Record::Odds(OddsSnapshot { race: key(1), pool, selection, quote })
+        Record::Odds(OddsBoard { race: key(1), pool, selections: selection, quotes: vec![quote] })
     }
 
     fn dividend(pool: Pool, selection: Vec<u8>, payout: f64) -> Record {
@@ -422,13 +445,33 @@ mod tests {
 
     #[test]
     fn a_selection_names_as_many_distinct_runners_as_its_pool_and_a_price_is_a_price() {
-        assert!(why(odds(Pool::Qnl, vec![1], Quote::Price(3.0))).contains("names 1 runners, not 2"));
+        assert!(
+            why(odds(Pool::Qnl, vec![1], Quote::Price(3.0))).contains("1 runner numbers are not 1 selections of 2")
+        );
+        // A board's flat list must line up with its quotes.
+        let ragged = Record::Odds(OddsBoard {
+            race: key(1),
+            pool: Pool::Qnl,
+            selections: vec![1, 2, 1, 3],
+            quotes: vec![Quote::Price(3.0)],
+        });
+        assert!(why(ragged).contains("4 runner numbers are not 1 selections of 2"));
+        let board = Record::Odds(OddsBoard {
+            race: key(1),
+            pool: Pool::Qnl,
+            selections: vec![1, 2, 1, 3],
+            quotes: vec![Quote::Price(3.0), Quote::Capped],
+        });
+        assert_eq!(refused(None, &[board]), None);
+        let mut e = entry(2);
+        e.age = Some(0);
+        assert!(why(Record::Entry(e)).contains("age 0 is outside 1–99"));
         assert!(why(odds(Pool::Tla, vec![1, 2, 1], Quote::Price(3.0))).contains("repeats runner 1"));
         assert!(why(odds(Pool::Win, vec![31], Quote::Price(3.0))).contains("runner number 31"));
         assert!(why(odds(Pool::Win, vec![1], Quote::Price(0.9))).contains("is not a price"));
         assert!(why(odds(Pool::Win, vec![1], Quote::Price(f64::NAN))).contains("is not a price"));
         assert!(why(dividend(Pool::Win, vec![1], 0.0)).contains("is not a positive amount"));
-        assert_eq!(legs(Pool::Xla), 3);
+        assert_eq!(selection_width(Pool::Xla), 3);
     }
 
     #[test]

@@ -18,10 +18,10 @@ pub(crate) async fn races(conn: &mut PgConnection, rows: &Rows<'_>) -> Result<u6
         return Ok(0);
     }
     let mut c = KeyColumns::with_capacity(rows.races.len());
-    let (mut meeting, mut name, mut distance, mut post, mut grade, mut field) =
-        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut meeting, mut name, mut distance, mut post, mut grade, mut field, mut status) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
     for (id, f) in &rows.races {
-        let RaceFields { meeting: m, name: n, distance_m, post_time, grade: g, field_size } = f;
+        let RaceFields { meeting: m, name: n, distance_m, post_time, grade: g, field_size, status: s } = f;
         c.push(id);
         meeting.push(*m);
         name.push(*n);
@@ -29,13 +29,15 @@ pub(crate) async fn races(conn: &mut PgConnection, rows: &Rows<'_>) -> Result<u6
         post.push(*post_time);
         grade.push(*g);
         field.push(*field_size);
+        status.push(*s);
     }
     // language=PostgreSQL
     let sql = "
         WITH changed AS (
-            INSERT INTO races AS r (track, race_date, race_number, meeting, name, distance_m, post_time, grade, field_size)
+            INSERT INTO races AS r (track, race_date, race_number, meeting, name, distance_m, post_time, grade,
+                                    field_size, status)
             SELECT * FROM UNNEST($1::text[], $2::date[], $3::int2[], $4::text[], $5::text[], $6::int4[],
-                                 $7::timestamptz[], $8::text[], $9::int2[])
+                                 $7::timestamptz[], $8::text[], $9::int2[], $10::text[])
             ON CONFLICT (track, race_date, race_number) DO UPDATE SET
                 meeting = COALESCE(EXCLUDED.meeting, r.meeting),
                 name = COALESCE(EXCLUDED.name, r.name),
@@ -43,11 +45,17 @@ pub(crate) async fn races(conn: &mut PgConnection, rows: &Rows<'_>) -> Result<u6
                 post_time = COALESCE(EXCLUDED.post_time, r.post_time),
                 grade = COALESCE(EXCLUDED.grade, r.grade),
                 field_size = COALESCE(EXCLUDED.field_size, r.field_size),
+                status = CASE WHEN array_position($11::text[], EXCLUDED.status)
+                                   > COALESCE(array_position($11::text[], r.status), 0)
+                              THEN EXCLUDED.status ELSE r.status END,
                 updated_at = now()
             WHERE (COALESCE(EXCLUDED.meeting, r.meeting), COALESCE(EXCLUDED.name, r.name),
                    COALESCE(EXCLUDED.distance_m, r.distance_m), COALESCE(EXCLUDED.post_time, r.post_time),
-                   COALESCE(EXCLUDED.grade, r.grade), COALESCE(EXCLUDED.field_size, r.field_size))
-                IS DISTINCT FROM (r.meeting, r.name, r.distance_m, r.post_time, r.grade, r.field_size)
+                   COALESCE(EXCLUDED.grade, r.grade), COALESCE(EXCLUDED.field_size, r.field_size),
+                   CASE WHEN array_position($11::text[], EXCLUDED.status)
+                             > COALESCE(array_position($11::text[], r.status), 0)
+                        THEN EXCLUDED.status ELSE r.status END)
+                IS DISTINCT FROM (r.meeting, r.name, r.distance_m, r.post_time, r.grade, r.field_size, r.status)
             RETURNING 1
         )
         SELECT count(*) FROM changed";
@@ -61,6 +69,8 @@ pub(crate) async fn races(conn: &mut PgConnection, rows: &Rows<'_>) -> Result<u6
         .bind(&post)
         .bind(&grade)
         .bind(&field)
+        .bind(&status)
+        .bind(&rows::RACE_STATUS_ORDER[..])
         .fetch_one(conn)
         .await
         .map_err(db("writing races"))?;
@@ -73,26 +83,19 @@ pub(crate) async fn entries(conn: &mut PgConnection, rows: &Rows<'_>) -> Result<
         return Ok(0);
     }
     let mut c = KeyColumns::with_capacity(rows.entries.len());
-    let (mut number, mut id, mut name, mut jockey, mut trainer, mut weight, mut rating) =
-        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    let mut cols = EntryColumns::default();
     for ((race, n), f) in &rows.entries {
-        let EntryFields { runner_id, runner_name, jockey: j, trainer: t, weight_kg, rating: r } = f;
         c.push(race);
-        number.push(*n);
-        id.push(*runner_id);
-        name.push(*runner_name);
-        jockey.push(*j);
-        trainer.push(*t);
-        weight.push(*weight_kg);
-        rating.push(*r);
+        cols.push(*n, f);
     }
     // language=PostgreSQL
     let sql = "
         WITH changed AS (
             INSERT INTO entries AS e (track, race_date, race_number, number, runner_id, runner_name, jockey, trainer,
-                                      weight_kg, rating)
+                                      weight_kg, rating, jockey_id, trainer_id, age, sex)
             SELECT * FROM UNNEST($1::text[], $2::date[], $3::int2[], $4::int2[], $5::text[], $6::text[], $7::text[],
-                                 $8::text[], $9::float8[], $10::float8[])
+                                 $8::text[], $9::float8[], $10::float8[], $11::text[], $12::text[], $13::int2[],
+                                 $14::text[])
             ON CONFLICT (track, race_date, race_number, number) DO UPDATE SET
                 runner_id = COALESCE(EXCLUDED.runner_id, e.runner_id),
                 runner_name = COALESCE(EXCLUDED.runner_name, e.runner_name),
@@ -100,11 +103,18 @@ pub(crate) async fn entries(conn: &mut PgConnection, rows: &Rows<'_>) -> Result<
                 trainer = COALESCE(EXCLUDED.trainer, e.trainer),
                 weight_kg = COALESCE(EXCLUDED.weight_kg, e.weight_kg),
                 rating = COALESCE(EXCLUDED.rating, e.rating),
+                jockey_id = COALESCE(EXCLUDED.jockey_id, e.jockey_id),
+                trainer_id = COALESCE(EXCLUDED.trainer_id, e.trainer_id),
+                age = COALESCE(EXCLUDED.age, e.age),
+                sex = COALESCE(EXCLUDED.sex, e.sex),
                 updated_at = now()
             WHERE (COALESCE(EXCLUDED.runner_id, e.runner_id), COALESCE(EXCLUDED.runner_name, e.runner_name),
                    COALESCE(EXCLUDED.jockey, e.jockey), COALESCE(EXCLUDED.trainer, e.trainer),
-                   COALESCE(EXCLUDED.weight_kg, e.weight_kg), COALESCE(EXCLUDED.rating, e.rating))
-                IS DISTINCT FROM (e.runner_id, e.runner_name, e.jockey, e.trainer, e.weight_kg, e.rating)
+                   COALESCE(EXCLUDED.weight_kg, e.weight_kg), COALESCE(EXCLUDED.rating, e.rating),
+                   COALESCE(EXCLUDED.jockey_id, e.jockey_id), COALESCE(EXCLUDED.trainer_id, e.trainer_id),
+                   COALESCE(EXCLUDED.age, e.age), COALESCE(EXCLUDED.sex, e.sex))
+                IS DISTINCT FROM (e.runner_id, e.runner_name, e.jockey, e.trainer, e.weight_kg, e.rating,
+                                  e.jockey_id, e.trainer_id, e.age, e.sex)
             RETURNING 1
         )
         SELECT count(*) FROM changed";
@@ -112,17 +122,55 @@ pub(crate) async fn entries(conn: &mut PgConnection, rows: &Rows<'_>) -> Result<
         .bind(&c.track)
         .bind(&c.date)
         .bind(&c.race)
-        .bind(&number)
-        .bind(&id)
-        .bind(&name)
-        .bind(&jockey)
-        .bind(&trainer)
-        .bind(&weight)
-        .bind(&rating)
+        .bind(&cols.number)
+        .bind(&cols.id)
+        .bind(&cols.name)
+        .bind(&cols.jockey)
+        .bind(&cols.trainer)
+        .bind(&cols.weight)
+        .bind(&cols.rating)
+        .bind(&cols.jockey_id)
+        .bind(&cols.trainer_id)
+        .bind(&cols.age)
+        .bind(&cols.sex)
         .fetch_one(conn)
         .await
         .map_err(db("writing entries"))?;
     Ok(count as u64)
+}
+
+/// Entry fields laid out column by column, for `UNNEST`.
+#[derive(Default)]
+struct EntryColumns<'a> {
+    number: Vec<i16>,
+    id: Vec<Option<&'a str>>,
+    name: Vec<Option<&'a str>>,
+    jockey: Vec<Option<&'a str>>,
+    trainer: Vec<Option<&'a str>>,
+    weight: Vec<Option<f64>>,
+    rating: Vec<Option<f64>>,
+    jockey_id: Vec<Option<&'a str>>,
+    trainer_id: Vec<Option<&'a str>>,
+    age: Vec<Option<i16>>,
+    sex: Vec<Option<&'static str>>,
+}
+
+impl<'a> EntryColumns<'a> {
+    fn push(&mut self, number: i16, f: &EntryFields<'a>) {
+        let EntryFields { runner_id, runner_name, jockey, jockey_id, trainer, trainer_id, weight_kg, rating, age, sex } =
+            f;
+        self.number.push(number);
+        self.id.push(*runner_id);
+        self.name.push(*runner_name);
+        self.jockey.push(*jockey);
+        self.trainer.push(*trainer);
+        self.weight.push(*weight_kg);
+        self.rating.push(*rating);
+        self.jockey_id.push(*jockey_id);
+        self.trainer_id.push(*trainer_id);
+        self.age.push(*age);
+        self.sex.push(*sex);
+    }
 }
 
 /// Scratches mark the entry, creating it when the scratch comes first. `scratched_at` keeps

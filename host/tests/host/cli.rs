@@ -70,7 +70,7 @@ fn check_prints_the_manifest() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let manifest = stdout_json(&out);
     assert_eq!(manifest["name"], "kra");
-    assert_eq!(manifest["api_version"], "0.1.0");
+    assert_eq!(manifest["api_version"], "0.2.0");
     assert_eq!(manifest["tracks"], serde_json::json!(["seoul", "busan", "jeju"]));
     assert_eq!(manifest["credential_param"], "serviceKey");
 }

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use chrono::{Datelike, NaiveDate, TimeZone};
 use racelab::fetch::{Endpoint, Fetcher, Secret};
-use racelab::plugins::wit::{Date, DayRef, OddsQuery, Operation, OperationKind, Pool, RaceKey, RaceRef, Record};
+use racelab::plugins::wit::{
+    Date, DayRef, Entry, OddsQuery, OddsTiming, Operation, OperationKind, Pool, Race, RaceKey, RaceRef, Record,
+};
 use racelab::plugins::{Limits, Plugin, Runtime};
 use racelab::runner::{self, Policy};
 use racelab_sim::{Calendar, Clock, SimConfig, Track, expect};
@@ -47,10 +49,15 @@ impl Harness {
         }
     }
 
+    /// The operation's records; the simulator serves the real services' shapes, so the
+    /// plugin must report no drift.
     fn run(&self, plugin: &Plugin, op: Operation) -> Vec<Record> {
         let policy = Policy { retries: 0, ..Policy::default() };
         match self.rt.block_on(runner::run(plugin, &self.endpoint, &self.fetcher, &op, &[], &policy)) {
-            Ok(outcome) => outcome.records,
+            Ok(outcome) => {
+                assert!(outcome.drift.is_empty(), "{} {op:?}: drift {:?}", plugin.label(), outcome.drift);
+                outcome.records
+            }
             Err(e) => panic!("{} {op:?}: unexpected error: {e}", plugin.label()),
         }
     }
@@ -103,11 +110,13 @@ fn check_track(harness: &Harness, plugin: &Plugin, track: Track) -> usize {
 
 fn check_race(harness: &Harness, plugin: &Plugin, race: &RaceRef, counts: &expect::RaceCounts) {
     let at = format!("{} {} race {}", race.key.track, common_date(&race.key.date), race.key.number);
+    // Rows, not records: an odds board counts a row per price.
     let count = |records: &[Record], f: fn(&Record) -> Option<&RaceKey>| {
         records
             .iter()
             .filter(|r| f(r).inspect(|k| assert_eq!(*k, &race.key, "{at}: record of another race")).is_some())
-            .count()
+            .map(Record::rows)
+            .sum::<usize>()
     };
     let entries = harness.run(plugin, Operation::Entries(race.clone()));
     assert_eq!(count(&entries, |r| matches!(r, Record::Entry(_)).then(|| key_of(r))), counts.entries, "{at}: entries");
@@ -160,6 +169,66 @@ fn kra_component_two_weeks_on_seoul_busan_and_jeju() {
     let races: usize =
         [Track::Seoul, Track::Busan, Track::Jeju].into_iter().map(|t| check_track(&harness, &plugin, t)).sum();
     assert!(races > 50, "checked only {races} races");
+}
+
+/// The KRA component built for 0.1 (tests/components/v0.1/kra.wasm, never rebuilt) runs on
+/// this 0.2 host through the adapter: the same two weeks, the same counts.
+#[test]
+fn kra_0_1_component_runs_unchanged_on_the_0_2_host() {
+    let harness = Harness::new(window().1);
+    let plugin = Runtime::new(Limits::default()).expect("runtime").load_file(&common::kra_v0_1()).expect("0.1 loads");
+    assert_eq!(plugin.api_version(), "0.1.0");
+    assert_eq!(plugin.manifest().odds_timing, OddsTiming::AfterRace, "from its odds-timing config key");
+    let races: usize =
+        [Track::Seoul, Track::Busan, Track::Jeju].into_iter().map(|t| check_track(&harness, &plugin, t)).sum();
+    assert!(races > 50, "checked only {races} races");
+}
+
+/// What a 0.1 build reads is what the 0.2 build reads, less what 0.2 added: the adapter loses
+/// and invents nothing.
+#[test]
+fn the_0_1_and_0_2_kra_builds_read_a_day_alike() {
+    let harness = Harness::new(window().1);
+    let old = Runtime::new(Limits::default()).expect("runtime").load_file(&common::kra_v0_1()).expect("0.1 loads");
+    let new = load("racelab-plugin-kra");
+    assert_eq!(new.api_version(), "0.2.0");
+    let (from, to) = window();
+    let day = *expect::race_days(&harness.calendar, Track::Busan, from, to).last().expect("a race day");
+    let date = wit_date(day);
+    let schedule = Operation::Schedule(DayRef { track: "busan".into(), date });
+    assert_eq!(harness.run(&old, schedule.clone()), without_0_2(harness.run(&new, schedule.clone())));
+    let mut entries_with_ids = 0;
+    for number in 1..=3 {
+        let race = RaceRef { key: RaceKey { track: "busan".into(), date, number }, meeting: None };
+        let odds = Operation::Odds(OddsQuery { race: race.clone(), pools: ALL_KRA_POOLS.to_vec() });
+        for op in [Operation::Entries(race.clone()), odds, Operation::Results(race)] {
+            let new_records = harness.run(&new, op.clone());
+            entries_with_ids += new_records
+                .iter()
+                .filter(
+                    |r| matches!(r, Record::Entry(e) if e.jockey_id.is_some() && e.age.is_some() && e.sex.is_some()),
+                )
+                .count();
+            assert_eq!(harness.run(&old, op.clone()), without_0_2(new_records), "{op:?}");
+        }
+    }
+    assert!(entries_with_ids > 10, "0.2 reads jockey ids, ages and sexes: {entries_with_ids}");
+}
+
+/// 0.2's records as 0.1 could say them: no ids, ages, sexes or statuses; a race record that
+/// said only a status is gone.
+fn without_0_2(records: Vec<Record>) -> Vec<Record> {
+    records
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Race(race) if race.name.is_none() && race.post_time.is_none() && race.distance_m.is_none() => None,
+            Record::Race(race) => Some(Record::Race(Race { status: None, ..race })),
+            Record::Entry(e) => {
+                Some(Record::Entry(Entry { jockey_id: None, trainer_id: None, age: None, sex: None, ..e }))
+            }
+            other => Some(other),
+        })
+        .collect()
 }
 
 #[test]

@@ -10,6 +10,7 @@ mod chaos_day;
 mod cli;
 mod contract;
 mod db_outage;
+mod drift;
 mod fault_day;
 mod faults;
 mod fuzz_components;

@@ -44,6 +44,29 @@ fn with_custom_section(wasm: &[u8]) -> Vec<u8> {
     with_section(wasm, "racelab-test", b"different bytes, same version")
 }
 
+/// A component built for contract 0.1 (tests/components/v0.1/kra.wasm) installs beside the 0.2
+/// build and becomes active: its API version is in range and its bundled samples (a record per
+/// price) parse through the adapter to the counts they promise. Either way round.
+#[sqlx::test(migrations = false)]
+async fn a_0_1_component_installs_and_activates_beside_0_2(pool: PgPool) {
+    racelab::store::migrate(&pool).await.expect("migrate");
+    let registry = Registry::new(pool.clone());
+    let runtime = runtime();
+    let (old, _) = registry.install(&runtime, read(&common::kra_v0_1()), "test").await.expect("install 0.1");
+    assert_eq!((old.name.as_str(), old.version.as_str(), old.api_version.as_str()), ("kra", "0.1.0", "0.1.0"));
+    let (new, _) =
+        registry.install(&runtime, read(&common::component("racelab-plugin-kra")), "test").await.expect("install 0.2");
+    assert_eq!((new.version.as_str(), new.api_version.as_str()), ("0.2.0", "0.2.0"));
+    for version in ["0.1.0", "0.2.0"] {
+        let a = registry.activate(&runtime, "kra", version, "test", false).await.expect("activate");
+        assert!(a.changed && a.checks.iter().all(|c| c.passed), "{version}: {:?}", a.checks);
+        let samples = a.checks.iter().find(|c| c.name == "samples").expect("samples checked");
+        assert_eq!(samples.detail, "3 bundled samples parse", "{version}");
+    }
+    let back = registry.rollback(&runtime, "kra", "test").await.expect("rollback");
+    assert_eq!(back.version, "0.1.0");
+}
+
 #[sqlx::test(migrations = false)]
 async fn versions_install_activate_and_roll_back_and_every_refusal_says_why(pool: PgPool) {
     racelab::store::migrate(&pool).await.expect("migrate");
@@ -54,7 +77,7 @@ async fn versions_install_activate_and_roll_back_and_every_refusal_says_why(pool
     let v3 = read(&common::kra_variant("0.1.1-registry.2"));
 
     let (first, _) = registry.install(&runtime, v1.clone(), "test").await.expect("install");
-    assert!(first.new && first.name == "kra" && first.api_version == "0.1.0", "{first:?}");
+    assert!(first.new && first.name == "kra" && first.api_version == "0.2.0", "{first:?}");
     let (again, _) = registry.install(&runtime, v1.clone(), "test").await.expect("same bytes again");
     assert!(!again.new && again.id == first.id, "the same bytes are a no-op: {again:?}");
     let version = first.version.clone();

@@ -188,4 +188,6 @@ per_second = 50
     assert!(status["sources"]["kra"]["jobs_failed"].as_u64() >= Some(20), "{status}");
     assert!(status["sources"]["kra"]["jobs_timed_out"].as_u64() >= Some(1), "{status}");
     assert_eq!(status["sources"]["kra"]["plugin"], "hostile 0.1.0");
+    // The simulator's KSPO answers have the shape the KSPO component knows: no drift listed.
+    assert_eq!(status["drift"], serde_json::json!([]), "{status}");
 }

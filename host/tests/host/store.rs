@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use racelab::plugins::wit::{
-    ClockTime, Date, DayRef, Dividend, Entry, FinishStatus, HttpRequest, OddsQuery, OddsSnapshot, Operation,
-    OperationKind, Pool, Quote, Race, RaceKey, RaceRef, Record, ResultRow, Scratch,
+    ClockTime, Date, DayRef, Dividend, Entry, FinishStatus, HttpRequest, OddsBoard, OddsQuery, Operation,
+    OperationKind, Pool, Quote, Race, RaceKey, RaceRef, RaceStatus, Record, ResultRow, Scratch, Sex,
 };
 use racelab::store::{self, JobOutput, OddsPoll, Store, StoreConfig, StoreError, WriteStats};
 use sqlx::{PgPool, Row};
@@ -36,6 +36,7 @@ fn race(number: u8, name: Option<&str>, post_time: Option<(u8, u8)>) -> Record {
         post_time: post_time.map(|(hour, minute)| ClockTime { hour, minute }),
         grade: Some("국6등급".into()),
         field_size: Some(12),
+        status: None,
     })
 }
 
@@ -46,9 +47,13 @@ fn entry(race: u8, number: u8) -> Record {
         runner_id: Some(format!("H{race:02}{number:02}")),
         runner_name: format!("말{number}"),
         jockey: Some("기수".into()),
+        jockey_id: Some(format!("08{number:04}")),
         trainer: None,
+        trainer_id: None,
         weight_kg: Some(54.5),
         rating: None,
+        age: Some(4),
+        sex: Some(Sex::Female),
     })
 }
 
@@ -57,7 +62,7 @@ fn scratch(race: u8, number: u8, reason: Option<&str>) -> Record {
 }
 
 fn odds(race: u8, pool: Pool, selection: &[u8], quote: Quote) -> Record {
-    Record::Odds(OddsSnapshot { race: key(race), pool, selection: selection.to_vec(), quote })
+    Record::Odds(OddsBoard { race: key(race), pool, selections: selection.to_vec(), quotes: vec![quote] })
 }
 
 fn result(race: u8, number: Option<u8>, runner_id: Option<&str>, position: Option<u8>) -> Record {
@@ -251,7 +256,7 @@ fn validation_names_what_is_wrong() {
         (scratch(1, 31, None), "runner number 31"),
         (scratch(1, 2, Some("a\0b")), "NUL"),
         (scratch(1, 2, Some(&"가".repeat(201))), "201 characters"),
-        (odds(1, Pool::Tri, &[1, 2], Quote::Price(3.0)), "names 2 runners, not 3"),
+        (odds(1, Pool::Tri, &[1, 2], Quote::Price(3.0)), "2 runner numbers are not 1 selections of 3"),
         (odds(1, Pool::Win, &[1], Quote::Price(f64::NAN)), "not a price"),
         (odds(1, Pool::Win, &[1], Quote::Price(0.9)), "not a price"),
         (odds(1, Pool::Win, &[1], Quote::Price(100_000.0)), "not a price"),
@@ -295,7 +300,8 @@ async fn a_record_that_does_not_answer_the_job_refuses_the_output(pool: PgPool) 
         (&results_3, result(4, Some(1), None, Some(1)), "the job asked about seoul 2026-11-28 race 3"),
         (&results_3, dividend(2, Pool::Win, &[1], 2.5), "the job asked about seoul 2026-11-28 race 3"),
         (&results_3, entry(3, 1), "a results job cannot return it"),
-        (&results_3, race(3, None, None), "a results job cannot return it"),
+        (&results_3, race(4, None, None), "the job asked about seoul 2026-11-28 race 3"),
+        (&schedule, entry(1, 1), "a schedule job cannot return it"),
         (&schedule, next_day, "the job asked for the schedule of seoul 2026-11-28"),
         (&schedule, result(1, Some(1), None, Some(1)), "a schedule job cannot return it"),
         (&odds_3, odds(3, Pool::Tri, &[1, 2, 3], Quote::Price(30.0)), "the job did not ask for the TRI pool"),
@@ -527,6 +533,40 @@ async fn scratches_mark_the_entry_and_create_a_missing_one(pool: PgPool) {
     assert_eq!((scratched, reason.as_deref(), seen), (true, Some("발병"), Some(at(0, 20))));
 }
 
+/// 0.2's fields reach their columns; a race's status only moves forward (a card read again
+/// after the result does not make a run race scheduled), and a cancellation stands.
+#[sqlx::test(migrations = "../migrations")]
+async fn contract_0_2_fields_are_stored_and_a_status_only_moves_forward(pool: PgPool) {
+    let store = Store::new(pool.clone(), StoreConfig::default());
+    let tracks = kra_tracks();
+    let with_status = |status| {
+        let Record::Race(r) = race(1, Some("일반"), Some((10, 30))) else { unreachable!("a race") };
+        Record::Race(Race { status: Some(status), ..r })
+    };
+    let stored = || async {
+        sqlx::query_scalar::<_, Option<String>>("SELECT status FROM races WHERE race_number = 1")
+            .fetch_one(&pool)
+            .await
+            .expect("the race")
+    };
+    write(&store, &output(&tracks, &[with_status(RaceStatus::Scheduled), entry(1, 3)], at(0, 0))).await.expect("card");
+    assert_eq!(stored().await.as_deref(), Some("scheduled"));
+    write(&store, &output(&tracks, &[with_status(RaceStatus::Run)], at(1, 0))).await.expect("result");
+    assert_eq!(stored().await.as_deref(), Some("run"));
+    let again = write(&store, &output(&tracks, &[with_status(RaceStatus::Scheduled)], at(2, 0))).await.expect("card");
+    assert_eq!((stored().await.as_deref(), again.races), (Some("run"), 0), "a card read again changes nothing");
+    write(&store, &output(&tracks, &[with_status(RaceStatus::Cancelled)], at(3, 0))).await.expect("called off");
+    write(&store, &output(&tracks, &[with_status(RaceStatus::Run)], at(4, 0))).await.expect("late result");
+    assert_eq!(stored().await.as_deref(), Some("cancelled"));
+
+    let row: (Option<String>, Option<String>, Option<i16>, Option<String>) =
+        sqlx::query_as("SELECT jockey_id, trainer_id, age, sex FROM entries WHERE race_number = 1 AND number = 3")
+            .fetch_one(&pool)
+            .await
+            .expect("the entry");
+    assert_eq!(row, (Some("080003".into()), None, Some(4), Some("female".into())));
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn a_later_race_record_fills_in_the_post_time_in_kst(pool: PgPool) {
     let store = Store::new(pool.clone(), StoreConfig::default());
@@ -543,6 +583,7 @@ async fn a_later_race_record_fills_in_the_post_time_in_kst(pool: PgPool) {
         post_time: Some(ClockTime { hour: 10, minute: 30 }),
         grade: None,
         field_size: None,
+        status: None,
     });
     write(&store, &output(&tracks, &[sheet], at(0, 10))).await.expect("entry sheet");
 
@@ -756,7 +797,7 @@ async fn real_plugin_output_for_a_race_day_is_accepted(pool: PgPool) {
         ("racelab-plugin-kspo", &[Track::Gwangmyeong, Track::Misari][..]),
     ] {
         let plugin = runtime.load_file(&common::component(package)).expect("component loads");
-        let pools = plugin.manifest().pools.clone();
+        let pools = plugin.manifest().odds_pools.clone();
         for track in tracks {
             let day = *expect::race_days(&calendar, *track, last - chrono::Days::new(13), last)
                 .last()

@@ -6,7 +6,7 @@
 use racelab_plugin_sdk::envelope::Envelope;
 use racelab_plugin_sdk::fields::Row;
 use racelab_plugin_sdk::request::next_page;
-use racelab_plugin_sdk::{Entry, HttpRequest, Page, RaceKey, Record, Scratch, SourceError};
+use racelab_plugin_sdk::{Entry, HttpRequest, Page, RaceKey, Record, Scratch, Sex, SourceError};
 
 use crate::endpoints::{CANCELLATIONS, ENTRY_SHEET};
 use crate::scope::{Scope, saddle_number};
@@ -27,7 +27,7 @@ pub fn from_sheet(scope: &Scope, request: &HttpRequest, envelope: &Envelope) -> 
         .into_iter()
         .map(|row| entry(&race, row).map(Record::Entry))
         .collect::<Result<Vec<_>>>()?;
-    Ok(Page { records, next: next_page(request, envelope).into_iter().collect() })
+    Ok(Page::new(records, next_page(request, envelope).into_iter().collect()))
 }
 
 /// A page of `raceHorseCancelInfo_1`: the scratches of the asked race.
@@ -38,7 +38,7 @@ pub fn from_cancellations(scope: &Scope, request: &HttpRequest, envelope: &Envel
         .into_iter()
         .map(|row| scratch(&race, row).map(Record::Scratch))
         .collect::<Result<Vec<_>>>()?;
-    Ok(Page { records, next: next_page(request, envelope).into_iter().collect() })
+    Ok(Page::new(records, next_page(request, envelope).into_iter().collect()))
 }
 
 fn entry(race: &RaceKey, row: &Row) -> Result<Entry> {
@@ -48,11 +48,27 @@ fn entry(race: &RaceKey, row: &Row) -> Result<Entry> {
         runner_id: values::text(row, "hrNo")?,
         runner_name: row.require_text("hrName")?,
         jockey: values::text(row, "jkName")?,
+        // Text with its leading zeros (`080565`), as KRA writes it (dossier §2.1).
+        jockey_id: values::text(row, "jkNo")?,
         trainer: values::text(row, "trName")?,
+        trainer_id: values::text(row, "trNo")?,
         weight_kg: values::positive_float(row, "wgBudam")?,
         // `"-"` marks an unrated horse; `0` is what an unrated horse shows elsewhere (§2.1).
         rating: values::positive_float(row, "rating")?,
+        age: values::positive(row, "age")?,
+        sex: values::text(row, "sex")?.and_then(|s| sex(&s)),
     })
+}
+
+/// KRA's `sex`: 수 (colt or horse), 암 (filly or mare), 거 (gelding). Anything else is left
+/// unsaid rather than guessed.
+fn sex(text: &str) -> Option<Sex> {
+    match text {
+        "수" => Some(Sex::Male),
+        "암" => Some(Sex::Female),
+        "거" => Some(Sex::Gelding),
+        _ => None,
+    }
 }
 
 fn scratch(race: &RaceKey, row: &Row) -> Result<Scratch> {

@@ -46,9 +46,10 @@ mod selection;
 mod tracks;
 mod values;
 
+use racelab_plugin_sdk::envelope::Envelope;
 use racelab_plugin_sdk::{HttpRequest, HttpResponse, Operation, Page, PluginManifest, Source, SourceError, envelope};
 
-use crate::endpoints::{CANCELLATIONS, DIVIDENDS, ENTRY_SHEET, ODDS, RACE_PLAN, RESULTS};
+use crate::endpoints::{CANCELLATIONS, DIVIDENDS, ENTRY_SHEET, Endpoint, ODDS, RACE_PLAN, RESULTS};
 use crate::scope::Scope;
 
 /// The KRA source plugin.
@@ -93,9 +94,9 @@ fn parse(op: &Operation, request: &HttpRequest, response: &HttpResponse) -> Resu
         Operation::Schedule(day) => {
             let scope = Scope::day(day)?;
             if RACE_PLAN.answers(request) {
-                schedule::from_plan(&scope, request, &envelope::read(response)?)
+                read(response, &RACE_PLAN, |env| schedule::from_plan(&scope, request, env))
             } else if ENTRY_SHEET.answers(request) {
-                schedule::from_sheet(&scope, request, &envelope::read(response)?)
+                read(response, &ENTRY_SHEET, |env| schedule::from_sheet(&scope, request, env))
             } else {
                 Err(unsupported())
             }
@@ -103,28 +104,43 @@ fn parse(op: &Operation, request: &HttpRequest, response: &HttpResponse) -> Resu
         Operation::Entries(race) => {
             let scope = Scope::race(race)?;
             if ENTRY_SHEET.answers(request) {
-                entries::from_sheet(&scope, request, &envelope::read(response)?)
+                read(response, &ENTRY_SHEET, |env| entries::from_sheet(&scope, request, env))
             } else if CANCELLATIONS.answers(request) {
-                entries::from_cancellations(&scope, request, &envelope::read(response)?)
+                read(response, &CANCELLATIONS, |env| entries::from_cancellations(&scope, request, env))
             } else {
                 Err(unsupported())
             }
         }
         Operation::Odds(query) if ODDS.answers(request) => {
-            odds::parse(query, request, &envelope::read_with(response, odds::FIELDS)?)
+            let envelope = envelope::read_with(response, odds::FIELDS)?;
+            let page = odds::parse(query, request, &envelope)?;
+            let sample = &envelope.items[..envelope.items.len().min(odds::DRIFT_SAMPLE)];
+            Ok(page.with_drift(ODDS.shape.drift(sample)))
         }
         Operation::Results(race) => {
             let scope = Scope::race(race)?;
             if RESULTS.answers(request) {
-                results::from_results(&scope, request, &envelope::read(response)?)
+                read(response, &RESULTS, |env| results::from_results(&scope, request, env))
             } else if DIVIDENDS.answers(request) {
-                results::from_dividends(&scope, request, &envelope::read(response)?)
+                read(response, &DIVIDENDS, |env| results::from_dividends(&scope, request, env))
             } else {
                 Err(unsupported())
             }
         }
         Operation::Odds(_) => Err(unsupported()),
     }
+}
+
+/// Reads a response of `endpoint` into every field of each item, parses it, and reports how
+/// the items' fields differ from what the plugin knows of that service.
+fn read(
+    response: &HttpResponse,
+    endpoint: &Endpoint,
+    parse: impl FnOnce(&Envelope) -> Result<Page, SourceError>,
+) -> Result<Page, SourceError> {
+    let envelope = envelope::read(response)?;
+    let page = parse(&envelope)?;
+    Ok(page.with_drift(endpoint.shape.drift(&envelope.items)))
 }
 
 fn kind(op: &Operation) -> &'static str {

@@ -1,17 +1,13 @@
 //! What the plugin says about itself, and the config it reads.
 
 use racelab_plugin_sdk::{
-    ConfigKey, DatasetHint, HttpRequest, OperationKind, PluginManifest, Pool, SourceError, config_value,
+    ConfigKey, DatasetHint, HttpRequest, OddsTiming, OperationKind, PluginManifest, Pool, SourceError, config_value,
 };
 
 use crate::{endpoints, tracks};
 
 /// The config key for `numOfRows`.
 pub const PAGE_SIZE_KEY: &str = "page-size";
-
-/// The host's odds-timing hint: the real API301 publishes odds only after the race
-/// (docs/sources.md).
-pub const ODDS_TIMING_KEY: &str = "odds-timing";
 
 /// Rows asked per page. KRA's default is 10, which turns a day of API301 odds into 30–65
 /// requests against a quota of about 1,000 a day (dossier §1.4); 1,000 fits a race's largest
@@ -45,26 +41,20 @@ pub fn manifest() -> PluginManifest {
         version: VERSION.to_string(),
         tracks: tracks::ALL.iter().map(|t| t.code().to_string()).collect(),
         operations: vec![OperationKind::Schedule, OperationKind::Entries, OperationKind::Odds, OperationKind::Results],
-        pools: POOLS.to_vec(),
+        odds_pools: POOLS.to_vec(),
+        dividend_pools: POOLS.to_vec(),
+        // API301 answers nothing until the race is official (dossier §4); an operator can say
+        // otherwise with the host's `odds-timing` config key (the simulator's live mode).
+        odds_timing: OddsTiming::AfterRace,
         credential_param: Some("serviceKey".to_string()),
-        config: vec![
-            ConfigKey {
-                name: PAGE_SIZE_KEY.to_string(),
-                description: format!(
-                    "Rows asked per page (numOfRows) of every KRA service, 1–{MAX_PAGE_SIZE}. Larger pages \
+        config: vec![ConfigKey {
+            name: PAGE_SIZE_KEY.to_string(),
+            description: format!(
+                "Rows asked per page (numOfRows) of every KRA service, 1–{MAX_PAGE_SIZE}. Larger pages \
                  mean fewer requests against the daily quotas (API301: about 1,000 a day)."
-                ),
-                default_value: Some(DEFAULT_PAGE_SIZE.to_string()),
-            },
-            ConfigKey {
-                name: ODDS_TIMING_KEY.to_string(),
-                description: "When KRA shows odds: `after-race` (API301 answers nothing until the race is official, \
-                          so the host asks only for the final odds) or `before-race` (the host polls odds \
-                          before post too, e.g. against the simulator's live mode). Read by the host."
-                    .to_string(),
-                default_value: Some("after-race".to_string()),
-            },
-        ],
+            ),
+            default_value: Some(DEFAULT_PAGE_SIZE.to_string()),
+        }],
         datasets: endpoints::ALL
             .iter()
             .map(|e| DatasetHint {
@@ -124,16 +114,17 @@ mod tests {
         assert_eq!(m.tracks, ["seoul", "busan", "jeju"]);
         assert_eq!(m.operations.len(), 4);
         assert_eq!(
-            m.pools.iter().map(|p| p.code()).collect::<Vec<_>>(),
+            m.odds_pools.iter().map(|p| p.code()).collect::<Vec<_>>(),
             ["WIN", "PLC", "QNL", "EXA", "QPL", "TLA", "TRI"]
         );
+        assert_eq!(m.dividend_pools, m.odds_pools);
+        assert_eq!(m.odds_timing, OddsTiming::AfterRace);
         assert_eq!(m.credential_param.as_deref(), Some("serviceKey"));
         let quota = |d: &str| m.datasets.iter().find(|h| h.dataset == d).and_then(|h| h.daily_quota);
         assert_eq!(quota("API301"), Some(1_000));
         assert_eq!(quota("API214_1"), Some(10_000));
         assert_eq!(m.datasets.len(), 6);
+        assert_eq!(m.config.len(), 1);
         assert_eq!(m.config[0].default_value.as_deref(), Some("1000"));
-        assert_eq!(m.config[1].name, "odds-timing");
-        assert_eq!(m.config[1].default_value.as_deref(), Some("after-race"));
     }
 }

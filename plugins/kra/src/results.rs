@@ -11,7 +11,7 @@
 use racelab_plugin_sdk::envelope::Envelope;
 use racelab_plugin_sdk::fields::{Field, Row};
 use racelab_plugin_sdk::request::next_page;
-use racelab_plugin_sdk::{Dividend, FinishStatus, HttpRequest, Page, Record, ResultRow, SourceError};
+use racelab_plugin_sdk::{Dividend, FinishStatus, HttpRequest, Page, Race, RaceStatus, Record, ResultRow, SourceError};
 
 use crate::endpoints::{DIVIDENDS, RESULTS};
 use crate::scope::{Scope, saddle_number};
@@ -61,7 +61,24 @@ pub fn from_results(scope: &Scope, request: &HttpRequest, envelope: &Envelope) -
             place_odds: values::positive_float(row, "plcOdds")?,
         }));
     }
-    Ok(Page { records, next: next_page(request, envelope).into_iter().collect() })
+    // The race was run, or, when every runner's ord says so, called off.
+    let results = records.iter().filter(|r| matches!(r, Record::Result(_)));
+    let cancelled =
+        results.clone().all(|r| matches!(r, Record::Result(ResultRow { status: FinishStatus::Cancelled, .. })));
+    if results.count() > 0 {
+        let status = if cancelled { RaceStatus::Cancelled } else { RaceStatus::Run };
+        records.push(Record::Race(Race {
+            key: race,
+            meeting: None,
+            name: None,
+            distance_m: None,
+            post_time: None,
+            grade: None,
+            field_size: None,
+            status: Some(status),
+        }));
+    }
+    Ok(Page::new(records, next_page(request, envelope).into_iter().collect()))
 }
 
 /// A page of `integratedInfo_1`: one dividend per winning combination (연승식 one per placed
@@ -76,7 +93,7 @@ pub fn from_dividends(scope: &Scope, request: &HttpRequest, envelope: &Envelope)
         let selection = selection::read(row, pool)?;
         records.push(Record::Dividend(Dividend { race: race.clone(), pool, selection, payout }));
     }
-    Ok(Page { records, next: next_page(request, envelope).into_iter().collect() })
+    Ok(Page::new(records, next_page(request, envelope).into_iter().collect()))
 }
 
 /// The margin as the source wrote it; a numeric `0` or `"0"` is no margin.

@@ -9,7 +9,7 @@
 use racelab_plugin_sdk::envelope::Envelope;
 use racelab_plugin_sdk::fields::Row;
 use racelab_plugin_sdk::request::next_page;
-use racelab_plugin_sdk::{HttpRequest, Page, Race, Record, SourceError};
+use racelab_plugin_sdk::{HttpRequest, Page, Race, RaceStatus, Record, SourceError};
 
 use crate::endpoints::{ENTRY_SHEET, RACE_PLAN};
 use crate::manifest::page_size_of;
@@ -38,7 +38,7 @@ pub fn from_plan(scope: &Scope, request: &HttpRequest, envelope: &Envelope) -> R
     if untimed {
         next.push(ENTRY_SHEET.request(&scope.whole_day(), page_size_of(request)));
     }
-    Ok(Page { records, next })
+    Ok(Page::new(records, next))
 }
 
 /// A page of the day's `entrySheet_2`, read for the schedule: one race per race number.
@@ -53,7 +53,7 @@ pub fn from_sheet(scope: &Scope, request: &HttpRequest, envelope: &Envelope) -> 
         seen.push(number);
         records.push(Record::Race(race(scope, row, "stTime", Some("dusu"))?));
     }
-    Ok(Page { records, next: next_page(request, envelope).into_iter().collect() })
+    Ok(Page::new(records, next_page(request, envelope).into_iter().collect()))
 }
 
 /// A race from a plan or sheet row; the two services share every field but the post time's
@@ -70,5 +70,7 @@ fn race(scope: &Scope, row: &Row, post_time: &str, field_size: Option<&str>) -> 
             Some(key) => values::positive(row, key)?,
             None => None,
         },
+        // On the card: the results service says when it was run (results.rs).
+        status: Some(RaceStatus::Scheduled),
     })
 }

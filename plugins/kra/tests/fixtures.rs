@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use racelab_plugin_sdk::{ClockTime, FinishStatus, Pool, Quote, Race, Record, SourceError};
+use racelab_plugin_sdk::{ClockTime, FinishStatus, Pool, Quote, Race, RaceStatus, Record, Sex, SourceError};
 
 fn clock(hour: u8, minute: u8) -> Option<ClockTime> {
     Some(ClockTime { hour, minute })
@@ -27,6 +27,7 @@ fn race_plan_gives_the_days_races_and_skips_other_days() {
             post_time: clock(10, 35),
             grade: Some("국5등급".into()),
             field_size: None,
+            status: Some(RaceStatus::Scheduled),
         }
     );
     assert_eq!((races[1].key.number, races[1].post_time), (2, clock(11, 5)));
@@ -88,6 +89,9 @@ fn entry_sheet_gives_the_races_runners() {
     assert_eq!((first.weight_kg, first.rating), (Some(57.0), Some(52.0)));
     assert_eq!(entries[2].weight_kg, Some(54.5));
     assert_eq!(entries[5].rating, None, "rating 0 is unrated");
+    // 0.2: the ids analysts join on, with their leading zeros, and age and sex.
+    assert_eq!((first.jockey_id.as_deref(), first.trainer_id.as_deref()), (Some("080211"), Some("070151")));
+    assert_eq!((first.age, first.sex), (Some(4), Some(Sex::Gelding)));
     assert!(page.next.is_empty());
 }
 
@@ -200,11 +204,11 @@ fn an_all_pool_page_gives_every_combination() {
     // A request that names a pool keeps only that pool's rows, even from an all-pool answer.
     let tri = unfiltered_odds_request(&race).param("pool", "TRI");
     let page = parse_fixture(&op, &tri, "Dividend_rate_total_all_pools.json");
-    assert_eq!(page.records.len(), 990);
+    assert_eq!(page.rows(), 990);
     // An operation that asks for fewer pools keeps only those.
     let win_plc = odds("busan", busan_day(), 1, &[Pool::Win, Pool::Plc]);
     assert_eq!(
-        parse_fixture(&win_plc, &unfiltered_odds_request(&race), "Dividend_rate_total_all_pools.json").records.len(),
+        parse_fixture(&win_plc, &unfiltered_odds_request(&race), "Dividend_rate_total_all_pools.json").rows(),
         22
     );
 }
@@ -232,6 +236,9 @@ fn real_result_page_with_busan_label_mixed_margins_and_a_second_page() {
         [None, Some("½"), Some("7"), Some("½"), Some("½"), Some("1½"), Some("1"), Some("½"), Some("¾"), Some("4")]
     );
     assert_eq!(rows.iter().map(|r| r.position).collect::<Vec<_>>(), (1..=10).map(Some).collect::<Vec<_>>());
+    // A result page says the race was run.
+    let statuses: Vec<_> = races(&page).iter().map(|r| (r.key.number, r.status)).collect();
+    assert_eq!(statuses, [(1, Some(RaceStatus::Run))]);
 
     assert_eq!(page.next.len(), 1, "totalCount 11 at 10 a page");
     let next = &page.next[0];
@@ -378,7 +385,9 @@ fn every_fixture_parses_to_what_its_case_expects() {
                 let page = result.unwrap_or_else(|e| panic!("{f}: {e:?}"));
                 let empty = f.ends_with("_empty.json");
                 assert_eq!(page.records.is_empty(), empty, "{f}");
-                assert!(page.records.iter().all(|r| !matches!(r, Record::Odds(s) if s.selection.is_empty())), "{f}");
+                assert!(page.records.iter().all(|r| !matches!(r, Record::Odds(b) if b.quotes.is_empty())), "{f}");
+                // The fixtures are the real services' shapes: the plugin knows every field.
+                assert_eq!(page.drift, [], "{f}");
             }
         }
     }

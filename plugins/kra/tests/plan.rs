@@ -19,9 +19,10 @@ fn manifest() {
         m.operations,
         [OperationKind::Schedule, OperationKind::Entries, OperationKind::Odds, OperationKind::Results]
     );
-    assert_eq!(m.pools, ALL_POOLS);
+    assert_eq!(m.odds_pools, ALL_POOLS);
+    assert_eq!(m.dividend_pools, ALL_POOLS);
     assert_eq!(m.credential_param.as_deref(), Some("serviceKey"));
-    assert_eq!(m.config.len(), 2);
+    assert_eq!(m.config.len(), 1);
     assert_eq!((m.config[0].name.as_str(), m.config[0].default_value.as_deref()), ("page-size", Some("1000")));
     let hints: Vec<(&str, Option<u32>, Option<u32>)> =
         m.datasets.iter().map(|h| (h.dataset.as_str(), h.daily_quota, h.per_second)).collect();

@@ -55,10 +55,12 @@ fn broken_contract(page: &Page) -> Option<String> {
     }
     for record in &page.records {
         let ok = match record {
-            Record::Odds(s) => {
-                s.selection.len() == s.pool.legs()
-                    && !s.selection.contains(&0)
-                    && matches!(s.quote, Quote::Capped) | matches!(s.quote, Quote::Price(p) if p.is_finite() && p > 0.0)
+            Record::Odds(b) => {
+                b.selections.len() == b.quotes.len() * b.pool.legs()
+                    && !b.selections.contains(&0)
+                    && b.quotes
+                        .iter()
+                        .all(|q| matches!(q, Quote::Capped) | matches!(q, Quote::Price(p) if p.is_finite() && *p > 0.0))
             }
             Record::Dividend(d) => d.selection.len() == d.pool.legs() && d.payout.is_finite() && d.payout > 0.0,
             Record::Result(r) => {

@@ -12,7 +12,7 @@ use racelab_plugin_sdk::samples::{check_file, document, sample};
 use racelab_plugin_sdk::{HttpRequest, Operation, Pool};
 
 fn from_fixture(op: &Operation, request: &HttpRequest, file: &str) -> serde_json::Value {
-    let records = parse_fixture(op, request, file).records.len();
+    let records = parse_fixture(op, request, file).rows();
     assert!(records > 0, "{file} yields records");
     sample(op, request, &String::from_utf8(fixture(file)).expect("utf-8"), records)
 }

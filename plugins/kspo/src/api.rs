@@ -6,6 +6,7 @@
 //! writes them (`day_tcnt:"1"`, `day_ord:"1"`).
 
 use racelab_plugin_sdk::calendar::yyyymmdd;
+use racelab_plugin_sdk::drift::Shape;
 use racelab_plugin_sdk::{Date, HttpRequest, SourceError};
 
 use crate::meeting::Meeting;
@@ -70,6 +71,162 @@ impl Service {
             Service::BoatCard => "15107808",
             Service::BoatResult => "15107847",
             Service::BoatRank => "15143984",
+        }
+    }
+
+    /// The fields of an item this plugin knows (maps or knowingly skips), and those it expects
+    /// in every answer with rows: what `page.drift` is measured against. The cards' lists are
+    /// the probed payloads' (docs/sources.md); `bf*`, `mm_6_*` and `tms_6_*` are families of
+    /// form figures the plugin does not read.
+    pub fn shape(self) -> Shape {
+        match self {
+            Service::CycleCard => Shape {
+                known: &[
+                    "row_num",
+                    "meet_nm",
+                    "stnd_yr",
+                    "week_tcnt",
+                    "day_tcnt",
+                    "race_no",
+                    "race_ymd",
+                    "back_no",
+                    "racer_nm",
+                    "racer_age",
+                    "racer_grd_cd",
+                    "racer_grd_cur_cd",
+                    "racer_grd_bef_cd",
+                    "gear_rate",
+                    "rec_200m_scr",
+                    "dptre_tm",
+                    "race_len",
+                    "round_cnt",
+                    "tot_tms_avg_scr",
+                    "area_tms3_avg_scr",
+                    "win_rate",
+                    "high_rate",
+                    "high_3_rate",
+                    "win_tot_tcnt",
+                    "brk_win_cnt",
+                    "mrk_win_cnt",
+                    "pas_win_cnt",
+                    "pre_win_cnt",
+                    "period_no",
+                    "run_day_tcnt",
+                    "trng_plc_nm",
+                    "color_nm",
+                    "bf*",
+                ],
+                expected: &["race_no", "back_no", "racer_nm", "race_ymd", "dptre_tm"],
+            },
+            Service::CycleResult => Shape {
+                known: &[
+                    "row_num",
+                    "meet_nm",
+                    "stnd_yr",
+                    "week_tcnt",
+                    "day_tcnt",
+                    "race_no",
+                    "race_ymd",
+                    "rank1",
+                    "rank2",
+                    "rank3",
+                    "pool*",
+                ],
+                expected: &["race_no", "rank1"],
+            },
+            Service::CycleRank => Shape {
+                known: &[
+                    "row_num",
+                    "meet_nm",
+                    "stnd_year",
+                    "tms",
+                    "day_ord",
+                    "race_no",
+                    "race_day",
+                    "race_rank",
+                    "racer_no",
+                    "racer_nm",
+                ],
+                expected: &["race_no", "race_rank"],
+            },
+            Service::BoatDoc => Shape {
+                // Some days it answers a row per racer, with the racer's lane and name.
+                known: &[
+                    "row_num",
+                    "stnd_yr",
+                    "week_tcnt",
+                    "day_tcnt",
+                    "race_no",
+                    "race_ymd",
+                    "dptre_tm",
+                    "race_reg_no",
+                    "racer_nm",
+                ],
+                expected: &["week_tcnt", "day_tcnt", "race_no", "race_ymd"],
+            },
+            Service::BoatCard => Shape {
+                known: &[
+                    "row_num",
+                    "stnd_yr",
+                    "week_tcnt",
+                    "day_tcnt",
+                    "race_no",
+                    "dptre_tm",
+                    "race_reg_no",
+                    "racer_nm",
+                    "racer_grd_cd",
+                    "sex_cd",
+                    "racer_age",
+                    "wght",
+                    "color_nm",
+                    "motor_no",
+                    "boat_no",
+                    "fl_tcnt",
+                    "st_mthd_cd",
+                    "rmk2_rank",
+                    "thdd_race_no",
+                    "avg_acdnt_scr",
+                    "avg_rank",
+                    "high_rate",
+                    "boat_avg_rank_scr",
+                    "boat_high_rank_ratio",
+                    "mot_*",
+                    "mm_6_*",
+                    "tms_6_*",
+                    "tms_8_rank_ord_no",
+                ],
+                expected: &["race_no", "race_reg_no", "racer_nm"],
+            },
+            Service::BoatResult => Shape {
+                known: &[
+                    "row_num",
+                    "stnd_yr",
+                    "week_tcnt",
+                    "day_tcnt",
+                    "race_no",
+                    "race_ymd",
+                    "rank1",
+                    "rank2",
+                    "rank3",
+                    "pool*",
+                ],
+                expected: &["race_no", "rank1"],
+            },
+            Service::BoatRank => Shape {
+                known: &[
+                    "row_num",
+                    "mbr_nm",
+                    "stnd_year",
+                    "tms",
+                    "day_ord",
+                    "race_no",
+                    "race_day",
+                    "race_rank",
+                    "racer_no",
+                    "racer_nm",
+                ],
+                expected: &["race_no", "race_rank"],
+            },
         }
     }
 

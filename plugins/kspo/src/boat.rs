@@ -13,7 +13,9 @@ use racelab_plugin_sdk::calendar::parse_clock;
 use racelab_plugin_sdk::envelope::Envelope;
 use racelab_plugin_sdk::fields::Row;
 use racelab_plugin_sdk::request::next_page;
-use racelab_plugin_sdk::{Date, Entry, HttpRequest, Operation, Page, Race, RaceKey, RaceRef, Record, SourceError};
+use racelab_plugin_sdk::{
+    Date, Entry, HttpRequest, Operation, Page, Race, RaceKey, RaceRef, RaceStatus, Record, Sex, SourceError,
+};
 
 use crate::api::{self, boat_card, boat_doc, query_int, query_opt};
 use crate::meeting::Meeting;
@@ -59,7 +61,7 @@ pub fn parse_doc(op: &Operation, request: &HttpRequest, envelope: &Envelope) -> 
     let next_page = next_page(request, envelope);
     let race = match op {
         Operation::Entries(race) | Operation::Results(race) => race,
-        _ => return Ok(Page { records: races(&asked, year, &on_date)?, next: next_page.into_iter().collect() }),
+        _ => return Ok(Page::new(races(&asked, year, &on_date)?, next_page.into_iter().collect())),
     };
     let mut found = None;
     for row in on_date {
@@ -73,7 +75,7 @@ pub fn parse_doc(op: &Operation, request: &HttpRequest, envelope: &Envelope) -> 
         (Some(m), _) => api::results(Track::Misari, &m, race.key.number, &race.key.date),
         (None, _) => next_page.into_iter().collect(),
     };
-    Ok(Page { records: Vec::new(), next })
+    Ok(Page::new(Vec::new(), next))
 }
 
 /// One race record per race number; the meeting, post time and field size from its rows.
@@ -94,6 +96,7 @@ fn races(date: &Date, year: u16, rows: &[&Row]) -> Result<Vec<Record>, SourceErr
             post_time: first.text("dptre_tm").and_then(|t| parse_clock(&t)),
             grade: None,
             field_size: u8::try_from(lanes).ok().filter(|n| *n > 0),
+            status: Some(RaceStatus::Scheduled),
         }));
     }
     Ok(records)
@@ -117,13 +120,22 @@ pub fn parse_card(op: &Operation, request: &HttpRequest, envelope: &Envelope) ->
         records.push(Record::Entry(Entry {
             race: race.key.clone(),
             number: number(row, "race_reg_no")?,
+            // The card names racers, not their numbers (racer_no): the rank service does.
             runner_id: None,
             runner_name,
             jockey: None,
+            jockey_id: None,
             trainer: None,
+            trainer_id: None,
             weight_kg: row.float("wght").filter(|w| *w > 0.0),
             rating: None,
+            age: row.int("racer_age").and_then(|a| u8::try_from(a).ok()).filter(|a| *a > 0),
+            sex: row.text("sex_cd").and_then(|s| match s.as_str() {
+                "남" => Some(Sex::Male),
+                "여" => Some(Sex::Female),
+                _ => None,
+            }),
         }));
     }
-    Ok(Page { records, next: next_page(request, envelope).into_iter().collect() })
+    Ok(Page::new(records, next_page(request, envelope).into_iter().collect()))
 }

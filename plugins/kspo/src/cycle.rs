@@ -12,7 +12,9 @@ use racelab_plugin_sdk::calendar::parse_clock;
 use racelab_plugin_sdk::envelope::Envelope;
 use racelab_plugin_sdk::fields::Row;
 use racelab_plugin_sdk::request::next_page;
-use racelab_plugin_sdk::{Date, Entry, HttpRequest, Operation, Page, Race, RaceKey, RaceRef, Record, SourceError};
+use racelab_plugin_sdk::{
+    Date, Entry, HttpRequest, Operation, Page, Race, RaceKey, RaceRef, RaceStatus, Record, SourceError,
+};
 
 use crate::api::{self, cycle_card, is_probe, query_int};
 use crate::meeting::Meeting;
@@ -52,7 +54,7 @@ pub fn parse_card(op: &Operation, request: &HttpRequest, envelope: &Envelope) ->
     {
         let rows: Vec<&Row> = round.into_iter().filter(|r| agrees(r, "day_tcnt", Some(m.day.into()))).collect();
         let records = entries(&race.key, &rows)?;
-        return Ok(Page { records, next: next_page(request, envelope).into_iter().collect() });
+        return Ok(Page::new(records, next_page(request, envelope).into_iter().collect()));
     }
     let date = match op {
         Operation::Schedule(day) => day.date,
@@ -78,7 +80,7 @@ pub fn parse_card(op: &Operation, request: &HttpRequest, envelope: &Envelope) ->
     };
     match outcome {
         Outcome::Found(rows, next) => found(op, year, week, &rows, next),
-        Outcome::Ask(request) => Ok(Page { records: Vec::new(), next: vec![request] }),
+        Outcome::Ask(request) => Ok(Page::new(Vec::new(), vec![request])),
         Outcome::NoRaces => Ok(Page::empty()),
     }
 }
@@ -86,15 +88,12 @@ pub fn parse_card(op: &Operation, request: &HttpRequest, envelope: &Envelope) ->
 fn found(op: &Operation, year: u16, week: u8, rows: &[&Row], next: Option<HttpRequest>) -> Result<Page, SourceError> {
     let next: Vec<HttpRequest> = next.into_iter().collect();
     match op {
-        Operation::Schedule(day) => Ok(Page { records: races(&day.date, year, week, rows)?, next }),
-        Operation::Entries(race) => Ok(Page { records: entries(&race.key, rows)?, next }),
+        Operation::Schedule(day) => Ok(Page::new(races(&day.date, year, week, rows)?, next)),
+        Operation::Entries(race) => Ok(Page::new(entries(&race.key, rows)?, next)),
         Operation::Results(race) => {
             let Some(first) = rows.first() else { return Ok(Page::empty()) };
             let meeting = meeting(first, year, week)?;
-            Ok(Page {
-                records: Vec::new(),
-                next: api::results(Track::Gwangmyeong, &meeting, race.key.number, &race.key.date),
-            })
+            Ok(Page::new(Vec::new(), api::results(Track::Gwangmyeong, &meeting, race.key.number, &race.key.date)))
         }
         Operation::Odds(_) => Err(crate::no_odds()),
     }
@@ -133,6 +132,7 @@ fn races(date: &Date, year: u16, week: u8, rows: &[&Row]) -> Result<Vec<Record>,
             post_time: first.text("dptre_tm").and_then(|t| parse_clock(&t)),
             grade: first.text("racer_grd_cd"),
             field_size: u8::try_from(rows.len()).ok(),
+            status: Some(RaceStatus::Scheduled),
         }));
     }
     Ok(records)
@@ -150,12 +150,18 @@ fn entries(key: &RaceKey, rows: &[&Row]) -> Result<Vec<Record>, SourceError> {
         records.push(Record::Entry(Entry {
             race: key.clone(),
             number: number(row, "back_no")?,
+            // The card names racers, not their numbers (racer_no): the rank service does.
             runner_id: None,
             runner_name,
             jockey: None,
+            jockey_id: None,
             trainer: None,
+            trainer_id: None,
             weight_kg: None,
             rating: row.float("tot_tms_avg_scr").filter(|r| *r > 0.0),
+            age: row.int("racer_age").and_then(|a| u8::try_from(a).ok()).filter(|a| *a > 0),
+            // Cycle cards carry no sex field.
+            sex: None,
         }));
     }
     Ok(records)

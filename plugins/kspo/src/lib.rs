@@ -38,8 +38,8 @@ pub mod tracks;
 
 use racelab_plugin_sdk::envelope;
 use racelab_plugin_sdk::{
-    DatasetHint, Date, HttpRequest, HttpResponse, Operation, OperationKind, Page, PluginManifest, Pool, RaceRef,
-    Source, SourceError,
+    DatasetHint, Date, HttpRequest, HttpResponse, OddsTiming, Operation, OperationKind, Page, PluginManifest, Pool,
+    RaceRef, Source, SourceError,
 };
 
 use crate::api::Service;
@@ -62,8 +62,10 @@ impl Source for Kspo {
             version: env!("CARGO_PKG_VERSION").to_string(),
             tracks: Track::ALL.iter().map(|t| t.code().to_string()).collect(),
             operations: vec![OperationKind::Schedule, OperationKind::Entries, OperationKind::Results],
-            // The pools KSPO pays dividends on; it publishes no odds for any of them.
-            pools: vec![Pool::Win, Pool::Plc, Pool::Qnl, Pool::Exa, Pool::Tla, Pool::Tri, Pool::Xla],
+            // KSPO publishes no odds for any pool; these are the pools it pays dividends on.
+            odds_pools: Vec::new(),
+            dividend_pools: vec![Pool::Win, Pool::Plc, Pool::Qnl, Pool::Exa, Pool::Tla, Pool::Tri, Pool::Xla],
+            odds_timing: OddsTiming::AfterRace,
             credential_param: Some("serviceKey".to_string()),
             config: Vec::new(),
             datasets: Service::ALL
@@ -126,7 +128,7 @@ impl Source for Kspo {
             }
             _ => Err(not_for(&op, service)),
         };
-        page.map_err(|e| match e {
+        page.map(|page| page.with_drift(service.shape().drift(&envelope.items))).map_err(|e| match e {
             SourceError::Malformed(detail) => SourceError::Malformed(format!("{}: {detail}", service.name())),
             other => other,
         })

@@ -9,7 +9,8 @@ use racelab_plugin_sdk::envelope::Envelope;
 use racelab_plugin_sdk::fields::{Row, clip};
 use racelab_plugin_sdk::request::next_page;
 use racelab_plugin_sdk::{
-    Dividend, FinishStatus, HttpRequest, Page, Pool, RaceKey, Record, ResultRow, SourceError, log, malformed,
+    Dividend, FinishStatus, HttpRequest, Page, Pool, Race, RaceKey, RaceStatus, Record, ResultRow, SourceError, log,
+    malformed,
 };
 
 use crate::api::query_opt;
@@ -61,7 +62,7 @@ pub fn parse_result(
             && agrees(row, "day_tcnt", day)
     });
     let Some(row) = rows.next() else {
-        return Ok(Page { records: Vec::new(), next: next_page(request, envelope).into_iter().collect() });
+        return Ok(Page::new(Vec::new(), next_page(request, envelope).into_iter().collect()));
     };
     if rows.next().is_some() {
         log::warn(&format!(
@@ -73,7 +74,18 @@ pub fn parse_result(
     }
     let mut records = places(key, row)?;
     records.extend(dividends(track, key, row)?);
-    Ok(Page { records, next: Vec::new() })
+    // A result row is the source saying the race was run.
+    records.push(Record::Race(Race {
+        key: key.clone(),
+        meeting: None,
+        name: None,
+        distance_m: None,
+        post_time: None,
+        grade: None,
+        field_size: None,
+        status: Some(RaceStatus::Run),
+    }));
+    Ok(Page::new(records, Vec::new()))
 }
 
 fn places(key: &RaceKey, row: &Row) -> Result<Vec<Record>, SourceError> {
@@ -159,7 +171,7 @@ pub fn parse_rank(
             records.push(record);
         }
     }
-    Ok(Page { records, next: next_page(request, envelope).into_iter().collect() })
+    Ok(Page::new(records, next_page(request, envelope).into_iter().collect()))
 }
 
 fn rank_row(key: &RaceKey, row: &Row) -> Result<Option<Record>, SourceError> {

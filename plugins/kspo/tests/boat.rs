@@ -3,7 +3,9 @@
 mod common;
 
 use common::*;
-use racelab_plugin_sdk::{ClockTime, Dividend, Entry, FinishStatus, Page, Pool, Race, ResultRow, SourceError};
+use racelab_plugin_sdk::{
+    ClockTime, Dividend, Entry, FinishStatus, Page, Pool, Race, RaceStatus, ResultRow, Sex, SourceError,
+};
 
 const TRACK: &str = "misari";
 
@@ -18,6 +20,7 @@ fn boat_races() -> Vec<Race> {
             post_time: Some(ClockTime { hour, minute }),
             grade: None,
             field_size: None,
+            status: Some(RaceStatus::Scheduled),
         })
         .collect()
 }
@@ -88,9 +91,13 @@ fn entries_from_the_card() {
             runner_id: None,
             runner_name: "류해광".into(),
             jockey: None,
+            jockey_id: None,
             trainer: None,
+            trainer_id: None,
             weight_kg: Some(58.0),
             rating: None,
+            age: Some(30),
+            sex: Some(Sex::Male),
         }
     );
     // The card answers for race 1 only.
@@ -137,7 +144,7 @@ fn result_service_with_circled_numbers() {
             div(Pool::Tla, &[1, 2, 6], 3.4),
         ]
     );
-    assert_eq!(page.records.len(), 9);
+    assert_eq!(page.records.len(), 10, "and the race marked run");
 }
 
 #[test]

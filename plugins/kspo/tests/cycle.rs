@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use racelab_plugin_sdk::{ClockTime, Dividend, Entry, FinishStatus, Pool, Race, ResultRow, SourceError};
+use racelab_plugin_sdk::{ClockTime, Dividend, Entry, FinishStatus, Pool, Race, RaceStatus, ResultRow, SourceError};
 
 const TRACK: &str = "gwangmyeong";
 
@@ -16,6 +16,7 @@ fn cycle_race(day: u8, number: u8, tag: &str, post: (u8, u8), distance: u32, gra
         post_time: Some(ClockTime { hour: post.0, minute: post.1 }),
         grade: Some(grade.to_string()),
         field_size: Some(7),
+        status: Some(RaceStatus::Scheduled),
     }
 }
 
@@ -67,9 +68,13 @@ fn entries_of_a_tagged_race() {
             runner_id: None,
             runner_name: "임섭".into(),
             jockey: None,
+            jockey_id: None,
             trainer: None,
+            trainer_id: None,
             weight_kg: None,
             rating: Some(78.742),
+            age: Some(39),
+            sex: None,
         }
     );
     assert!(got.iter().all(|e| e.runner_id.is_none() && e.race.number == 2));
@@ -132,7 +137,7 @@ fn result_service_gives_the_top_three_and_every_dividend() {
             div(Pool::Xla, &[2, 5, 7], 6.4),
         ]
     );
-    assert_eq!(page.records.len(), 11);
+    assert_eq!(page.records.len(), 12, "and the race marked run");
     assert!(page.next.is_empty());
 }
 

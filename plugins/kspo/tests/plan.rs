@@ -13,7 +13,8 @@ fn manifest_describes_kspo() {
     assert_eq!(m.version, env!("CARGO_PKG_VERSION"));
     assert_eq!(m.tracks, vec!["gwangmyeong", "misari"]);
     assert_eq!(m.operations, vec![OperationKind::Schedule, OperationKind::Entries, OperationKind::Results]);
-    assert_eq!(m.pools, vec![Pool::Win, Pool::Plc, Pool::Qnl, Pool::Exa, Pool::Tla, Pool::Tri, Pool::Xla]);
+    assert_eq!(m.dividend_pools, vec![Pool::Win, Pool::Plc, Pool::Qnl, Pool::Exa, Pool::Tla, Pool::Tri, Pool::Xla]);
+    assert!(m.odds_pools.is_empty(), "KSPO publishes no odds");
     assert_eq!(m.credential_param.as_deref(), Some("serviceKey"));
     assert!(m.config.is_empty());
     let datasets: Vec<&str> = m.datasets.iter().map(|d| d.dataset.as_str()).collect();

@@ -11,7 +11,7 @@ use racelab_plugin_sdk::{HttpRequest, Operation};
 
 fn from_fixture(op: &Operation, request: &HttpRequest, file: &str) -> serde_json::Value {
     let body = fixture_text(file);
-    let records = parse_ok(op, request, body.clone()).records.len();
+    let records = parse_ok(op, request, body.clone()).rows();
     assert!(records > 0, "{file} yields records");
     sample(op, request, &body, records)
 }

@@ -93,11 +93,18 @@ impl<'a> Field<'a> {
 pub trait Lookup {
     /// The field named `key`; [`Field::Missing`] when the item has none.
     fn field(&self, key: &str) -> Field<'_>;
+
+    /// Calls `f` with the name of every field the item has (for [`crate::drift`]).
+    fn for_each_key(&self, f: &mut dyn FnMut(&str));
 }
 
 impl Lookup for Map<String, Value> {
     fn field(&self, key: &str) -> Field<'_> {
         Field::of(self.get(key))
+    }
+
+    fn for_each_key(&self, f: &mut dyn FnMut(&str)) {
+        self.keys().for_each(|k| f(k));
     }
 }
 
@@ -126,6 +133,11 @@ impl<S: Lookup> Row<S> {
     /// A field as the source wrote it.
     pub fn field(&self, key: &str) -> Field<'_> {
         self.fields.field(key)
+    }
+
+    /// Calls `f` with the name of every field the item has.
+    pub fn for_each_key(&self, f: &mut dyn FnMut(&str)) {
+        self.fields.for_each_key(f);
     }
 
     /// A field as trimmed text; `None` when missing, null, empty or `"-"`. Numbers are
@@ -178,6 +190,8 @@ pub struct Only<const N: usize>(pub &'static [&'static str; N]);
 pub struct Picked<'a, const N: usize> {
     keys: &'static [&'static str; N],
     slots: [Slot<'a>; N],
+    /// The names of the item's other fields, kept for drift (usually none: no allocation).
+    others: Vec<Cow<'a, str>>,
 }
 
 impl<const N: usize> Lookup for Picked<'_, N> {
@@ -189,6 +203,15 @@ impl<const N: usize> Lookup for Picked<'_, N> {
                 Field::Missing
             }
         }
+    }
+
+    fn for_each_key(&self, f: &mut dyn FnMut(&str)) {
+        for (key, slot) in self.keys.iter().zip(&self.slots) {
+            if !matches!(slot, Slot::Missing) {
+                f(key);
+            }
+        }
+        self.others.iter().for_each(|k| f(k));
     }
 }
 
@@ -231,16 +254,18 @@ impl<'de, const N: usize> Visitor<'de> for Only<N> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut slots = std::array::from_fn(|_| Slot::Missing);
+        let mut others = Vec::new();
         // A repeated key overwrites what an earlier one gave, as in a map.
         while let Some(at) = map.next_key_seed(KeyAt(self.0))? {
             match at {
-                Some(at) => slots[at] = map.next_value::<Slot>()?,
-                None => {
+                Ok(at) => slots[at] = map.next_value::<Slot>()?,
+                Err(other) => {
                     map.next_value::<IgnoredAny>()?;
+                    others.push(other);
                 }
             }
         }
-        Ok(Picked { keys: self.0, slots })
+        Ok(Picked { keys: self.0, slots, others })
     }
 }
 
@@ -248,22 +273,27 @@ impl<'de, const N: usize> Visitor<'de> for Only<N> {
 struct KeyAt<const N: usize>(&'static [&'static str; N]);
 
 impl<'de, const N: usize> DeserializeSeed<'de> for KeyAt<N> {
-    type Value = Option<usize>;
+    /// The key's position among the keys wanted, or its name.
+    type Value = Result<usize, Cow<'de, str>>;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<usize>, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_str(self)
     }
 }
 
 impl<'de, const N: usize> Visitor<'de> for KeyAt<N> {
-    type Value = Option<usize>;
+    type Value = Result<usize, Cow<'de, str>>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("an object key")
     }
 
-    fn visit_str<E: de::Error>(self, key: &str) -> Result<Option<usize>, E> {
-        Ok(self.0.iter().position(|k| *k == key))
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(self.0.iter().position(|k| *k == key).ok_or_else(|| Cow::Owned(key.to_string())))
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, key: &'de str) -> Result<Self::Value, E> {
+        Ok(self.0.iter().position(|k| *k == key).ok_or(Cow::Borrowed(key)))
     }
 }
 

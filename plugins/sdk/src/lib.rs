@@ -8,6 +8,8 @@
 //! | [`fields`] | lenient field access on one item (numbers as strings, `"-"`, padding) |
 //! | [`request`] | building requests and following `totalCount` paging |
 //! | [`calendar`] | dates and times as the sources write them |
+//! | [`boards`] | collecting prices into one [`OddsBoard`] per race and pool |
+//! | [`drift`] | a dataset's known fields, and the [`Drift`] a page reports against them |
 //! | [`pools`] | pool codes and Korean pool names |
 //! | [`log`] | structured log lines to the host |
 //! | [`samples`] | the sample responses a component bundles ([`bundle_samples!`]) |
@@ -17,7 +19,9 @@
 
 extern crate self as racelab_plugin_sdk;
 
+pub mod boards;
 pub mod calendar;
+pub mod drift;
 pub mod envelope;
 pub mod fields;
 pub mod log;
@@ -32,7 +36,7 @@ pub mod samples;
 pub mod bindings {
     wit_bindgen::generate!({
         world: "source",
-        path: "../../wit/v0.1",
+        path: "../../wit/v0.2",
         pub_export_macro: true,
         export_macro_name: "__export_source_world",
         default_bindings_module: "racelab_plugin_sdk::bindings",
@@ -43,13 +47,13 @@ pub mod bindings {
 
 pub use bindings::exports::racelab::source::plugin::Guest as Source;
 pub use bindings::racelab::source::types::{
-    ClockTime, ConfigKey, DatasetHint, Date, DayRef, Dividend, Entry, FinishStatus, HttpRequest, HttpResponse,
-    OddsQuery, OddsSnapshot, Operation, OperationKind, Page, PluginManifest, Pool, Quote, Race, RaceKey, RaceRef,
-    Record, ResultRow, Scratch, SourceError,
+    ClockTime, ConfigKey, DatasetHint, Date, DayRef, Dividend, Drift, DriftKind, Entry, FinishStatus, HttpRequest,
+    HttpResponse, OddsBoard, OddsQuery, OddsTiming, Operation, OperationKind, Page, PluginManifest, Pool, Quote, Race,
+    RaceKey, RaceRef, RaceStatus, Record, ResultRow, Scratch, Sex, SourceError,
 };
 
 /// The `racelab:source` API version this SDK builds components for.
-pub const API_VERSION: &str = "0.1.0";
+pub const API_VERSION: &str = "0.2.0";
 
 /// Bundles sample responses with the component: `bundle_samples!(include_bytes!("../samples.json"))`.
 /// The bytes go into a custom section named `racelab-samples`, which the host's plugin registry
@@ -86,7 +90,7 @@ macro_rules! malformed {
 ///
 /// The argument is a plain type name (an identifier), as the generated export macro requires.
 /// The exports exist only in a `wasm32` build: a native `cdylib` cannot carry the component
-/// export names (`racelab:source/plugin@0.1.0#parse` breaks the linker's version script), and
+/// export names (`racelab:source/plugin@0.2.0#parse` breaks the linker's version script), and
 /// native code calls the [`Source`] functions directly.
 #[macro_export]
 macro_rules! export_source {
@@ -105,9 +109,25 @@ pub mod __private {
 }
 
 impl Page {
-    /// A page with no records and no follow-up requests.
+    /// A page with no records, no follow-up requests and no drift.
     pub fn empty() -> Self {
-        Page { records: Vec::new(), next: Vec::new() }
+        Page { records: Vec::new(), next: Vec::new(), drift: Vec::new() }
+    }
+
+    /// A page of `records` and `next`, with no drift.
+    pub fn new(records: Vec<Record>, next: Vec<HttpRequest>) -> Self {
+        Page { records, next, drift: Vec::new() }
+    }
+
+    /// The same page reporting `drift`.
+    pub fn with_drift(mut self, drift: Vec<Drift>) -> Self {
+        self.drift = drift;
+        self
+    }
+
+    /// The rows the records stand for: a price per selection of an odds board, else one.
+    pub fn rows(&self) -> usize {
+        self.records.iter().map(|r| if let Record::Odds(b) = r { b.quotes.len() } else { 1 }).sum()
     }
 }
 

@@ -44,6 +44,12 @@ pub fn component(package: &str) -> PathBuf {
     dir.join(format!("{}.wasm", package.replace('-', "_")))
 }
 
+/// The KRA component as built for `racelab:source@0.1.0` before 0.2 (tests/components/v0.1/):
+/// a component nobody rebuilds, which the host must keep running through its adapter.
+pub fn kra_v0_1() -> PathBuf {
+    workspace().join("tests/components/v0.1/kra.wasm")
+}
+
 /// Builds `packages` for wasm32-wasip2 in release into `target`, with `env` set. The components
 /// are Wasm built in release, whatever the host is built with: no coverage instrumentation
 /// (cargo llvm-cov) or other flags meant for the host.
@@ -99,10 +105,10 @@ pub fn kra_altered() -> PathBuf {
         .clone()
 }
 
-/// A component's bytes with every `racelab:source/…@0.1.0` name rewritten to `@0.9.0`: what
+/// A component's bytes with every `racelab:source/…@0.2.0` name rewritten to `@0.9.0`: what
 /// a plugin built against a future, incompatible SDK looks like to this host.
 pub fn with_api_version_0_9(wasm: &[u8]) -> Vec<u8> {
-    let (from, to) = (b"racelab:source/plugin@0.1.0".as_slice(), b"racelab:source/plugin@0.9.0".as_slice());
+    let (from, to) = (b"racelab:source/plugin@0.2.0".as_slice(), b"racelab:source/plugin@0.9.0".as_slice());
     let mut out = wasm.to_vec();
     let mut i = 0;
     let mut replaced = 0;

@@ -170,8 +170,28 @@ pub fn scratches(page: &Page) -> Vec<&racelab_plugin_sdk::Scratch> {
     page.records.iter().filter_map(|r| if let Record::Scratch(x) = r { Some(x) } else { None }).collect()
 }
 
-pub fn snapshots(page: &Page) -> Vec<&racelab_plugin_sdk::OddsSnapshot> {
-    page.records.iter().filter_map(|r| if let Record::Odds(x) = r { Some(x) } else { None }).collect()
+/// One price of a page's odds boards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub race: racelab_plugin_sdk::RaceKey,
+    pub pool: racelab_plugin_sdk::Pool,
+    pub selection: Vec<u8>,
+    pub quote: racelab_plugin_sdk::Quote,
+}
+
+/// The prices of a page's odds boards, board by board.
+pub fn snapshots(page: &Page) -> Vec<Snapshot> {
+    let boards = page.records.iter().filter_map(|r| if let Record::Odds(x) = r { Some(x) } else { None });
+    boards
+        .flat_map(|b| {
+            racelab_plugin_sdk::boards::prices(b).map(|(selection, quote)| Snapshot {
+                race: b.race.clone(),
+                pool: b.pool,
+                selection: selection.to_vec(),
+                quote,
+            })
+        })
+        .collect()
 }
 
 pub fn result_rows(page: &Page) -> Vec<&racelab_plugin_sdk::ResultRow> {

@@ -69,8 +69,12 @@ pub fn parse(op: &Operation, request: &HttpRequest, body: impl Into<Vec<u8>>) ->
     Kspo::parse(op.clone(), request.clone(), ok(body))
 }
 
+/// Parses a response that must parse; the fixtures are the services' real shapes, so the
+/// plugin must know every field they have (no drift).
 pub fn parse_ok(op: &Operation, request: &HttpRequest, body: impl Into<Vec<u8>>) -> Page {
-    parse(op, request, body).unwrap_or_else(|e| panic!("parse {op:?}: {e:?}"))
+    let page = parse(op, request, body).unwrap_or_else(|e| panic!("parse {op:?}: {e:?}"));
+    assert_eq!(page.drift, [], "drift parsing {}", request.path);
+    page
 }
 
 pub fn query(request: &HttpRequest) -> Vec<(&str, &str)> {

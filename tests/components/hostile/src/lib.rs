@@ -26,8 +26,9 @@
 //! serving a KSPO track.
 
 use racelab_plugin_sdk::{
-    ClockTime, ConfigKey, DatasetHint, Date, Entry, FinishStatus, HttpRequest, HttpResponse, Operation, OperationKind,
-    Page, PluginManifest, Race, RaceKey, Record, ResultRow, Source, SourceError, config_value, export_source, log,
+    ClockTime, ConfigKey, DatasetHint, Date, Entry, FinishStatus, HttpRequest, HttpResponse, OddsTiming, Operation,
+    OperationKind, Page, PluginManifest, Race, RaceKey, Record, ResultRow, Source, SourceError, config_value,
+    export_source, log,
 };
 
 /// The hostile plugin; public so that a native build (clippy, tests) sees it used.
@@ -62,7 +63,9 @@ impl Source for Hostile {
             version: env!("CARGO_PKG_VERSION").into(),
             tracks: vec!["seoul".into(), "gwangmyeong".into()],
             operations: vec![OperationKind::Schedule, OperationKind::Entries, OperationKind::Results],
-            pools: vec![],
+            odds_pools: vec![],
+            dividend_pools: vec![],
+            odds_timing: OddsTiming::AfterRace,
             credential_param: Some("serviceKey".into()),
             config: vec![
                 ConfigKey {
@@ -112,7 +115,7 @@ impl Source for Hostile {
         let (race, results) = match &op {
             Operation::Schedule(day) => {
                 let races = (1..=MODES.len() as u8).map(|n| race_record(&day.track, day.date, n)).collect();
-                return Ok(Page { records: races, next: vec![] });
+                return Ok(Page::new(races, vec![]));
             }
             Operation::Entries(race) => (race.key.clone(), false),
             Operation::Results(race) => (race.key.clone(), true),
@@ -123,7 +126,7 @@ impl Source for Hostile {
         match mode(&asked, race.number) {
             "foreign-track" => {
                 let key = RaceKey { track: "gwangmyeong".into(), ..race };
-                Ok(Page { records: result_rows(&key), next: vec![] })
+                Ok(Page::new(result_rows(&key), vec![]))
             }
             "huge-error" => {
                 let chunk = "the answer is wrong\n\u{1b}[31mERROR racelab: database dropped\u{1b}[0m\r";
@@ -133,10 +136,8 @@ impl Source for Hostile {
                 log::info(FORGED_LINE);
                 Err(SourceError::Malformed("forged a log line".into()))
             }
-            "stack-overflow" => {
-                Ok(Page { records: vec![race_record(&race.track, race.date, deep(0) as u8)], next: vec![] })
-            }
-            "other-race" => Ok(Page { records: records(&RaceKey { number: 1, ..race }), next: vec![] }),
+            "stack-overflow" => Ok(Page::new(vec![race_record(&race.track, race.date, deep(0) as u8)], vec![])),
+            "other-race" => Ok(Page::new(records(&RaceKey { number: 1, ..race }), vec![])),
             "memory-hog" => {
                 let mut hoard: Vec<Vec<u8>> = Vec::new();
                 loop {
@@ -144,7 +145,7 @@ impl Source for Hostile {
                     std::hint::black_box(&hoard);
                 }
             }
-            _ => Ok(Page { records: records(&race), next: vec![] }),
+            _ => Ok(Page::new(records(&race), vec![])),
         }
     }
 }
@@ -177,6 +178,7 @@ fn race_record(track: &str, date: Date, number: u8) -> Record {
         post_time: Some(ClockTime { hour: (minutes / 60) as u8, minute: (minutes % 60) as u8 }),
         grade: None,
         field_size: Some(8),
+        status: None,
     })
 }
 
@@ -189,9 +191,13 @@ fn entries(key: &RaceKey) -> Vec<Record> {
                 runner_id: None,
                 runner_name: format!("Runner {n}"),
                 jockey: None,
+                jockey_id: None,
                 trainer: None,
+                trainer_id: None,
                 weight_kg: None,
                 rating: None,
+                age: None,
+                sex: None,
             })
         })
         .collect()

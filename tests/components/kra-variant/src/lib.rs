@@ -3,7 +3,7 @@
 //!
 //! | records | difference |
 //! |---|---|
-//! | races | every name changed (`… (variant)`) |
+//! | races | every name changed (`… (variant)`); status-only records left alone |
 //! | scratches | dropped |
 //! | dividends | each TRI dividend also paid as XLA, same selection and payout |
 //! | results of race 1 | not read: `malformed` |
@@ -44,7 +44,9 @@ impl Source for Variant {
         page.records.retain_mut(|record| match record {
             Record::Scratch(_) => false,
             Record::Race(race) => {
-                race.name = Some(format!("{} (variant)", race.name.as_deref().unwrap_or_default()));
+                if let Some(name) = &race.name {
+                    race.name = Some(format!("{name} (variant)"));
+                }
                 true
             }
             Record::Dividend(d) => {

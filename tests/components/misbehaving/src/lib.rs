@@ -9,10 +9,12 @@
 //! | `/flood` | returns far more records than the host accepts |
 //! | `/log` | writes far more log lines than the host keeps |
 //! | `/time` | reports what the clock and the random source say, to prove they are fixed |
+//! | `/drift-flood` | reports far more drift fields than the host accepts |
+//! | `/drift-junk` | reports a drift field with a huge name full of control characters |
 
 use racelab_plugin_sdk::{
-    ClockTime, Date, HttpRequest, HttpResponse, Operation, OperationKind, Page, PluginManifest, Race, RaceKey, Record,
-    Source, SourceError, export_source, log,
+    ClockTime, Date, Drift, DriftKind, HttpRequest, HttpResponse, OddsTiming, Operation, OperationKind, Page,
+    PluginManifest, Race, RaceKey, Record, Source, SourceError, export_source, log,
 };
 
 /// The misbehaving plugin; public so that a native build (clippy, tests) sees it used.
@@ -27,6 +29,7 @@ fn race(number: u8, name: Option<String>) -> Record {
         post_time: Some(ClockTime { hour: 10, minute: 30 }),
         grade: None,
         field_size: None,
+        status: None,
     })
 }
 
@@ -37,7 +40,9 @@ impl Source for Misbehaving {
             version: env!("CARGO_PKG_VERSION").into(),
             tracks: vec!["seoul".into()],
             operations: vec![OperationKind::Schedule],
-            pools: vec![],
+            odds_pools: vec![],
+            dividend_pools: vec![],
+            odds_timing: OddsTiming::AfterRace,
             credential_param: None,
             config: vec![],
             datasets: vec![],
@@ -50,7 +55,7 @@ impl Source for Misbehaving {
 
     fn parse(_op: Operation, request: HttpRequest, _response: HttpResponse) -> Result<Page, SourceError> {
         match request.path.as_str() {
-            "/ok" => Ok(Page { records: vec![race(1, None)], next: vec![] }),
+            "/ok" => Ok(Page::new(vec![race(1, None)], vec![])),
             "/trap" => panic!("deliberate trap for the host's tests"),
             "/loop" => {
                 let mut n: u64 = 0;
@@ -65,9 +70,7 @@ impl Source for Misbehaving {
                     std::hint::black_box(&hoard);
                 }
             }
-            "/flood" => {
-                Ok(Page { records: (0..5_000).map(|i| race((i % 200) as u8 + 1, None)).collect(), next: vec![] })
-            }
+            "/flood" => Ok(Page::new((0..5_000).map(|i| race((i % 200) as u8 + 1, None)).collect(), vec![])),
             "/log" => {
                 for i in 0..1_000 {
                     log::info(&format!("line {i}"));
@@ -81,8 +84,15 @@ impl Source for Misbehaving {
                     .unwrap_or(u64::MAX);
                 let random = std::collections::hash_map::RandomState::new();
                 let hash = std::hash::BuildHasher::hash_one(&random, 42u8);
-                Ok(Page { records: vec![race(1, Some(format!("{now}/{hash}")))], next: vec![] })
+                Ok(Page::new(vec![race(1, Some(format!("{now}/{hash}")))], vec![]))
             }
+            "/drift-flood" => Ok(Page::new(vec![race(1, None)], vec![]).with_drift(
+                (0..10_000).map(|i| Drift { kind: DriftKind::Unmapped, field: format!("field{i}") }).collect(),
+            )),
+            "/drift-junk" => Ok(Page::new(vec![race(1, None)], vec![]).with_drift(vec![Drift {
+                kind: DriftKind::Missing,
+                field: "\u{1b}[31mjkNo\r\nERROR forged".repeat(1_000),
+            }])),
             other => Err(SourceError::BadRequest(format!("no behaviour for {other}"))),
         }
     }
