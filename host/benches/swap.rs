@@ -199,7 +199,8 @@ async fn run(swaps: usize, starts: usize) -> anyhow::Result<()> {
         serve(&db_url, &sim.base_url, &clock_spec, &cache, &dir.path().join("b.log"))?,
     ];
     let ports: Vec<u16> = hosts.iter().map(|h| h.port).collect();
-    let seed = format!("kra {}", env!("CARGO_PKG_VERSION"));
+    // The KRA component's own version, which its manifest (and so the registry) says.
+    let seed = format!("kra {}", <racelab_plugin_kra::Kra as racelab_plugin_sdk::Source>::manifest().version);
     wait_for_kra(&http, &ports, &seed, Duration::from_secs(120)).await.context("the hosts did not start")?;
     let registry = Registry::new(pool.clone());
     let runtime = Arc::new(Runtime::new(Limits::default())?.with_cache_dir(&dir.path().join("cli-cache")));

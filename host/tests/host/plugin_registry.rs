@@ -223,7 +223,7 @@ per_second = 20
             .collect::<Vec<_>>()
             .join("\n----\n")
     };
-    let seeded = format!("kra {}", env!("CARGO_PKG_VERSION"));
+    let seeded = format!("kra {}", common::kra_version());
     assert!(
         wait_for_label(&ports, &seeded, Duration::from_secs(120)).await.is_some(),
         "both hosts run the seed:\n{}",
@@ -367,7 +367,7 @@ async fn the_admin_endpoints_change_the_registry_only_with_the_token(pool: PgPoo
     let r = http.post(format!("{api}/api/plugins/kra/rollback")).bearer_auth(token).send().await.expect("send");
     assert_eq!(r.status(), 409, "nothing before the first version");
     let active = Registry::new(pool.clone()).active(&["kra".to_string()]).await.expect("active");
-    assert_eq!(active[0].version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(active[0].version, common::kra_version());
     let history: Vec<String> = sqlx::query_scalar("SELECT activated_by FROM plugin_activations ORDER BY id")
         .fetch_all(&pool)
         .await
@@ -397,7 +397,7 @@ async fn a_build_written_into_the_watched_directory_runs_and_a_broken_one_change
         .spawn()
         .expect("serve starts");
     let logs = || std::fs::read_to_string(&log).unwrap_or_default();
-    let seeded = format!("kra {}", env!("CARGO_PKG_VERSION"));
+    let seeded = format!("kra {}", common::kra_version());
     assert!(wait_for_label(&[port], &seeded, Duration::from_secs(120)).await.is_some(), "{}", logs());
 
     // A component built for an API this host does not run: refused, the seed stays.
@@ -463,7 +463,7 @@ async fn a_plugin_directory_seeds_an_empty_registry_and_changes_nothing_after(po
     };
     let port = || std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     let logs = |n: &str| std::fs::read_to_string(dir.path().join(n)).unwrap_or_default();
-    let seed = format!("kra {}", env!("CARGO_PKG_VERSION"));
+    let seed = format!("kra {}", common::kra_version());
     let first_port = port();
     let mut first = start("a.log", first_port);
     let seeded = wait_for_label(&[first_port], &seed, Duration::from_secs(120)).await;

@@ -265,7 +265,7 @@ async fn a_days_archive_diffs_and_replays_to_what_the_live_run_stored(pool: PgPo
     let shared = std::sync::Arc::new(Runtime::new(Limits::default()).expect("runtime"));
     let kra_bytes = std::fs::read(common::component("racelab-plugin-kra")).expect("kra");
     registry.install(&shared, kra_bytes, "test").await.expect("install");
-    let first = registry.activate(&shared, "kra", env!("CARGO_PKG_VERSION"), "test", false).await.expect("first");
+    let first = registry.activate(&shared, "kra", &common::kra_version(), "test", false).await.expect("first");
     assert!(first.checks.iter().all(|c| c.name != "replay"), "nothing to replay against: {first:?}");
     let (candidate, _) = registry
         .install(&shared, std::fs::read(common::kra_altered()).expect("variant"), "test")
@@ -277,13 +277,13 @@ async fn a_days_archive_diffs_and_replays_to_what_the_live_run_stored(pool: PgPo
     assert!(text.contains(&expected) && text.contains("raw_responses #") && text.contains("malformed"), "{text}");
     assert!(text.contains(&format!("{} to", date - TimeDelta::days(4))), "the window is named: {text}");
     let active = registry.active(&["kra".to_string()]).await.expect("active");
-    assert_eq!(active[0].version, env!("CARGO_PKG_VERSION"), "the active version stays");
+    assert_eq!(active[0].version, common::kra_version(), "the active version stays");
     // KRA against itself under another version passes the replay; --force overrides a refusal.
     let forced = registry.activate(&shared, "kra", &candidate.version, "test", true).await.expect("forced");
     let replay_check = forced.checks.iter().find(|c| c.name == "replay").expect("replayed");
     assert!(forced.forced && !replay_check.passed, "{forced:?}");
     let back = registry.rollback(&shared, "kra", "test").await.expect("rollback");
-    assert_eq!(back.version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(back.version, common::kra_version());
 
     // 4. Replayed over the live-ingested day: nothing changes, dry or not.
     let store = Store::new(day.pool.clone(), StoreConfig::default());
@@ -371,7 +371,7 @@ async fn the_commands_refuse_bad_input_clearly(pool: PgPool) {
     let listed = racelab(&["plugin", "list"], &url);
     let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("list prints JSON");
     assert_eq!(listed["versions"][0]["active"], true, "{listed}");
-    let seed = format!("kra@{}", env!("CARGO_PKG_VERSION"));
+    let seed = format!("kra@{}", common::kra_version());
     let window = ["--source", "kra", "--from", "2026-12-01", "--to", "2026-12-01"];
     let err = fails(&[&["plugin", "diff", &seed, &seed][..], &window[..]].concat());
     assert!(err.contains("no archived kra responses"), "both versions resolved, then the empty range: {err}");

@@ -44,6 +44,11 @@ pub fn component(package: &str) -> PathBuf {
     dir.join(format!("{}.wasm", package.replace('-', "_")))
 }
 
+/// The KRA component's version (its manifest's), as the registry knows it.
+pub fn kra_version() -> String {
+    <racelab_plugin_kra::Kra as racelab_plugin_sdk::Source>::manifest().version
+}
+
 /// The KRA component as built for `racelab:source@0.1.0` before 0.2 (tests/components/v0.1/):
 /// a component nobody rebuilds, which the host must keep running through its adapter.
 pub fn kra_v0_1() -> PathBuf {
