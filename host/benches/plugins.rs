@@ -54,11 +54,15 @@ fn parse_native_vs_wasm(c: &mut Criterion) {
     let runtime = Runtime::new(Limits::default()).expect("runtime");
     let plugin = runtime.load_file(&common::component("racelab-plugin-kra")).expect("kra loads");
     let (op, request, response) = native_call();
+    // Rows, not records: 0.2 sends a race's prices as one board per pool.
     let native_rows =
-        racelab_plugin_kra::Kra::parse(op.clone(), request.clone(), response.clone()).expect("parses").records.len();
+        racelab_plugin_kra::Kra::parse(op.clone(), request.clone(), response.clone()).expect("parses").rows();
     let (wop, wrequest, wresponse) = wasm_call();
-    let wasm_rows = plugin.parse(&wop, &wrequest, &wresponse).expect("parses").records.len();
+    let wasm_rows = racelab::plugins::wit::rows(&plugin.parse(&wop, &wrequest, &wresponse).expect("parses").records);
     assert_eq!((native_rows, wasm_rows), (1397, 1397), "both parse every row");
+    // The same component on a runtime without the pool: every call maps fresh memory.
+    let on_demand = Runtime::new_on_demand(Limits::default()).expect("runtime");
+    let unpooled = on_demand.load_file(&common::component("racelab-plugin-kra")).expect("kra loads");
 
     let mut group = c.benchmark_group("parse all-pool odds (1,397 rows)");
     group.sample_size(50).measurement_time(Duration::from_secs(8));
@@ -67,6 +71,9 @@ fn parse_native_vs_wasm(c: &mut Criterion) {
     });
     group.bench_function("wasm (fresh store + instantiate + call)", |b| {
         b.iter(|| plugin.parse(&wop, &wrequest, black_box(&wresponse)))
+    });
+    group.bench_function("wasm, on-demand allocator (fresh memory each call)", |b| {
+        b.iter(|| unpooled.parse(&wop, &wrequest, black_box(&wresponse)))
     });
     // The same body read for WIN only: the whole page is still parsed and scoped, but 11
     // records are made and cross back instead of 1,397. The difference from the lines above
@@ -77,7 +84,11 @@ fn parse_native_vs_wasm(c: &mut Criterion) {
     };
     let (nwin, mut wwin) = (win(request.clone()), wrequest.clone());
     wwin.query.push(("pool".into(), "WIN".into()));
-    assert_eq!(plugin.parse(&wop, &wwin, &wresponse).expect("parses").records.len(), 11, "WIN has 11 starters");
+    assert_eq!(
+        racelab::plugins::wit::rows(&plugin.parse(&wop, &wwin, &wresponse).expect("parses").records),
+        11,
+        "WIN has 11 starters"
+    );
     group.bench_function("native, WIN only (11 records)", |b| {
         b.iter(|| racelab_plugin_kra::Kra::parse(op.clone(), nwin.clone(), black_box(response.clone())))
     });

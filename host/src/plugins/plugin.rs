@@ -256,6 +256,10 @@ fn over_limit(error: &wasmtime::Error) -> Option<String> {
         ("resource table has no free keys", format!("{} host resources held at once", state::MAX_HOST_RESOURCES)),
         ("store handle limit exceeded", format!("{MAX_COMPONENT_HANDLES} resource handles held at once")),
         ("fuel allocated for hostcalls", format!("{} bytes passed to the host in one call", state::MAX_HOSTCALL_BYTES)),
+        (
+            "maximum concurrent limit of",
+            format!("{} calls in flight at once on this host", super::runtime::MAX_CONCURRENT_CALLS),
+        ),
     ];
     named.into_iter().find(|(needle, _)| text.contains(needle)).map(|(_, limit)| limit)
 }

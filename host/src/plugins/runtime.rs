@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Engine, Trap};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Trap};
 
 use super::cache::{CacheKey, CompileCache};
 use super::error::{Fault, LoadError};
@@ -22,6 +22,40 @@ use super::plugin::{BACKTRACE_FRAMES, CallFailure, Inner, Plugin, first_line};
 use super::state::{self, CallState};
 use super::text;
 use super::wit::{self, Api, SourcePreV0_1, SourcePreV0_2};
+
+/// Calls one runtime can have in flight at once: the pool's slots (see [`pooling`]). Far above
+/// what a host runs (a worker's concurrency, 8 by default, plus calls the watchdog gave up
+/// on, at most `MAX_STUCK_CALLS` per plugin, plus the registry's and the follower's checks);
+/// a call beyond it fails as a fault that names the limit, and its job is retried.
+pub const MAX_CONCURRENT_CALLS: u32 = 32;
+
+/// Linear memory kept resident, per memory, between calls that reuse a slot: a parse's memory
+/// comes back zeroed by `memset` instead of by page faults on first touch, which cost ~0.6 ms
+/// per MiB here (BENCHMARKS.md, "Parse speed"). A KRA all-pool odds parse touches ~2 MiB.
+const KEEP_RESIDENT_BYTES: usize = 8 << 20;
+
+/// The pooling allocator's slots, sized so that the call limits of `state.rs` (instances,
+/// memories, tables, bytes) are what refuses a greedy component, as without the pool: a
+/// module may declare one memory and one table more than a call may create, and a table may
+/// declare eight times the elements the call's byte budget pays for (the budget refuses it at
+/// instantiation, naming the limit; the pool would refuse it at load, less clearly). Virtual
+/// address space reserved per runtime: ~0.5 TiB for the memories (4 GiB each, as without the
+/// pool), 128 GiB for the tables; none of it is resident until used.
+fn pooling(limits: &Limits) -> PoolingAllocationConfig {
+    let calls = MAX_CONCURRENT_CALLS;
+    let per_call = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).saturating_mul(calls);
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(calls)
+        .total_core_instances(per_call(state::MAX_INSTANCES))
+        .total_memories(per_call(state::MAX_MEMORIES))
+        .total_tables(per_call(state::MAX_TABLES))
+        .max_memories_per_module(u32::try_from(state::MAX_MEMORIES + 1).unwrap_or(u32::MAX))
+        .max_tables_per_module(u32::try_from(state::MAX_TABLES + 1).unwrap_or(u32::MAX))
+        .table_elements(limits.memory_bytes)
+        .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+        .table_keep_resident(64 << 10);
+    pool
+}
 
 /// How often the deadline clock ticks. Deadlines are rounded up to whole ticks.
 pub(super) const TICK: Duration = Duration::from_millis(10);
@@ -65,12 +99,25 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// A runtime with the given per-call limits, compiling components in memory.
+    /// A runtime with the given per-call limits, compiling components in memory. Calls take
+    /// their instances and memories from a pool of [`MAX_CONCURRENT_CALLS`] slots.
     pub fn new(limits: Limits) -> Result<Self, LoadError> {
+        let pool = pooling(&limits);
+        Self::with_allocation(limits, InstanceAllocationStrategy::Pooling(pool))
+    }
+
+    /// [`Runtime::new`] without the pool: every call maps fresh memory and pays its first
+    /// touch. For comparisons (`cargo bench --bench plugins`); the host runs pooled.
+    pub fn new_on_demand(limits: Limits) -> Result<Self, LoadError> {
+        Self::with_allocation(limits, InstanceAllocationStrategy::OnDemand)
+    }
+
+    fn with_allocation(limits: Limits, allocation: InstanceAllocationStrategy) -> Result<Self, LoadError> {
         let engine_error = |e: wasmtime::Error| LoadError::Engine(format!("{e:#}"));
         let mut config = Config::new();
         config.epoch_interruption(true);
         config.wasm_backtrace_max_frames(NonZeroUsize::new(BACKTRACE_FRAMES));
+        config.allocation_strategy(allocation);
         let engine = Engine::new(&config).map_err(engine_error)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(engine_error)?;
