@@ -67,16 +67,7 @@ pub fn from_results(scope: &Scope, request: &HttpRequest, envelope: &Envelope) -
         results.clone().all(|r| matches!(r, Record::Result(ResultRow { status: FinishStatus::Cancelled, .. })));
     if results.count() > 0 {
         let status = if cancelled { RaceStatus::Cancelled } else { RaceStatus::Run };
-        records.push(Record::Race(Race {
-            key: race,
-            meeting: None,
-            name: None,
-            distance_m: None,
-            post_time: None,
-            grade: None,
-            field_size: None,
-            status: Some(status),
-        }));
+        records.push(Record::Race(Race::status_only(race, status)));
     }
     Ok(Page::new(records, next_page(request, envelope).into_iter().collect()))
 }

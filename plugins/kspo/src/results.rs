@@ -75,16 +75,7 @@ pub fn parse_result(
     let mut records = places(key, row)?;
     records.extend(dividends(track, key, row)?);
     // A result row is the source saying the race was run.
-    records.push(Record::Race(Race {
-        key: key.clone(),
-        meeting: None,
-        name: None,
-        distance_m: None,
-        post_time: None,
-        grade: None,
-        field_size: None,
-        status: Some(RaceStatus::Run),
-    }));
+    records.push(Record::Race(Race::status_only(key.clone(), RaceStatus::Run)));
     Ok(Page::new(records, Vec::new()))
 }
 

@@ -131,6 +131,23 @@ impl Page {
     }
 }
 
+impl Race {
+    /// A race record that says only where the race stands; every other field is `none`, which
+    /// the host reads as "unchanged".
+    pub fn status_only(key: RaceKey, status: RaceStatus) -> Self {
+        Race {
+            key,
+            meeting: None,
+            name: None,
+            distance_m: None,
+            post_time: None,
+            grade: None,
+            field_size: None,
+            status: Some(status),
+        }
+    }
+}
+
 impl Date {
     /// The date if the parts form a real calendar date.
     pub fn new(year: u16, month: u8, day: u8) -> Option<Self> {
