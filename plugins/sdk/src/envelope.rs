@@ -71,6 +71,13 @@ where
     D: DeserializeSeed<'a> + Clone,
     D::Value: Lookup,
 {
+    let body = checked_body(response)?;
+    if body.starts_with('<') { read_xml(body)?.read_items(seed) } else { read_json(body, seed) }
+}
+
+/// The body as text once the status is a success, without a byte-order mark or surrounding
+/// whitespace; an error when it is not UTF-8, is empty, or the status is not a success.
+fn checked_body(response: &HttpResponse) -> Result<&str, SourceError> {
     let body = std::str::from_utf8(&response.body)
         .map_err(|e| SourceError::Malformed(format!("body is not UTF-8 (invalid byte at offset {})", e.valid_up_to())));
     check_status(response, body.as_deref().ok())?;
@@ -78,7 +85,7 @@ where
     if body.is_empty() {
         return Err(SourceError::Malformed("empty body".to_string()));
     }
-    if body.starts_with('<') { read_xml(body)?.read_items(seed) } else { read_json(body, seed) }
+    Ok(body)
 }
 
 fn header<'a>(response: &'a HttpResponse, name: &str) -> Option<&'a str> {
@@ -135,6 +142,12 @@ where
 {
     let root = json::read(body, seed)
         .map_err(|e| SourceError::Malformed(format!("body is not JSON: {e} (starts {:?})", clip(body, 40))))?;
+    from_root(root, body)
+}
+
+/// The page a JSON body read into its levels stands for, or the error it carries: the
+/// checks run in the order a parsed tree would be checked in.
+fn from_root<T: Lookup>(root: json::Root<T>, body: &str) -> Result<Envelope<Row<T>>, SourceError> {
     let (gateway, response) = match root {
         json::Root::NotAnObject(root) => return Err(malformed_at("response", &root)),
         json::Root::Object { gateway, response } => (gateway, response),
