@@ -112,7 +112,7 @@ fn parse(op: &Operation, request: &HttpRequest, response: &HttpResponse) -> Resu
             }
         }
         Operation::Odds(query) if ODDS.answers(request) => {
-            let envelope = envelope::read_with(response, odds::FIELDS)?;
+            let envelope = envelope::read_only(response, odds::FIELDS)?;
             let page = odds::parse(query, request, &envelope)?;
             let sample = &envelope.items[..envelope.items.len().min(odds::DRIFT_SAMPLE)];
             Ok(page.with_drift(ODDS.shape.drift(sample)))

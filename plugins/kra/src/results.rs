@@ -81,7 +81,7 @@ pub fn from_dividends(scope: &Scope, request: &HttpRequest, envelope: &Envelope)
         let pool = selection::pool(row)?.ok_or_else(|| row.missing("pool", "a pool name"))?;
         values::float(row, "odds")?.ok_or_else(|| row.missing("odds", "a dividend"))?;
         let Some(payout) = values::positive_float(row, "odds")? else { continue };
-        let selection = selection::read(row, pool)?;
+        let selection = selection::read(row, pool)?.to_vec();
         records.push(Record::Dividend(Dividend { race: race.clone(), pool, selection, payout }));
     }
     Ok(Page::new(records, next_page(request, envelope).into_iter().collect()))

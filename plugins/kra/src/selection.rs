@@ -16,25 +16,44 @@ pub fn pool(row: &Row<impl Lookup>) -> Result<Option<Pool>, SourceError> {
     }
 }
 
+/// The runners of one selection, held in place (a page of odds reads one per row).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Legs {
+    runners: [u8; 3],
+    len: usize,
+}
+
+impl std::ops::Deref for Legs {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.runners[..self.len]
+    }
+}
+
 /// The selection of `pool` a row names: exactly `pool.legs()` distinct runners, unused legs
 /// empty or `0`; unordered pools ascending, ordered ones as written.
-pub fn read(row: &Row<impl Lookup>, pool: Pool) -> Result<Vec<u8>, SourceError> {
+pub fn read(row: &Row<impl Lookup>, pool: Pool) -> Result<Legs, SourceError> {
     let wanted = pool.legs();
     let names = || format!("{} names {wanted} runner{}", pool.code(), if wanted == 1 { "" } else { "s" });
-    let mut runners = Vec::with_capacity(wanted);
+    let mut legs = Legs { runners: [0; 3], len: 0 };
     for (i, key) in LEGS.iter().enumerate() {
         let leg = values::positive::<u8>(row, key)?;
         match (i < wanted, leg) {
-            (true, Some(n)) if runners.contains(&n) => {
+            (true, Some(n)) if legs.contains(&n) => {
                 return Err(row.missing(key, &format!("a runner not already in the {} selection", pool.code())));
             }
-            (true, Some(n)) => runners.push(n),
+            (true, Some(n)) => {
+                legs.runners[legs.len] = n;
+                legs.len += 1;
+            }
             (true, None) => return Err(row.missing(key, &format!("a saddle number ({})", names()))),
             (false, Some(_)) => return Err(row.missing(key, &format!("0 ({})", names()))),
             (false, None) => {}
         }
     }
-    Ok(pool.canonical(runners))
+    pool.order(&mut legs.runners[..legs.len]);
+    Ok(legs)
 }
 
 #[cfg(test)]
@@ -49,7 +68,7 @@ mod tests {
         }
     }
 
-    fn malformed(r: Result<Vec<u8>, SourceError>) -> String {
+    fn malformed(r: Result<Legs, SourceError>) -> String {
         match r {
             Err(SourceError::Malformed(m)) => m,
             other => panic!("expected Malformed, got {other:?}"),
@@ -59,15 +78,15 @@ mod tests {
     #[test]
     fn legs_per_pool_in_canonical_order() {
         let r = row(json!({"chulNo": 7, "chulNo2": 2, "chulNo3": 5}));
-        assert_eq!(read(&r, Pool::Tri), Ok(vec![7, 2, 5]));
-        assert_eq!(read(&r, Pool::Tla), Ok(vec![2, 5, 7]));
+        assert_eq!(read(&r, Pool::Tri).map(|l| l.to_vec()), Ok(vec![7, 2, 5]));
+        assert_eq!(read(&r, Pool::Tla).map(|l| l.to_vec()), Ok(vec![2, 5, 7]));
         let two = row(json!({"chulNo": 7, "chulNo2": 2, "chulNo3": 0}));
-        assert_eq!(read(&two, Pool::Exa), Ok(vec![7, 2]));
-        assert_eq!(read(&two, Pool::Qnl), Ok(vec![2, 7]));
-        assert_eq!(read(&two, Pool::Qpl), Ok(vec![2, 7]));
+        assert_eq!(read(&two, Pool::Exa).map(|l| l.to_vec()), Ok(vec![7, 2]));
+        assert_eq!(read(&two, Pool::Qnl).map(|l| l.to_vec()), Ok(vec![2, 7]));
+        assert_eq!(read(&two, Pool::Qpl).map(|l| l.to_vec()), Ok(vec![2, 7]));
         let one = row(json!({"chulNo": "11", "chulNo2": 0, "chulNo3": "0"}));
-        assert_eq!(read(&one, Pool::Win), Ok(vec![11]));
-        assert_eq!(read(&row(json!({"chulNo": 3})), Pool::Plc), Ok(vec![3]), "unused legs may be absent");
+        assert_eq!(read(&one, Pool::Win).map(|l| l.to_vec()), Ok(vec![11]));
+        assert_eq!(read(&row(json!({"chulNo": 3})), Pool::Plc).map(|l| l.to_vec()), Ok(vec![3]), "unused legs may be absent");
     }
 
     #[test]

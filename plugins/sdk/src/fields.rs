@@ -127,6 +127,11 @@ impl<S> Row<S> {
     pub fn into_fields(self) -> S {
         self.fields
     }
+
+    /// The item's fields, to fill in where they lie.
+    pub(crate) fn fields_mut(&mut self) -> &mut S {
+        &mut self.fields
+    }
 }
 
 impl<S: Lookup> Row<S> {
@@ -184,19 +189,70 @@ impl<S: Lookup> Row<S> {
 #[derive(Debug, Clone, Copy)]
 pub struct Only<const N: usize>(pub &'static [&'static str; N]);
 
+impl<const N: usize> Only<N> {
+    /// `key`'s position among the keys wanted.
+    pub(crate) fn position(self, key: &str) -> Option<usize> {
+        position(self.0, key)
+    }
+}
+
+/// `key`'s position in `keys`, compared byte by byte in line: a page of odds looks up
+/// several keys in each of thousands of rows, and for keys this short a call to `memcmp`
+/// per candidate cost more than the comparison itself.
+fn position(keys: &[&str], key: &str) -> Option<usize> {
+    keys.iter().position(|k| same(k, key))
+}
+
+/// Whether two texts are equal; those of 4 to 16 bytes (every field name of the sources) by
+/// comparing their first and last 4 or 8 bytes as numbers, which overlap to cover them.
+#[inline]
+pub(crate) fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    match a.len() {
+        4..=8 => ends::<4>(a) == ends::<4>(b),
+        9..=16 => ends::<8>(a) == ends::<8>(b),
+        _ => a == b,
+    }
+}
+
+/// The first and the last `W` bytes of `s` (at least `W` long).
+#[inline]
+fn ends<const W: usize>(s: &[u8]) -> ([u8; W], [u8; W]) {
+    let mut head = [0; W];
+    let mut tail = [0; W];
+    head.copy_from_slice(&s[..W]);
+    tail.copy_from_slice(&s[s.len() - W..]);
+    (head, tail)
+}
+
 /// An item's fields among the keys of an [`Only`]; text is borrowed from the body unless it
 /// had escapes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Picked<'a, const N: usize> {
     keys: &'static [&'static str; N],
-    slots: [Slot<'a>; N],
+    pub(crate) slots: [Slot<'a>; N],
     /// The names of the item's other fields, kept for drift (usually none: no allocation).
-    others: Vec<Cow<'a, str>>,
+    pub(crate) others: Vec<Cow<'a, str>>,
+}
+
+impl<const N: usize> Picked<'_, N> {
+    /// An item with none of `keys`, to be filled in some other way than through serde
+    /// (`envelope/flat.rs`).
+    pub(crate) fn empty(keys: &'static [&'static str; N]) -> Self {
+        Picked { keys, slots: std::array::from_fn(|_| Slot::Missing), others: Vec::new() }
+    }
 }
 
 impl<const N: usize> Lookup for Picked<'_, N> {
     fn field(&self, key: &str) -> Field<'_> {
-        match self.keys.iter().position(|k| *k == key) {
+        // A plugin names a field with the same literal it listed in its `Only`, which is
+        // mostly the same bytes in memory: an address is compared before any text.
+        let same_literal =
+            self.keys.iter().position(|k| std::ptr::eq(k.as_ptr(), key.as_ptr()) && k.len() == key.len());
+        match same_literal.or_else(|| position(self.keys, key)) {
             Some(at) => self.slots[at].field(),
             None => {
                 debug_assert!(false, "`{key}` is not among the fields read, {:?}", self.keys);
@@ -217,7 +273,7 @@ impl<const N: usize> Lookup for Picked<'_, N> {
 
 /// One field as read: [`Field`] with the value held.
 #[derive(Debug, Clone, PartialEq)]
-enum Slot<'a> {
+pub(crate) enum Slot<'a> {
     Missing,
     Null,
     Number(Number),
@@ -289,11 +345,11 @@ impl<'de, const N: usize> Visitor<'de> for KeyAt<N> {
     }
 
     fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
-        Ok(self.0.iter().position(|k| *k == key).ok_or_else(|| Cow::Owned(key.to_string())))
+        Ok(position(self.0, key).ok_or_else(|| Cow::Owned(key.to_string())))
     }
 
     fn visit_borrowed_str<E: de::Error>(self, key: &'de str) -> Result<Self::Value, E> {
-        Ok(self.0.iter().position(|k| *k == key).ok_or(Cow::Borrowed(key)))
+        Ok(position(self.0, key).ok_or(Cow::Borrowed(key)))
     }
 }
 

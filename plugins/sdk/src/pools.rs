@@ -58,12 +58,18 @@ impl Pool {
     /// `selection` in the pool's canonical order: unordered pools ascending, `xla` with its
     /// last two legs ascending, ordered pools as given.
     pub fn canonical(self, mut selection: Vec<u8>) -> Vec<u8> {
+        self.order(&mut selection);
+        selection
+    }
+
+    /// Puts `selection` in the canonical order where it lies ([`Pool::canonical`] without
+    /// a vector: a page of odds has a selection per row).
+    pub fn order(self, selection: &mut [u8]) {
         match self {
             Pool::Exa | Pool::Tri => {}
             Pool::Xla if selection.len() > 1 => selection[1..].sort_unstable(),
             _ => selection.sort_unstable(),
         }
-        selection
     }
 }
 

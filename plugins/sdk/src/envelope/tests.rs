@@ -232,3 +232,154 @@ fn reading_only_some_fields_gives_the_same_pages_and_errors() {
         }
     }
 }
+
+/// The fields [`read_only`] is compared on: KRA's odds fields, a few others, one that no
+/// fixture has.
+const SOME_KEYS: [&str; 10] =
+    ["meet", "rcDate", "rcNo", "pool", "odds", "chulNo", "chulNo2", "hrName", "racer_no", "none"];
+
+/// `read_only` (the quick reader where the body allows it) answers exactly as `read_with`
+/// (serde_json throughout): the same rows, fields, field names kept for drift, counters and
+/// errors.
+fn same_as_serde(body: &str) {
+    use crate::fields::Only;
+    let response = response(200, body);
+    assert_eq!(read_only(&response, Only(&SOME_KEYS)), read_with(&response, Only(&SOME_KEYS)), "{body}");
+}
+
+/// Whether the quick reader takes `body` itself, rather than handing it to serde_json.
+fn quick(body: &str) -> bool {
+    flat::read(body, crate::fields::Only(&SOME_KEYS)).is_some()
+}
+
+fn fixtures() -> Vec<(String, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
+    let mut bodies = Vec::new();
+    for dir in ["kra", "kspo"] {
+        let mut paths: Vec<_> =
+            std::fs::read_dir(root.join(dir)).expect("fixtures").flatten().map(|e| e.path()).collect();
+        paths.sort();
+        for path in paths.into_iter().filter(|p| p.extension().is_some_and(|e| e == "json" || e == "xml")) {
+            let text = std::fs::read_to_string(&path).expect("a fixture");
+            bodies.push((path.display().to_string(), text));
+        }
+    }
+    bodies
+}
+
+#[test]
+fn the_quick_reader_reads_every_fixture_as_serde_json_does() {
+    let mut taken = 0;
+    for (name, body) in fixtures() {
+        same_as_serde(&body);
+        taken += usize::from(quick(body.trim()));
+        if name.ends_with("Dividend_rate_total_all_pools.json") {
+            assert!(quick(body.trim()), "the page it exists for: {name}");
+        }
+    }
+    assert!(taken >= 20, "most real-shaped pages are read quickly, {taken} were");
+}
+
+const SMALL: &str = r#"{"response":{"header":{"resultCode":"00","resultMsg":"NORMAL SERVICE."},"body":{"items":{"item":[{"chulNo":1,"chulNo2":0,"meet":"부산경남","odds":66.4,"pool":"WIN","rcDate":20250523,"rcNo":"1","x":null,"y":true},{"odds":0.5,"pool":"삼쌍승식","hrName":" A ","chulNo":12}]},"numOfRows":10,"pageNo":1,"totalCount":2}}}"#;
+
+#[test]
+fn the_quick_reader_agrees_with_serde_json_on_every_small_change_of_a_page() {
+    assert!(quick(SMALL));
+    let swaps = [" ", "\"", "\\", "{", "}", "[", "]", ",", ":", "0", "1", "-", ".", "e", "n", "x", "\n", "\u{1}", "é"];
+    let chars: Vec<(usize, char)> = SMALL.char_indices().collect();
+    let mut cases = 0;
+    for &(at, c) in &chars {
+        let (head, tail) = (&SMALL[..at], &SMALL[at + c.len_utf8()..]);
+        same_as_serde(&format!("{head}{tail}"));
+        for swap in swaps {
+            same_as_serde(&format!("{head}{swap}{tail}"));
+            same_as_serde(&format!("{head}{swap}{c}{tail}"));
+            cases += 3;
+        }
+    }
+    assert!(cases > 10_000, "{cases} variations");
+}
+
+#[test]
+fn the_quick_reader_makes_numbers_as_serde_json_does() {
+    let spellings = [
+        "0",
+        "00",
+        "01",
+        "0.5",
+        "66.4",
+        "9999.9",
+        "1.0",
+        "3.000",
+        "0.1",
+        "0.7",
+        "2.675",
+        "123456789012345",
+        "1234567890123456",
+        "12345678901234.5",
+        "0.123456789012345",
+        "0.1234567890123456",
+        "18446744073709551615",
+        "18446744073709551616",
+        "1e2",
+        "1E2",
+        "1.5e-3",
+        "-1",
+        "-0",
+        "-0.0",
+        "5.",
+        ".5",
+        "1.2.3",
+        "7x",
+        "true",
+        "false",
+        "null",
+        "nul",
+        "tru",
+        "\"3\"",
+        "\"-\"",
+        "[1]",
+        "{\"a\":1}",
+    ];
+    for n in spellings {
+        let body = format!(
+            r#"{{"response":{{"header":{{"resultCode":"00"}},"body":{{"items":{{"item":{{"odds":{n},"rcNo":{n}}}}},"totalCount":{n}}}}}}}"#
+        );
+        same_as_serde(&body);
+    }
+    // Decimals of up to 15 digits, every place of the point.
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    for _ in 0..5_000 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let digits = (seed % 999_999_999_999_999).to_string();
+        let point = (seed >> 50) as usize % digits.len();
+        let n = if point == 0 { digits.clone() } else { format!("{}.{}", &digits[..point], &digits[point..]) };
+        let n = if n.starts_with('0') && n.len() > 1 && !n.starts_with("0.") { n[1..].to_string() } else { n };
+        same_as_serde(&format!(r#"{{"response":{{"body":{{"items":{{"item":[{{"odds":{n}}}]}}}}}}}}"#));
+    }
+}
+
+#[test]
+fn the_quick_reader_leaves_other_shapes_to_serde_json() {
+    for body in [
+        r#"{"response":{"body":{"items":""}}}"#,
+        r#"{"response":{"body":{"items":{"item":[{"a":[1]}]}}}}"#,
+        r#"{"response":{"body":{"items":{"item":[{"a":"x\"y"}]}}}}"#,
+        r#"{"response":{"body":{"items":{"item":[1]}}}}"#,
+        r#"{"response":{"body":{"items":{"item":[]},"extra":{}}}}"#,
+        r#"{"response":{"header":{"resultCode":{"a":1}}}}"#,
+        r#"{"OpenAPI_ServiceResponse":{"cmmMsgHeader":{"returnReasonCode":"30"}}}"#,
+        r#"{"response":{}} x"#,
+        r#"[{"response":{}}]"#,
+        "<response/>",
+    ] {
+        assert!(!quick(body), "{body}");
+        same_as_serde(body);
+    }
+    for body in [r#"{"response":{"body":{"items":{"item":[]}}}}"#, r#"{ "response" : { } }"#, "{}"] {
+        assert!(quick(body), "{body}");
+        same_as_serde(body);
+    }
+}

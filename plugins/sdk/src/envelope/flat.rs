@@ -1,0 +1,336 @@
+//! A quicker reader for the JSON page almost every answer is: `response` holding `header` and
+//! `body`, the body's `items.item` an array of flat objects (or one), every value a plain
+//! string, number, boolean or null. It reads such a page byte by byte into the same levels
+//! as `json.rs` (whose checks then run unchanged), with keys and text borrowed from the body.
+//!
+//! Anything outside that shape — an escape in a string, a nested value in an item, another
+//! key at an envelope level, a negative number or one with an exponent or many digits,
+//! anything that is not JSON — makes it give up, and the page is read by `json.rs`, which
+//! says what is wrong where. So it never decides a page differently: it only reads the
+//! common case faster (tests.rs compares the two on every fixture and many variations).
+//!
+//! Numbers come out as serde_json makes them: whole numbers as `u64`, decimals as the digits
+//! divided by a power of ten in `f64` (serde_json's rule without its `float_roundtrip`
+//! feature), which for up to 15 digits is the correctly rounded value.
+
+use std::borrow::Cow;
+
+use serde_json::{Map, Number, Value};
+
+use super::json::{Body, Items, Response, Root};
+use crate::fields::{Only, Picked, Row, Slot, same};
+
+/// Digits a number may have here; longer ones are left to serde_json.
+const MAX_DIGITS: u32 = 15;
+
+/// The bytes a string without escapes cannot hold before its closing quote (the quote
+/// itself, a backslash, control characters), as a table: one load per byte.
+static ENDS_PLAIN_TEXT: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
+/// Places in an item whose key's slot is remembered from the item before.
+const GUESSED_KEYS: usize = 32;
+
+/// Rows reserved at once from the guess of how many a page has.
+const MAX_RESERVED_ROWS: usize = 4096;
+
+/// Powers of ten up to the longest fraction [`MAX_DIGITS`] allows, all exact in `f64`.
+const POW10: [f64; MAX_DIGITS as usize + 1] =
+    [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+
+/// Reads `body` into the envelope's levels with `only` reading each item; `None` when the
+/// body is not of the common shape (the caller then reads it with serde_json).
+pub(super) fn read<'de, const N: usize>(body: &'de str, only: Only<N>) -> Option<Root<Picked<'de, N>>> {
+    let mut cursor = Cursor { text: body, bytes: body.as_bytes(), at: 0, guesses: [None; GUESSED_KEYS] };
+    let mut response = None;
+    cursor.object(|c, key| match key {
+        "response" => {
+            response = Some(c.response(only)?);
+            Some(())
+        }
+        _ => None,
+    })?;
+    cursor.skip_whitespace();
+    (cursor.at == body.len()).then_some(Root::Object { gateway: None, response })
+}
+
+/// A plain value.
+enum Scalar<'de> {
+    Null,
+    Bool(bool),
+    Number(Number),
+    Text(&'de str),
+}
+
+impl<'de> Scalar<'de> {
+    fn into_value(self) -> Value {
+        match self {
+            Scalar::Null => Value::Null,
+            Scalar::Bool(b) => Value::Bool(b),
+            Scalar::Number(n) => Value::Number(n),
+            Scalar::Text(s) => Value::String(s.to_string()),
+        }
+    }
+
+    /// As [`crate::fields`] holds an item's field read through serde.
+    #[inline(always)]
+    fn into_slot(self) -> Slot<'de> {
+        match self {
+            Scalar::Null => Slot::Null,
+            Scalar::Bool(b) => Slot::Other(Box::new(Value::Bool(b))),
+            Scalar::Number(n) => Slot::Number(n),
+            Scalar::Text(s) => Slot::Text(Cow::Borrowed(s)),
+        }
+    }
+}
+
+/// A position in the body. Every method returns `None` where the body leaves the common
+/// shape; `at` is then of no further use.
+struct Cursor<'de> {
+    text: &'de str,
+    bytes: &'de [u8],
+    at: usize,
+    /// The slot the previous item's key at each place went to (see [`Cursor::slot_of`]).
+    guesses: [Option<usize>; GUESSED_KEYS],
+}
+
+impl<'de> Cursor<'de> {
+    #[inline(always)]
+    fn skip_whitespace(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.at) {
+            self.at += 1;
+        }
+    }
+
+    /// The next byte that is not whitespace, not consumed.
+    #[inline(always)]
+    fn peek(&mut self) -> Option<u8> {
+        self.skip_whitespace();
+        self.bytes.get(self.at).copied()
+    }
+
+    #[inline(always)]
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        (self.peek()? == byte).then(|| self.at += 1)
+    }
+
+    /// A string without escapes or control characters, borrowed. The body is UTF-8 and a
+    /// quote is one byte, so the slice falls on character boundaries.
+    #[inline(always)]
+    fn string(&mut self) -> Option<&'de str> {
+        self.eat(b'"')?;
+        let start = self.at;
+        let len = self.bytes[start..].iter().position(|&b| ENDS_PLAIN_TEXT[usize::from(b)])?;
+        if self.bytes[start + len] != b'"' {
+            return None;
+        }
+        self.at = start + len + 1;
+        Some(&self.text[start..start + len])
+    }
+
+    /// An object whose keys `entry` reads the values of, one by one.
+    #[inline(always)]
+    fn object(&mut self, mut entry: impl FnMut(&mut Self, &'de str) -> Option<()>) -> Option<()> {
+        self.eat(b'{')?;
+        if self.peek()? == b'}' {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            let key = self.string()?;
+            self.eat(b':')?;
+            entry(self, key)?;
+            match self.peek()? {
+                b',' => self.at += 1,
+                b'}' => {
+                    self.at += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn scalar(&mut self) -> Option<Scalar<'de>> {
+        match self.peek()? {
+            b'"' => self.string().map(Scalar::Text),
+            b'0'..=b'9' => self.number().map(Scalar::Number),
+            b'n' => self.word("null", Scalar::Null),
+            b't' => self.word("true", Scalar::Bool(true)),
+            b'f' => self.word("false", Scalar::Bool(false)),
+            _ => None,
+        }
+    }
+
+    #[inline(always)]
+    fn word(&mut self, word: &str, scalar: Scalar<'de>) -> Option<Scalar<'de>> {
+        self.bytes[self.at..].starts_with(word.as_bytes()).then(|| {
+            self.at += word.len();
+            scalar
+        })
+    }
+
+    /// `0`, `12`, `66.4`: no sign, no exponent, at most [`MAX_DIGITS`] digits, no leading zero.
+    #[inline(always)]
+    fn number(&mut self) -> Option<Number> {
+        let mut significand: u64 = 0;
+        let mut digits = 0;
+        let mut fraction = None;
+        let leading_zero = self.bytes[self.at] == b'0';
+        loop {
+            match self.bytes.get(self.at).copied() {
+                Some(b @ b'0'..=b'9') => {
+                    significand = significand * 10 + u64::from(b - b'0');
+                    digits += 1;
+                    if digits > MAX_DIGITS {
+                        return None;
+                    }
+                    fraction = fraction.map(|f: usize| f + 1);
+                }
+                Some(b'.') if fraction.is_none() => fraction = Some(0),
+                Some(b'e' | b'E' | b'.') => return None,
+                _ => break,
+            }
+            if leading_zero && digits == 2 && fraction.is_none() {
+                return None;
+            }
+            self.at += 1;
+        }
+        match fraction {
+            None => Some(Number::from(significand)),
+            Some(0) => None,
+            Some(places) => Number::from_f64(significand as f64 / POW10[places]),
+        }
+    }
+
+    /// An object of plain values, for `header`.
+    fn flat_value(&mut self) -> Option<Value> {
+        let mut map = Map::new();
+        self.object(|c, key| {
+            map.insert(key.to_string(), c.scalar()?.into_value());
+            Some(())
+        })?;
+        Some(Value::Object(map))
+    }
+
+    fn response<const N: usize>(&mut self, only: Only<N>) -> Option<Response<Picked<'de, N>>> {
+        let mut response = Response::default();
+        self.object(|c, key| {
+            match key {
+                "header" => response.header = Some(c.flat_value()?),
+                "body" => response.body = Some(c.body(only)?),
+                _ => return None,
+            }
+            Some(())
+        })?;
+        Some(response)
+    }
+
+    fn body<const N: usize>(&mut self, only: Only<N>) -> Option<Body<Picked<'de, N>>> {
+        let mut body = Body { items: Items::None, total_count: None, page_no: None, num_of_rows: None };
+        self.object(|c, key| {
+            match key {
+                "items" => body.items = c.items(only)?,
+                "totalCount" => body.total_count = Some(c.scalar()?.into_value()),
+                "pageNo" => body.page_no = Some(c.scalar()?.into_value()),
+                "numOfRows" => body.num_of_rows = Some(c.scalar()?.into_value()),
+                _ => return None,
+            }
+            Some(())
+        })?;
+        Some(body)
+    }
+
+    /// `items`: an object whose `item` is an array of item objects or one item object.
+    fn items<const N: usize>(&mut self, only: Only<N>) -> Option<Items<Picked<'de, N>>> {
+        let mut items = Items::None;
+        self.object(|c, key| {
+            if key != "item" {
+                return None;
+            }
+            items = match c.peek()? {
+                b'{' => {
+                    let mut row = Row::new(0, Picked::empty(only.0));
+                    c.item(only, row.fields_mut())?;
+                    Items::Rows(vec![row])
+                }
+                b'[' => Items::Rows(c.item_array(only)?),
+                _ => return None,
+            };
+            Some(())
+        })?;
+        Some(items)
+    }
+
+    fn item_array<const N: usize>(&mut self, only: Only<N>) -> Option<Vec<Row<Picked<'de, N>>>> {
+        self.eat(b'[')?;
+        let mut rows = Vec::new();
+        if self.peek()? == b']' {
+            self.at += 1;
+            return Some(rows);
+        }
+        loop {
+            let start = self.at;
+            rows.push(Row::new(rows.len(), Picked::empty(only.0)));
+            let last = rows.len() - 1;
+            self.item(only, rows[last].fields_mut())?;
+            if last == 0 {
+                // Items of one page are alike: the body's length over the first item's is
+                // about how many there are (bounded: tiny items after a long one must not
+                // make the guess the size of the body).
+                rows.reserve(((self.bytes.len() - start) / (self.at - start)).min(MAX_RESERVED_ROWS));
+            }
+            match self.peek()? {
+                b',' => self.at += 1,
+                b']' => {
+                    self.at += 1;
+                    return Some(rows);
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// One item, read into `picked` where it lies (an item is a few hundred bytes: moving it
+    /// from here to the page was a tenth of the read): the wanted fields in their slots, the
+    /// names of the others kept for drift.
+    fn item<const N: usize>(&mut self, only: Only<N>, picked: &mut Picked<'de, N>) -> Option<()> {
+        let mut ordinal = 0;
+        self.object(|c, key| {
+            let value = c.scalar()?;
+            match c.slot_of(only, ordinal, key) {
+                Some(at) => picked.slots[at] = value.into_slot(),
+                None => picked.others.push(Cow::Borrowed(key)),
+            }
+            ordinal += 1;
+            Some(())
+        })
+    }
+
+    /// The slot of `key`, the `ordinal`-th key of an item. The items of a page write their
+    /// keys in the same order, so the slot the previous item's key at that place had is
+    /// tried first; a wrong guess costs one comparison.
+    fn slot_of<const N: usize>(&mut self, only: Only<N>, ordinal: usize, key: &str) -> Option<usize> {
+        let guess = self.guesses.get(ordinal).copied().flatten();
+        if let Some(at) = guess
+            && same(only.0[at], key)
+        {
+            return Some(at);
+        }
+        let at = only.position(key);
+        if let Some(slot) = self.guesses.get_mut(ordinal) {
+            *slot = at;
+        }
+        at
+    }
+}
