@@ -13,7 +13,7 @@
 
 use racelab_plugin_sdk::boards::Boards;
 use racelab_plugin_sdk::envelope::Envelope;
-use racelab_plugin_sdk::fields::{Lookup, Only, Row};
+use racelab_plugin_sdk::fields::{Field, Lookup, Only, Row};
 use racelab_plugin_sdk::request::next_page;
 use racelab_plugin_sdk::{HttpRequest, OddsQuery, Page, Pool, Quote, SourceError};
 
@@ -67,8 +67,20 @@ pub fn parse<S: Lookup>(query: &OddsQuery, request: &HttpRequest, envelope: &Env
     };
     let rows = scope.rows(envelope, "Dividend_rate_total")?;
     let mut boards = Boards::default();
+    // Rows come in runs of one pool: a row that writes `pool` as the row before did names
+    // the same pool.
+    let mut last_pool: Option<(Field, Option<Pool>)> = None;
     for row in rows {
-        let pool = match (selection::pool(row)?, asked) {
+        let said = row.field("pool");
+        let named = match last_pool {
+            Some((before, pool)) if before == said => pool,
+            _ => {
+                let pool = selection::pool(row)?;
+                last_pool = Some((said, pool));
+                pool
+            }
+        };
+        let pool = match (named, asked) {
             (Some(pool), _) | (None, Some(pool)) => pool,
             (None, None) => return Err(row.missing("pool", "a pool code or name")),
         };

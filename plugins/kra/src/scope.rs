@@ -5,7 +5,7 @@
 //! are skipped, never mapped under the wrong key.
 
 use racelab_plugin_sdk::envelope::Envelope;
-use racelab_plugin_sdk::fields::{Lookup, Row};
+use racelab_plugin_sdk::fields::{Field, Lookup, Row};
 use racelab_plugin_sdk::{Date, DayRef, RaceKey, RaceRef, SourceError, log};
 
 use crate::tracks::Track;
@@ -79,8 +79,20 @@ impl Scope {
     /// line that counts the rest.
     pub fn rows<'a, S: Lookup>(&self, envelope: &'a Envelope<Row<S>>, what: &str) -> Result<Vec<&'a Row<S>>> {
         let mut kept = Vec::with_capacity(envelope.items.len());
+        // Rows come in runs about one race, and `covers` depends on these three fields
+        // alone: a row that writes them as the row before did gets that row's answer.
+        let mut last: Option<([Field<'a>; 3], bool)> = None;
         for row in &envelope.items {
-            if self.covers(row)? {
+            let said = [row.field("meet"), row.field("rcDate"), row.field("rcNo")];
+            let covers = match last {
+                Some((before, covers)) if before == said => covers,
+                _ => {
+                    let covers = self.covers(row)?;
+                    last = Some((said, covers));
+                    covers
+                }
+            };
+            if covers {
                 kept.push(row);
             }
         }

@@ -86,7 +86,11 @@ mod tests {
         assert_eq!(read(&two, Pool::Qpl).map(|l| l.to_vec()), Ok(vec![2, 7]));
         let one = row(json!({"chulNo": "11", "chulNo2": 0, "chulNo3": "0"}));
         assert_eq!(read(&one, Pool::Win).map(|l| l.to_vec()), Ok(vec![11]));
-        assert_eq!(read(&row(json!({"chulNo": 3})), Pool::Plc).map(|l| l.to_vec()), Ok(vec![3]), "unused legs may be absent");
+        assert_eq!(
+            read(&row(json!({"chulNo": 3})), Pool::Plc).map(|l| l.to_vec()),
+            Ok(vec![3]),
+            "unused legs may be absent"
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use serde_json::{Map, Number, Value};
 use crate::SourceError;
 
 /// One field of an item as the source wrote it, borrowed from the row.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy)]
 pub enum Field<'a> {
     /// The item has no such key.
     Missing,
@@ -27,6 +27,20 @@ pub enum Field<'a> {
     Text(&'a str),
     /// A boolean, array or object: never a readable value.
     Other(&'a Value),
+}
+
+/// Text compared in line (plugins compare a row's fields with the row before's to reuse
+/// what they made of them).
+impl PartialEq for Field<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Field::Missing, Field::Missing) | (Field::Null, Field::Null) => true,
+            (Field::Number(a), Field::Number(b)) => a == b,
+            (Field::Text(a), Field::Text(b)) => same(a, b),
+            (Field::Other(a), Field::Other(b)) => a == b,
+            _ => false,
+        }
+    }
 }
 
 impl<'a> Field<'a> {
@@ -207,7 +221,12 @@ fn position(keys: &[&str], key: &str) -> Option<usize> {
 /// comparing their first and last 4 or 8 bytes as numbers, which overlap to cover them.
 #[inline]
 pub(crate) fn same(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+    same_bytes(a.as_bytes(), b.as_bytes())
+}
+
+/// [`same`] on bytes.
+#[inline(always)]
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -219,7 +238,7 @@ pub(crate) fn same(a: &str, b: &str) -> bool {
 }
 
 /// The first and the last `W` bytes of `s` (at least `W` long).
-#[inline]
+#[inline(always)]
 fn ends<const W: usize>(s: &[u8]) -> ([u8; W], [u8; W]) {
     let mut head = [0; W];
     let mut tail = [0; W];
@@ -234,6 +253,8 @@ fn ends<const W: usize>(s: &[u8]) -> ([u8; W], [u8; W]) {
 pub struct Picked<'a, const N: usize> {
     keys: &'static [&'static str; N],
     pub(crate) slots: [Slot<'a>; N],
+    /// Values the slots point to that the body does not hold as they are (usually none).
+    kept: Vec<Kept>,
     /// The names of the item's other fields, kept for drift (usually none: no allocation).
     pub(crate) others: Vec<Cow<'a, str>>,
 }
@@ -242,7 +263,7 @@ impl<const N: usize> Picked<'_, N> {
     /// An item with none of `keys`, to be filled in some other way than through serde
     /// (`envelope/flat.rs`).
     pub(crate) fn empty(keys: &'static [&'static str; N]) -> Self {
-        Picked { keys, slots: std::array::from_fn(|_| Slot::Missing), others: Vec::new() }
+        Picked { keys, slots: [const { Slot::Missing }; N], kept: Vec::new(), others: Vec::new() }
     }
 }
 
@@ -253,7 +274,7 @@ impl<const N: usize> Lookup for Picked<'_, N> {
         let same_literal =
             self.keys.iter().position(|k| std::ptr::eq(k.as_ptr(), key.as_ptr()) && k.len() == key.len());
         match same_literal.or_else(|| position(self.keys, key)) {
-            Some(at) => self.slots[at].field(),
+            Some(at) => self.slots[at].field(&self.kept),
             None => {
                 debug_assert!(false, "`{key}` is not among the fields read, {:?}", self.keys);
                 Field::Missing
@@ -271,26 +292,52 @@ impl<const N: usize> Lookup for Picked<'_, N> {
     }
 }
 
-/// One field as read: [`Field`] with the value held.
+/// One field as read: [`Field`] with the value held, or, for the rare value the body does
+/// not hold as it is, where its item keeps it. A slot owns nothing, so thousands of rows are
+/// filled and dropped without a call per field.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Slot<'a> {
     Missing,
     Null,
+    Bool(bool),
     Number(Number),
-    Text(Cow<'a, str>),
-    Other(Box<Value>),
+    /// Text without escapes, borrowed from the body.
+    Text(&'a str),
+    /// The position of the value in its item's [`Kept`] list.
+    Kept(usize),
 }
 
+/// A field's value as its item keeps it: text that had escapes, an array or an object.
+#[derive(Debug, Clone, PartialEq)]
+enum Kept {
+    Text(String),
+    Other(Value),
+}
+
+/// The booleans a [`Field::Other`] points to.
+static TRUE: Value = Value::Bool(true);
+static FALSE: Value = Value::Bool(false);
+
 impl Slot<'_> {
-    fn field(&self) -> Field<'_> {
+    fn field<'s>(&'s self, kept: &'s [Kept]) -> Field<'s> {
         match self {
             Slot::Missing => Field::Missing,
             Slot::Null => Field::Null,
+            Slot::Bool(b) => Field::Other(if *b { &TRUE } else { &FALSE }),
             Slot::Number(n) => Field::Number(n),
             Slot::Text(s) => Field::Text(s),
-            Slot::Other(v) => Field::Other(v),
+            Slot::Kept(at) => match &kept[*at] {
+                Kept::Text(s) => Field::Text(s),
+                Kept::Other(v) => Field::Other(v),
+            },
         }
     }
+}
+
+/// A value as serde reads it for a slot: held in the slot, or to be kept by the item.
+enum Read<'a> {
+    Slot(Slot<'a>),
+    Kept(Kept),
 }
 
 impl<'de, const N: usize> DeserializeSeed<'de> for Only<N> {
@@ -309,19 +356,28 @@ impl<'de, const N: usize> Visitor<'de> for Only<N> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut slots = std::array::from_fn(|_| Slot::Missing);
+        let mut slots = [const { Slot::Missing }; N];
+        let mut kept = Vec::new();
         let mut others = Vec::new();
         // A repeated key overwrites what an earlier one gave, as in a map.
         while let Some(at) = map.next_key_seed(KeyAt(self.0))? {
             match at {
-                Ok(at) => slots[at] = map.next_value::<Slot>()?,
+                Ok(at) => {
+                    slots[at] = match map.next_value::<Read>()? {
+                        Read::Slot(slot) => slot,
+                        Read::Kept(value) => {
+                            kept.push(value);
+                            Slot::Kept(kept.len() - 1)
+                        }
+                    }
+                }
                 Err(other) => {
                     map.next_value::<IgnoredAny>()?;
                     others.push(other);
                 }
             }
         }
-        Ok(Picked { keys: self.0, slots, others })
+        Ok(Picked { keys: self.0, slots, kept, others })
     }
 }
 
@@ -353,7 +409,7 @@ impl<'de, const N: usize> Visitor<'de> for KeyAt<N> {
     }
 }
 
-impl<'de> Deserialize<'de> for Slot<'de> {
+impl<'de> Deserialize<'de> for Read<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_any(SlotVisitor)
     }
@@ -362,59 +418,59 @@ impl<'de> Deserialize<'de> for Slot<'de> {
 struct SlotVisitor;
 
 impl<'de> Visitor<'de> for SlotVisitor {
-    type Value = Slot<'de>;
+    type Value = Read<'de>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("any JSON value")
     }
 
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Slot<'de>, E> {
-        Ok(Slot::Other(Box::new(Value::Bool(v))))
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Read<'de>, E> {
+        Ok(Read::Slot(Slot::Bool(v)))
     }
 
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Slot<'de>, E> {
-        Ok(Slot::Number(v.into()))
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Read<'de>, E> {
+        Ok(Read::Slot(Slot::Number(v.into())))
     }
 
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Slot<'de>, E> {
-        Ok(Slot::Number(v.into()))
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Read<'de>, E> {
+        Ok(Read::Slot(Slot::Number(v.into())))
     }
 
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Slot<'de>, E> {
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Read<'de>, E> {
         // As a JSON map holds it: a float that is not finite is null.
-        Ok(Number::from_f64(v).map_or(Slot::Null, Slot::Number))
+        Ok(Read::Slot(Number::from_f64(v).map_or(Slot::Null, Slot::Number)))
     }
 
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Slot<'de>, E> {
-        Ok(Slot::Text(Cow::Borrowed(v)))
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Read<'de>, E> {
+        Ok(Read::Slot(Slot::Text(v)))
     }
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Slot<'de>, E> {
-        Ok(Slot::Text(Cow::Owned(v.to_string())))
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Read<'de>, E> {
+        Ok(Read::Kept(Kept::Text(v.to_string())))
     }
 
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Slot<'de>, E> {
-        Ok(Slot::Text(Cow::Owned(v)))
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Read<'de>, E> {
+        Ok(Read::Kept(Kept::Text(v)))
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<Slot<'de>, E> {
-        Ok(Slot::Null)
+    fn visit_unit<E: de::Error>(self) -> Result<Read<'de>, E> {
+        Ok(Read::Slot(Slot::Null))
     }
 
-    fn visit_none<E: de::Error>(self) -> Result<Slot<'de>, E> {
-        Ok(Slot::Null)
+    fn visit_none<E: de::Error>(self) -> Result<Read<'de>, E> {
+        Ok(Read::Slot(Slot::Null))
     }
 
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Slot<'de>, D::Error> {
-        Slot::deserialize(deserializer)
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Read<'de>, D::Error> {
+        Read::deserialize(deserializer)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Slot<'de>, A::Error> {
-        Ok(Slot::Other(Box::new(Value::deserialize(SeqAccessDeserializer::new(seq))?)))
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Read<'de>, A::Error> {
+        Ok(Read::Kept(Kept::Other(Value::deserialize(SeqAccessDeserializer::new(seq))?)))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Slot<'de>, A::Error> {
-        Ok(Slot::Other(Box::new(Value::deserialize(MapAccessDeserializer::new(map))?)))
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Read<'de>, A::Error> {
+        Ok(Read::Kept(Kept::Other(Value::deserialize(MapAccessDeserializer::new(map))?)))
     }
 }
 
@@ -479,8 +535,9 @@ mod tests {
         let json = r#"{"plain": "부산경남", "escaped": "a\"b"}"#;
         let mut de = serde_json::Deserializer::from_str(json);
         let picked = Only(&KEYS).deserialize(&mut de).expect("an object");
-        assert!(matches!(&picked.slots[0], Slot::Text(Cow::Borrowed("부산경남"))));
-        assert!(matches!(&picked.slots[1], Slot::Text(Cow::Owned(s)) if s == "a\"b"));
+        assert!(matches!(picked.slots[0], Slot::Text("부산경남")));
+        assert!(matches!(picked.slots[1], Slot::Kept(0)));
+        assert_eq!(picked.field("escaped"), Field::Text("a\"b"));
     }
 
     #[test]

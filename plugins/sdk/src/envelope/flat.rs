@@ -18,7 +18,7 @@ use std::borrow::Cow;
 use serde_json::{Map, Number, Value};
 
 use super::json::{Body, Items, Response, Root};
-use crate::fields::{Only, Picked, Row, Slot, same};
+use crate::fields::{Only, Picked, Row, Slot, same_bytes};
 
 /// Digits a number may have here; longer ones are left to serde_json.
 const MAX_DIGITS: u32 = 15;
@@ -37,7 +37,7 @@ static ENDS_PLAIN_TEXT: [bool; 256] = {
     table
 };
 
-/// Places in an item whose key's slot is remembered from the item before.
+/// Places in an item whose key is remembered from the item before.
 const GUESSED_KEYS: usize = 32;
 
 /// Rows reserved at once from the guess of how many a page has.
@@ -50,7 +50,7 @@ const POW10: [f64; MAX_DIGITS as usize + 1] =
 /// Reads `body` into the envelope's levels with `only` reading each item; `None` when the
 /// body is not of the common shape (the caller then reads it with serde_json).
 pub(super) fn read<'de, const N: usize>(body: &'de str, only: Only<N>) -> Option<Root<Picked<'de, N>>> {
-    let mut cursor = Cursor { text: body, bytes: body.as_bytes(), at: 0, guesses: [None; GUESSED_KEYS] };
+    let mut cursor = Cursor { text: body, bytes: body.as_bytes(), at: 0, keys_before: [None; GUESSED_KEYS] };
     let mut response = None;
     cursor.object(|c, key| match key {
         "response" => {
@@ -86,9 +86,9 @@ impl<'de> Scalar<'de> {
     fn into_slot(self) -> Slot<'de> {
         match self {
             Scalar::Null => Slot::Null,
-            Scalar::Bool(b) => Slot::Other(Box::new(Value::Bool(b))),
+            Scalar::Bool(b) => Slot::Bool(b),
             Scalar::Number(n) => Slot::Number(n),
-            Scalar::Text(s) => Slot::Text(Cow::Borrowed(s)),
+            Scalar::Text(s) => Slot::Text(s),
         }
     }
 }
@@ -99,8 +99,9 @@ struct Cursor<'de> {
     text: &'de str,
     bytes: &'de [u8],
     at: usize,
-    /// The slot the previous item's key at each place went to (see [`Cursor::slot_of`]).
-    guesses: [Option<usize>; GUESSED_KEYS],
+    /// The key the previous item had at each place, and its slot (see
+    /// [`Cursor::same_key_as_before`]).
+    keys_before: [Option<(&'de str, Option<usize>)>; GUESSED_KEYS],
 }
 
 impl<'de> Cursor<'de> {
@@ -305,32 +306,56 @@ impl<'de> Cursor<'de> {
     /// from here to the page was a tenth of the read): the wanted fields in their slots, the
     /// names of the others kept for drift.
     fn item<const N: usize>(&mut self, only: Only<N>, picked: &mut Picked<'de, N>) -> Option<()> {
+        self.eat(b'{')?;
+        if self.peek()? == b'}' {
+            self.at += 1;
+            return Some(());
+        }
         let mut ordinal = 0;
-        self.object(|c, key| {
-            let value = c.scalar()?;
-            match c.slot_of(only, ordinal, key) {
+        loop {
+            let (key, at) = match self.same_key_as_before(ordinal) {
+                Some(known) => known,
+                None => {
+                    let key = self.string()?;
+                    let at = only.position(key);
+                    if let Some(remembered) = self.keys_before.get_mut(ordinal) {
+                        *remembered = Some((key, at));
+                    }
+                    (key, at)
+                }
+            };
+            self.eat(b':')?;
+            let value = self.scalar()?;
+            match at {
                 Some(at) => picked.slots[at] = value.into_slot(),
                 None => picked.others.push(Cow::Borrowed(key)),
             }
             ordinal += 1;
-            Some(())
-        })
+            match self.peek()? {
+                b',' => self.at += 1,
+                b'}' => {
+                    self.at += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
     }
 
-    /// The slot of `key`, the `ordinal`-th key of an item. The items of a page write their
-    /// keys in the same order, so the slot the previous item's key at that place had is
-    /// tried first; a wrong guess costs one comparison.
-    fn slot_of<const N: usize>(&mut self, only: Only<N>, ordinal: usize, key: &str) -> Option<usize> {
-        let guess = self.guesses.get(ordinal).copied().flatten();
-        if let Some(at) = guess
-            && same(only.0[at], key)
-        {
-            return Some(at);
+    /// The key at the cursor and its slot when it is the key the item before had at this
+    /// place, which it nearly always is: the items of a page write their keys in one order.
+    /// The bytes between the quotes are compared with that key (a plain string, so these
+    /// are one too), instead of being scanned and looked up again.
+    #[inline(always)]
+    fn same_key_as_before(&mut self, ordinal: usize) -> Option<(&'de str, Option<usize>)> {
+        let (key, at) = (*self.keys_before.get(ordinal)?)?;
+        self.peek()?;
+        let (open, close) = (self.at, self.at + 1 + key.len());
+        let quoted = self.bytes.get(open) == Some(&b'"') && self.bytes.get(close) == Some(&b'"');
+        if quoted && same_bytes(&self.bytes[open + 1..close], key.as_bytes()) {
+            self.at = close + 1;
+            return Some((key, at));
         }
-        let at = only.position(key);
-        if let Some(slot) = self.guesses.get_mut(ordinal) {
-            *slot = at;
-        }
-        at
+        None
     }
 }
