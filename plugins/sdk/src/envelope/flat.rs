@@ -21,7 +21,7 @@ use super::json::{Body, Items, Response, Root};
 use crate::fields::{Only, Picked, Row, Slot, same_bytes};
 
 /// Digits a number may have here; longer ones are left to serde_json.
-const MAX_DIGITS: u32 = 15;
+const MAX_DIGITS: usize = 15;
 
 /// The bytes a string without escapes cannot hold before its closing quote (the quote
 /// itself, a backslash, control characters), as a table: one load per byte.
@@ -37,20 +37,26 @@ static ENDS_PLAIN_TEXT: [bool; 256] = {
     table
 };
 
-/// Places in an item whose key is remembered from the item before.
+/// Places in an item whose key and value are remembered from the item before.
 const GUESSED_KEYS: usize = 32;
 
 /// Rows reserved at once from the guess of how many a page has.
 const MAX_RESERVED_ROWS: usize = 4096;
 
 /// Powers of ten up to the longest fraction [`MAX_DIGITS`] allows, all exact in `f64`.
-const POW10: [f64; MAX_DIGITS as usize + 1] =
+const POW10: [f64; MAX_DIGITS + 1] =
     [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
 
 /// Reads `body` into the envelope's levels with `only` reading each item; `None` when the
 /// body is not of the common shape (the caller then reads it with serde_json).
 pub(super) fn read<'de, const N: usize>(body: &'de str, only: Only<N>) -> Option<Root<Picked<'de, N>>> {
-    let mut cursor = Cursor { text: body, bytes: body.as_bytes(), at: 0, keys_before: [None; GUESSED_KEYS] };
+    let mut cursor = Cursor {
+        text: body,
+        bytes: body.as_bytes(),
+        at: 0,
+        keys_before: [None; GUESSED_KEYS],
+        values_before: [const { None }; GUESSED_KEYS],
+    };
     let mut response = None;
     cursor.object(|c, key| match key {
         "response" => {
@@ -64,6 +70,7 @@ pub(super) fn read<'de, const N: usize>(body: &'de str, only: Only<N>) -> Option
 }
 
 /// A plain value.
+#[derive(Clone)]
 enum Scalar<'de> {
     Null,
     Bool(bool),
@@ -102,6 +109,9 @@ struct Cursor<'de> {
     /// The key the previous item had at each place, and its slot (see
     /// [`Cursor::same_key_as_before`]).
     keys_before: [Option<(&'de str, Option<usize>)>; GUESSED_KEYS],
+    /// The value the previous item had at each place, as written and as read (see
+    /// [`Cursor::same_value_as_before`]).
+    values_before: [Option<(&'de [u8], Scalar<'de>)>; GUESSED_KEYS],
 }
 
 impl<'de> Cursor<'de> {
@@ -184,34 +194,35 @@ impl<'de> Cursor<'de> {
     /// `0`, `12`, `66.4`: no sign, no exponent, at most [`MAX_DIGITS`] digits, no leading zero.
     #[inline(always)]
     fn number(&mut self) -> Option<Number> {
-        let mut significand: u64 = 0;
-        let mut digits = 0;
-        let mut fraction = None;
-        let leading_zero = self.bytes[self.at] == b'0';
-        loop {
-            match self.bytes.get(self.at).copied() {
-                Some(b @ b'0'..=b'9') => {
-                    significand = significand * 10 + u64::from(b - b'0');
-                    digits += 1;
-                    if digits > MAX_DIGITS {
-                        return None;
-                    }
-                    fraction = fraction.map(|f: usize| f + 1);
-                }
-                Some(b'.') if fraction.is_none() => fraction = Some(0),
-                Some(b'e' | b'E' | b'.') => return None,
-                _ => break,
-            }
-            if leading_zero && digits == 2 && fraction.is_none() {
-                return None;
-            }
-            self.at += 1;
+        let start = self.at;
+        let int_end = self.digits_end(start);
+        let (frac_start, end) = match self.bytes.get(int_end) {
+            Some(b'.') => (int_end + 1, self.digits_end(int_end + 1)),
+            _ => (int_end, int_end),
+        };
+        let decimal = frac_start != int_end;
+        let places = end - frac_start;
+        let leading_zero = int_end - start > 1 && self.bytes[start] == b'0';
+        let too_long = int_end - start + places > MAX_DIGITS;
+        if leading_zero
+            || too_long
+            || (decimal && places == 0)
+            || matches!(self.bytes.get(end), Some(b'e' | b'E' | b'.'))
+        {
+            return None;
         }
-        match fraction {
-            None => Some(Number::from(significand)),
-            Some(0) => None,
-            Some(places) => Number::from_f64(significand as f64 / POW10[places]),
-        }
+        let digits =
+            |from: usize, to: usize, n: u64| self.bytes[from..to].iter().fold(n, |n, b| n * 10 + u64::from(b - b'0'));
+        let significand = digits(frac_start, end, digits(start, int_end, 0));
+        self.at = end;
+        if decimal { Number::from_f64(significand as f64 / POW10[places]) } else { Some(Number::from(significand)) }
+    }
+
+    /// Where the run of digits from `from` ends.
+    #[inline(always)]
+    fn digits_end(&self, from: usize) -> usize {
+        let rest = &self.bytes[from..];
+        from + rest.iter().position(|b| !b.is_ascii_digit()).unwrap_or(rest.len())
     }
 
     /// An object of plain values, for `header`.
@@ -325,7 +336,18 @@ impl<'de> Cursor<'de> {
                 }
             };
             self.eat(b':')?;
-            let value = self.scalar()?;
+            let value = match self.same_value_as_before(ordinal) {
+                Some(value) => value,
+                None => {
+                    self.skip_whitespace();
+                    let start = self.at;
+                    let value = self.scalar()?;
+                    if let Some(remembered) = self.values_before.get_mut(ordinal) {
+                        *remembered = Some((&self.bytes[start..self.at], value.clone()));
+                    }
+                    value
+                }
+            };
             match at {
                 Some(at) => picked.slots[at] = value.into_slot(),
                 None => picked.others.push(Cow::Borrowed(key)),
@@ -340,6 +362,25 @@ impl<'de> Cursor<'de> {
                 _ => return None,
             }
         }
+    }
+
+    /// The value at the cursor when it is written as the item before wrote its value at
+    /// this place (an odds page repeats its track, day, race and pool in every row): the
+    /// bytes are compared instead of read again; `1` is not taken for the start of `12`.
+    #[inline(always)]
+    fn same_value_as_before(&mut self, ordinal: usize) -> Option<Scalar<'de>> {
+        self.skip_whitespace();
+        let (raw, value) = self.values_before.get(ordinal)?.as_ref()?;
+        let end = self.at + raw.len();
+        // A number or word ends where a value may end; a string ends at its own quote.
+        let whole = raw.last() == Some(&b'"')
+            || matches!(self.bytes.get(end), Some(b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t'));
+        if whole && self.bytes.get(self.at..end).is_some_and(|here| same_bytes(here, raw)) {
+            let value = value.clone();
+            self.at = end;
+            return Some(value);
+        }
+        None
     }
 
     /// The key at the cursor and its slot when it is the key the item before had at this
