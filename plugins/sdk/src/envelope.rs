@@ -77,16 +77,20 @@ where
 
 /// Reads a response like [`read_with`] with `only`, quicker for the common JSON page: items
 /// that are flat objects of plain values, text without escapes (`envelope/flat.rs`). Any
-/// other body is read by [`read_with`]; the answer is the same either way.
+/// other body, and any answer but a success, is read by [`read_with`]; the answer is the
+/// same either way.
 pub fn read_only<'a, const N: usize>(
     response: &'a HttpResponse,
     only: Only<N>,
 ) -> Result<Envelope<Row<Picked<'a, N>>>, SourceError> {
-    let body = checked_body(response)?;
-    match flat::read(body, only) {
-        Some(root) => from_root(root, body),
-        None => read_with(response, only),
+    // A body the quick reader takes is UTF-8 (it checks the text it reads), so only a
+    // success needs to be known first; anything else is read, and its errors made, below.
+    if (200..300).contains(&response.status)
+        && let Some(root) = flat::read(&response.body, only)
+    {
+        return from_root(root, &response.body);
     }
+    read_with(response, only)
 }
 
 /// The body as text once the status is a success, without a byte-order mark or surrounding
@@ -156,12 +160,12 @@ where
 {
     let root = json::read(body, seed)
         .map_err(|e| SourceError::Malformed(format!("body is not JSON: {e} (starts {:?})", clip(body, 40))))?;
-    from_root(root, body)
+    from_root(root, body.as_bytes())
 }
 
 /// The page a JSON body read into its levels stands for, or the error it carries: the
 /// checks run in the order a parsed tree would be checked in.
-fn from_root<T: Lookup>(root: json::Root<T>, body: &str) -> Result<Envelope<Row<T>>, SourceError> {
+fn from_root<T: Lookup>(root: json::Root<T>, body: &[u8]) -> Result<Envelope<Row<T>>, SourceError> {
     let (gateway, response) = match root {
         json::Root::NotAnObject(root) => return Err(malformed_at("response", &root)),
         json::Root::Object { gateway, response } => (gateway, response),
@@ -173,7 +177,7 @@ fn from_root<T: Lookup>(root: json::Root<T>, body: &str) -> Result<Envelope<Row<
     }
     let Some(response) = response else {
         // Rare enough to parse again for the message: the object as it was.
-        let root: Value = serde_json::from_str(body).unwrap_or_default();
+        let root: Value = serde_json::from_slice(body).unwrap_or_default();
         return Err(malformed_at("response", &root));
     };
     if let Some(header) = response.header {

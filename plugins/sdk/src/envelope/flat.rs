@@ -2,6 +2,7 @@
 //! `body`, the body's `items.item` an array of flat objects (or one), every value a plain
 //! string, number, boolean or null. It reads such a page byte by byte into the same levels
 //! as `json.rs` (whose checks then run unchanged), with keys and text borrowed from the body.
+//! It checks that the text it reads is UTF-8, so the body as a whole is not checked first.
 //!
 //! Anything outside that shape — an escape in a string, a nested value in an item, another
 //! key at an envelope level, a negative number or one with an exponent or many digits,
@@ -49,14 +50,9 @@ const POW10: [f64; MAX_DIGITS + 1] =
 
 /// Reads `body` into the envelope's levels with `only` reading each item; `None` when the
 /// body is not of the common shape (the caller then reads it with serde_json).
-pub(super) fn read<'de, const N: usize>(body: &'de str, only: Only<N>) -> Option<Root<Picked<'de, N>>> {
-    let mut cursor = Cursor {
-        text: body,
-        bytes: body.as_bytes(),
-        at: 0,
-        keys_before: [None; GUESSED_KEYS],
-        values_before: [const { None }; GUESSED_KEYS],
-    };
+pub(super) fn read<'de, const N: usize>(body: &'de [u8], only: Only<N>) -> Option<Root<Picked<'de, N>>> {
+    let mut cursor =
+        Cursor { bytes: body, at: 0, keys_before: [None; GUESSED_KEYS], values_before: [const { None }; GUESSED_KEYS] };
     let mut response = None;
     cursor.object(|c, key| match key {
         "response" => {
@@ -103,7 +99,6 @@ impl<'de> Scalar<'de> {
 /// A position in the body. Every method returns `None` where the body leaves the common
 /// shape; `at` is then of no further use.
 struct Cursor<'de> {
-    text: &'de str,
     bytes: &'de [u8],
     at: usize,
     /// The key the previous item had at each place, and its slot (see
@@ -134,8 +129,9 @@ impl<'de> Cursor<'de> {
         (self.peek()? == byte).then(|| self.at += 1)
     }
 
-    /// A string without escapes or control characters, borrowed. The body is UTF-8 and a
-    /// quote is one byte, so the slice falls on character boundaries.
+    /// A string without escapes or control characters, borrowed, once its bytes are found to
+    /// be UTF-8. Every byte outside strings is a character of the JSON grammar and every
+    /// string read is checked, or equal to one that was, so a body read to the end is UTF-8.
     #[inline(always)]
     fn string(&mut self) -> Option<&'de str> {
         self.eat(b'"')?;
@@ -145,7 +141,7 @@ impl<'de> Cursor<'de> {
             return None;
         }
         self.at = start + len + 1;
-        Some(&self.text[start..start + len])
+        std::str::from_utf8(&self.bytes[start..start + len]).ok()
     }
 
     /// An object whose keys `entry` reads the values of, one by one.

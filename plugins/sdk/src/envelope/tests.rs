@@ -249,7 +249,7 @@ fn same_as_serde(body: &str) {
 
 /// Whether the quick reader takes `body` itself, rather than handing it to serde_json.
 fn quick(body: &str) -> bool {
-    flat::read(body, crate::fields::Only(&SOME_KEYS)).is_some()
+    flat::read(body.as_bytes(), crate::fields::Only(&SOME_KEYS)).is_some()
 }
 
 fn fixtures() -> Vec<(String, String)> {
@@ -389,4 +389,39 @@ fn the_quick_reader_leaves_other_shapes_to_serde_json() {
         assert!(quick(body), "{body}");
         same_as_serde(body);
     }
+}
+
+/// [`same_as_serde`] on a body that need not be UTF-8, with any status.
+fn same_bytes_as_serde(status: u16, body: &[u8]) {
+    use crate::fields::Only;
+    let response = HttpResponse { status, headers: vec![], body: body.to_vec() };
+    let (quick, serde) = (read_only(&response, Only(&SOME_KEYS)), read_with(&response, Only(&SOME_KEYS)));
+    assert_eq!(quick, serde, "{status} {}", String::from_utf8_lossy(body));
+}
+
+#[test]
+fn the_quick_reader_checks_the_text_is_utf8_as_serde_json_does() {
+    let mut cases = 0;
+    for page in [SMALL, RUNS] {
+        let bytes = page.as_bytes();
+        for at in 0..bytes.len() {
+            let mut cut = bytes.to_vec();
+            cut.remove(at);
+            same_bytes_as_serde(200, &cut);
+            for bad in [0xff, 0x80, 0xc3, 0xed] {
+                let mut changed = bytes.to_vec();
+                changed[at] = bad;
+                same_bytes_as_serde(200, &changed);
+                cases += 1;
+            }
+        }
+    }
+    assert!(cases > 1_000, "{cases} variations");
+    // A body the quick reader would take, under statuses other than success.
+    for status in [204, 301, 401, 429, 500, 503] {
+        same_bytes_as_serde(status, SMALL.as_bytes());
+    }
+    let with_bom = [b"\xef\xbb\xbf".as_slice(), SMALL.as_bytes()].concat();
+    same_bytes_as_serde(200, &with_bom);
+    same_bytes_as_serde(200, format!("\u{3000}{SMALL}\u{c} ").as_bytes());
 }
