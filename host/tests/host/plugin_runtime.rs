@@ -100,6 +100,23 @@ fn drift_is_bounded_and_its_field_names_escaped() {
     assert!(field.contains("jkNo"), "{field:?}");
 }
 
+/// Nothing one call writes is there for the next: the pool resets a slot's memory (with
+/// `memset`, only the pages the call touched where the kernel says which, and by unmapping
+/// past what it keeps resident) before another call takes it.
+#[test]
+fn a_call_finds_nothing_an_earlier_call_left_in_memory() {
+    let rt = Runtime::new(Limits::default()).expect("runtime");
+    let plugin = misbehaving(&rt);
+    let name = |path: &str| match call(&plugin, path).expect("leave and peek are not faults").as_slice() {
+        [Record::Race(race)] => race.name.clone().expect("a name"),
+        other => panic!("{other:?}"),
+    };
+    for _ in 0..10 {
+        assert_eq!(name("/leave"), format!("left {}", 12 << 17));
+        assert_eq!(name("/peek"), "found 0", "a call saw what the call before it left");
+    }
+}
+
 #[test]
 fn a_log_flood_is_capped_and_the_call_still_succeeds() {
     let rt = runtime();

@@ -11,11 +11,21 @@
 //! | `/time` | reports what the clock and the random source say, to prove they are fixed |
 //! | `/drift-flood` | reports far more drift fields than the host accepts |
 //! | `/drift-junk` | reports a drift field with a huge name full of control characters |
+//! | `/leave` | writes a mark into its static data and 12 MiB of heap, for the next call to find |
+//! | `/peek` | counts the marks a call before left (in a race name): a pool slot must come back zeroed |
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use racelab_plugin_sdk::{
     ClockTime, Date, Drift, DriftKind, HttpRequest, HttpResponse, OddsTiming, Operation, OperationKind, Page,
     PluginManifest, Race, RaceKey, Record, Source, SourceError, export_source, log,
 };
+
+/// What `/leave` writes; zero-initialised static data, which no data segment resets.
+static LEFT: AtomicU64 = AtomicU64::new(0);
+const MARK: u64 = 0x5eed_1ef7_0000_0001;
+/// 12 MiB of heap: past the 8 MiB the pool keeps resident, so both of its resets are seen.
+const HEAP_WORDS: usize = 12 << 17;
 
 /// The misbehaving plugin; public so that a native build (clippy, tests) sees it used.
 pub struct Misbehaving;
@@ -93,9 +103,48 @@ impl Source for Misbehaving {
                 kind: DriftKind::Missing,
                 field: "\u{1b}[31mjkNo\r\nERROR forged".repeat(1_000),
             }])),
+            "/leave" => {
+                LEFT.store(MARK, Ordering::Relaxed);
+                let heap = std::hint::black_box(vec![MARK; HEAP_WORDS]);
+                Ok(Page::new(vec![race(1, Some(format!("left {}", heap.len())))], vec![]))
+            }
+            "/peek" => {
+                // Fresh memory from `memory.grow` is taken to be zero (the allocator does not
+                // clear it), so this vector holds whatever the slot held before.
+                let heap = vec![0u64; HEAP_WORDS];
+                let found = heap.iter().filter(|w| **w != 0).count() + usize::from(LEFT.load(Ordering::Relaxed) != 0);
+                Ok(Page::new(vec![race(1, Some(format!("found {found}")))], vec![]))
+            }
             other => Err(SourceError::BadRequest(format!("no behaviour for {other}"))),
         }
     }
 }
 
 export_source!(Misbehaving);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(path: &str) -> Option<String> {
+        let op = Operation::Schedule(racelab_plugin_sdk::DayRef {
+            track: "seoul".into(),
+            date: Date { year: 2026, month: 1, day: 3 },
+        });
+        let response = HttpResponse { status: 200, headers: vec![], body: vec![] };
+        let page = Misbehaving::parse(op, HttpRequest::get("test", path), response).expect("a page");
+        match page.records.as_slice() {
+            [Record::Race(race)] => race.name.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// In one process nothing resets the static data between calls, so `/peek` finds what
+    /// `/leave` left: the host's test of the pool (which must find nothing) can fail.
+    #[test]
+    fn peek_finds_what_leave_left_where_nothing_resets_memory() {
+        assert_eq!(name("/peek").as_deref(), Some("found 0"));
+        assert_eq!(name("/leave").as_deref(), Some(format!("left {HEAP_WORDS}").as_str()));
+        assert_eq!(name("/peek").as_deref(), Some("found 1"));
+    }
+}
