@@ -32,6 +32,10 @@
 //! the old per-selection rows through the `odds_snapshots` view), and the plan of the largest
 //! track-day.
 //!
+//! Last, the analyst's odds functions (migration 0013) on random races and pools, same target:
+//! `racelab_board_at` as of a moment from an hour before post to five minutes after, and
+//! `racelab_final_odds`.
+//!
 //! The server is `DATABASE_URL` (or the workspace `.env`).
 
 mod common;
@@ -87,6 +91,7 @@ async fn run(reads: usize, keep: bool) -> anyhow::Result<()> {
     let pool = store::connect(&db_url).await?;
     if reuse {
         println!("reusing {DATABASE} (KEEP=1, fully loaded)");
+        store::migrate(&pool).await?;
     } else {
         load(&pool).await?;
     }
@@ -326,8 +331,65 @@ async fn measure(pool: &PgPool, reads: usize) -> anyhow::Result<()> {
     println!("  per selection via the odds_snapshots view, server: {}", Percentiles::of(&mut view_server));
     println!("  per selection via the odds_snapshots view, read:   {}", Percentiles::of(&mut view));
     drop(conn);
-    explain(pool, &days).await
+    explain(pool, &days).await?;
+    board_reads(pool, reads).await
 }
+
+/// The analyst's two odds functions (migration 0013) on random races and pools: the board as
+/// of a random moment from an hour before post to five minutes after it
+/// (`racelab_board_at`), then the race's final odds in that pool (`racelab_final_odds`).
+async fn board_reads(pool: &PgPool, reads: usize) -> anyhow::Result<()> {
+    const POOLS: [&str; 7] = ["WIN", "PLC", "QNL", "EXA", "QPL", "TLA", "TRI"];
+    let races: Vec<(String, NaiveDate, i16, DateTime<Utc>)> =
+        sqlx::query_as("SELECT track, race_date, race_number, post_time FROM races ORDER BY 1, 2, 3")
+            .fetch_all(pool)
+            .await?;
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut conn = pool.acquire().await?;
+    let (mut at_times, mut final_times) = (Vec::with_capacity(reads), Vec::with_capacity(reads));
+    let (mut at_rows, mut final_rows) = (0usize, 0usize);
+    for i in 0..WARMUP_READS + reads {
+        let (track, date, number, post) = &races[rng.below(races.len())];
+        let pool_code = POOLS[rng.below(POOLS.len())];
+        let at = *post - chrono::TimeDelta::seconds(rng.below(65 * 60) as i64 - 5 * 60);
+        let t = Instant::now();
+        let board = sqlx::query(BOARD_AT)
+            .bind(track)
+            .bind(date)
+            .bind(number)
+            .bind(pool_code)
+            .bind(at)
+            .fetch_all(&mut *conn)
+            .await?;
+        let board_time = t.elapsed();
+        let t = Instant::now();
+        let final_odds =
+            sqlx::query(FINAL_ODDS).bind(track).bind(date).bind(number).bind(pool_code).fetch_all(&mut *conn).await?;
+        let final_time = t.elapsed();
+        if final_odds.is_empty() {
+            bail!("{track} {date} race {number}: no final {pool_code} odds");
+        }
+        if i >= WARMUP_READS {
+            at_times.push(board_time);
+            final_times.push(final_time);
+            at_rows += board.len();
+            final_rows += final_odds.len();
+        }
+    }
+    let (at, fin) = (Percentiles::of(&mut at_times), Percentiles::of(&mut final_times));
+    let verdict = |p: &Percentiles| if p.p95 <= TARGET_P95 { "met" } else { "MISSED" };
+    println!("{reads} random boards as of a moment around post (racelab_board_at): {at}, {at_rows} selections in all");
+    println!("  p95 {:.2} ms, target <= {} ms: {}", ms(at.p95), TARGET_P95.as_millis(), verdict(&at));
+    println!("the same races' final odds (racelab_final_odds): {fin}, {final_rows} selections in all");
+    println!("  p95 {:.2} ms, target <= {} ms: {}", ms(fin.p95), TARGET_P95.as_millis(), verdict(&fin));
+    Ok(())
+}
+
+/// The board of one race and pool as of a moment.
+const BOARD_AT: &str = "SELECT * FROM racelab_board_at($1, $2, $3, $4::pool_code, $5)";
+
+/// The final odds of one race and pool.
+const FINAL_ODDS: &str = "SELECT * FROM racelab_final_odds($1, $2, $3, $4::pool_code)";
 
 /// Reads diagnosed after the measurement.
 const DIAGNOSED_READS: usize = 100;

@@ -474,6 +474,101 @@ async fn partitions_are_created_ahead_and_far_months_land_in_the_default(pool: P
     assert_eq!(home().await, "odds_polls_2040_01");
 }
 
+/// (selection, price, capped, captured_at) as `racelab_board_at` / `racelab_final_odds` give.
+type BoardRow = (Vec<i16>, Option<f64>, bool, DateTime<Utc>);
+
+async fn board_at(pool: &PgPool, at: DateTime<Utc>) -> Vec<BoardRow> {
+    sqlx::query_as("SELECT * FROM racelab_board_at('seoul', '2026-11-28', 1::smallint, 'WIN', $1) ORDER BY 1")
+        .bind(at)
+        .fetch_all(pool)
+        .await
+        .expect("board")
+}
+
+async fn final_odds(pool: &PgPool) -> Vec<BoardRow> {
+    sqlx::query_as("SELECT * FROM racelab_final_odds('seoul', '2026-11-28', 1::smallint, 'WIN') ORDER BY 1")
+        .fetch_all(pool)
+        .await
+        .expect("final odds")
+}
+
+/// The board as of a time reads through the unchanged-skip: a selection that did not change
+/// in the latest poll keeps its earlier price. Final odds come from captures after post only.
+#[sqlx::test(migrations = "../migrations")]
+async fn the_board_as_of_a_time_and_the_final_odds_read_through_the_unchanged_skip(pool: PgPool) {
+    let store = Store::new(pool.clone(), StoreConfig::default());
+    let tracks = kra_tracks();
+    // Post 10:00 KST = 01:00 UTC: three polls before it, one after.
+    write(&store, &output(&tracks, &[race(1, None, Some((10, 0)))], at(0, 0))).await.expect("race");
+    // Runner 4 is offered before the race only (scratched before the final board).
+    let early = [odds(1, Pool::Win, &[4], Quote::Price(30.0))];
+    write(&store, &output(&tracks, &early, at(0, 20))).await.expect("runner 4");
+    three_polls(&store).await;
+
+    assert_eq!(board_at(&pool, at(0, 19)).await, [], "nothing stored yet");
+    let board = board_at(&pool, at(0, 36)).await;
+    assert_eq!(
+        board,
+        [
+            (vec![1], Some(3.0), false, at(0, 30)),
+            (vec![2], Some(4.2), false, at(0, 35)),
+            (vec![3], None, true, at(0, 35)),
+            (vec![4], Some(30.0), false, at(0, 20)),
+        ],
+        "runner 1 unchanged at 00:35 keeps its 00:30 price; the cap reads as no price"
+    );
+    assert_eq!(board_at(&pool, at(0, 30)).await[1], (vec![2], Some(5.0), false, at(0, 30)));
+    let final_board = final_odds(&pool).await;
+    assert_eq!(
+        final_board,
+        [
+            (vec![1], Some(3.0), false, at(2, 0)),
+            (vec![2], Some(4.2), false, at(2, 0)),
+            (vec![3], None, true, at(2, 0)),
+        ],
+        "the final board has no pre-race-only selection"
+    );
+    assert_eq!(board_at(&pool, at(23, 0)).await.len(), 4, "as of later, runner 4's last price is still there");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn no_final_odds_before_a_capture_after_post(pool: PgPool) {
+    let store = Store::new(pool.clone(), StoreConfig::default());
+    let tracks = kra_tracks();
+    write(&store, &output(&tracks, &[race(1, None, Some((10, 0)))], at(0, 0))).await.expect("race");
+    write(&store, &output(&tracks, &[odds(1, Pool::Win, &[1], Quote::Price(2.5))], at(0, 50))).await.expect("odds");
+    assert_eq!(final_odds(&pool).await, []);
+    assert_eq!(board_at(&pool, at(0, 50)).await.len(), 1);
+}
+
+/// History written before its months had partitions sits in the default partition; the
+/// documented `racelab_move_default_odds()` moves it into monthly partitions, whole.
+#[sqlx::test(migrations = "../migrations")]
+async fn rows_in_the_default_partition_move_into_monthly_partitions(pool: PgPool) {
+    // Every capture stored, so both months hold rows.
+    let store = Store::new(pool.clone(), StoreConfig { skip_unchanged_odds: false });
+    let tracks = kra_tracks();
+    for (year, month) in [(2019, 3), (2019, 4)] {
+        let when = Utc.with_ymd_and_hms(year, month, 9, 3, 0, 0).single().expect("instant");
+        let records = [odds(1, Pool::Win, &[1], Quote::Price(2.0)), odds(1, Pool::Win, &[2], Quote::Capped)];
+        write(&store, &output(&tracks, &records, when)).await.expect("history without a partition");
+    }
+    let homes = || async {
+        sqlx::query_scalar::<_, String>("SELECT tableoid::regclass::text FROM odds_polls ORDER BY captured_at")
+            .fetch_all(&pool)
+            .await
+            .expect("rows")
+    };
+    assert_eq!(homes().await, ["odds_polls_default", "odds_polls_default"]);
+    let created: i32 = sqlx::query_scalar("SELECT racelab_move_default_odds()").fetch_one(&pool).await.expect("move");
+    assert_eq!(created, 2);
+    assert_eq!(homes().await, ["odds_polls_2019_03", "odds_polls_2019_04"]);
+    let quotes: i64 = sqlx::query_scalar("SELECT count(*) FROM odds_snapshots").fetch_one(&pool).await.expect("n");
+    assert_eq!(quotes, 4, "every quote moved");
+    let again: i32 = sqlx::query_scalar("SELECT racelab_move_default_odds()").fetch_one(&pool).await.expect("again");
+    assert_eq!(again, 0, "nothing left to move");
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn odds_reads_by_race_and_by_track_day_use_an_index(pool: PgPool) {
     let mut conn = pool.acquire().await.expect("conn");
@@ -990,7 +1085,7 @@ async fn the_migration_to_poll_rows_keeps_every_snapshot(pool: PgPool) {
             .fetch_one(&pool)
             .await
             .expect("far row");
-    assert_eq!(far, "odds_polls_default");
+    assert_eq!(far, "odds_polls_2040_01", "0013 moves what the default partition caught into its month");
     let kind: String = sqlx::query_scalar("SELECT relkind::text FROM pg_class WHERE relname = 'odds_snapshots'")
         .fetch_one(&pool)
         .await
