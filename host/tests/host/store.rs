@@ -521,11 +521,7 @@ async fn the_board_as_of_a_time_and_the_final_odds_read_through_the_unchanged_sk
     let final_board = final_odds(&pool).await;
     assert_eq!(
         final_board,
-        [
-            (vec![1], Some(3.0), false, at(2, 0)),
-            (vec![2], Some(4.2), false, at(2, 0)),
-            (vec![3], None, true, at(2, 0)),
-        ],
+        [(vec![1], Some(3.0), false, at(2, 0)), (vec![2], Some(4.2), false, at(2, 0)), (vec![3], None, true, at(2, 0)),],
         "the final board has no pre-race-only selection"
     );
     assert_eq!(board_at(&pool, at(23, 0)).await.len(), 4, "as of later, runner 4's last price is still there");
