@@ -147,24 +147,38 @@ impl<'de> Cursor<'de> {
     /// An object whose keys `entry` reads the values of, one by one.
     #[inline(always)]
     fn object(&mut self, mut entry: impl FnMut(&mut Self, &'de str) -> Option<()>) -> Option<()> {
-        self.eat(b'{')?;
-        if self.peek()? == b'}' {
-            self.at += 1;
+        if self.opens(b'{', b'}')? {
             return Some(());
         }
         loop {
             let key = self.string()?;
             self.eat(b':')?;
             entry(self, key)?;
-            match self.peek()? {
-                b',' => self.at += 1,
-                b'}' => {
-                    self.at += 1;
-                    return Some(());
-                }
-                _ => return None,
+            if self.closes(b'}')? {
+                return Some(());
             }
         }
+    }
+
+    /// Consumes `open`; whether `close` follows at once (an empty object or array).
+    #[inline(always)]
+    fn opens(&mut self, open: u8, close: u8) -> Option<bool> {
+        self.eat(open)?;
+        let empty = self.peek()? == close;
+        if empty {
+            self.at += 1;
+        }
+        Some(empty)
+    }
+
+    /// After a member: consumes `,` (`false`: another follows) or `close` (`true`: the end).
+    #[inline(always)]
+    fn closes(&mut self, close: u8) -> Option<bool> {
+        let byte = self.peek()?;
+        (byte == b',' || byte == close).then(|| {
+            self.at += 1;
+            byte == close
+        })
     }
 
     #[inline(always)]
@@ -281,10 +295,8 @@ impl<'de> Cursor<'de> {
     }
 
     fn item_array<const N: usize>(&mut self, only: Only<N>) -> Option<Vec<Row<Picked<'de, N>>>> {
-        self.eat(b'[')?;
         let mut rows = Vec::new();
-        if self.peek()? == b']' {
-            self.at += 1;
+        if self.opens(b'[', b']')? {
             return Some(rows);
         }
         loop {
@@ -298,13 +310,8 @@ impl<'de> Cursor<'de> {
                 // make the guess the size of the body).
                 rows.reserve(((self.bytes.len() - start) / (self.at - start)).min(MAX_RESERVED_ROWS));
             }
-            match self.peek()? {
-                b',' => self.at += 1,
-                b']' => {
-                    self.at += 1;
-                    return Some(rows);
-                }
-                _ => return None,
+            if self.closes(b']')? {
+                return Some(rows);
             }
         }
     }
@@ -313,9 +320,7 @@ impl<'de> Cursor<'de> {
     /// from here to the page was a tenth of the read): the wanted fields in their slots, the
     /// names of the others kept for drift.
     fn item<const N: usize>(&mut self, only: Only<N>, picked: &mut Picked<'de, N>) -> Option<()> {
-        self.eat(b'{')?;
-        if self.peek()? == b'}' {
-            self.at += 1;
+        if self.opens(b'{', b'}')? {
             return Some(());
         }
         let mut ordinal = 0;
@@ -349,13 +354,8 @@ impl<'de> Cursor<'de> {
                 None => picked.others.push(Cow::Borrowed(key)),
             }
             ordinal += 1;
-            match self.peek()? {
-                b',' => self.at += 1,
-                b'}' => {
-                    self.at += 1;
-                    return Some(());
-                }
-                _ => return None,
+            if self.closes(b'}')? {
+                return Some(());
             }
         }
     }
