@@ -24,11 +24,7 @@ fn present<'a>(row: &'a Row<impl Lookup>, key: &str) -> Result<Option<Field<'a>>
 pub fn int<T: TryFrom<i64>>(row: &Row<impl Lookup>, key: &str) -> Result<Option<T>> {
     match present(row, key)? {
         None => Ok(None),
-        Some(field) => field
-            .int()
-            .and_then(|n| T::try_from(n).ok())
-            .map(Some)
-            .ok_or_else(|| row.missing(key, "a whole number in range")),
+        Some(field) => row.int_of(key, field).map(Some),
     }
 }
 
@@ -44,7 +40,7 @@ pub fn positive<T: TryFrom<i64>>(row: &Row<impl Lookup>, key: &str) -> Result<Op
 pub fn float(row: &Row<impl Lookup>, key: &str) -> Result<Option<f64>> {
     match present(row, key)? {
         None => Ok(None),
-        Some(field) => field.float().map(Some).ok_or_else(|| row.missing(key, "a number")),
+        Some(field) => row.float_of(key, field).map(Some),
     }
 }
 

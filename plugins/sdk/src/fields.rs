@@ -182,12 +182,22 @@ impl<S: Lookup> Row<S> {
 
     /// A whole number that must be present and fit `T`.
     pub fn require_int<T: TryFrom<i64>>(&self, key: &str) -> Result<T, SourceError> {
-        self.int(key).and_then(|n| T::try_from(n).ok()).ok_or_else(|| self.missing(key, "a whole number in range"))
+        self.int_of(key, self.field(key))
+    }
+
+    /// [`Row::require_int`] of `field`, this row's `key` already looked up.
+    pub fn int_of<T: TryFrom<i64>>(&self, key: &str, field: Field<'_>) -> Result<T, SourceError> {
+        field.int().and_then(|n| T::try_from(n).ok()).ok_or_else(|| self.missing(key, "a whole number in range"))
     }
 
     /// A float that must be present.
     pub fn require_float(&self, key: &str) -> Result<f64, SourceError> {
-        self.float(key).ok_or_else(|| self.missing(key, "a number"))
+        self.float_of(key, self.field(key))
+    }
+
+    /// [`Row::require_float`] of `field`, this row's `key` already looked up.
+    pub fn float_of(&self, key: &str, field: Field<'_>) -> Result<f64, SourceError> {
+        field.float().ok_or_else(|| self.missing(key, "a number"))
     }
 
     /// The error for a field that is missing or of the wrong kind.
