@@ -22,15 +22,7 @@ pub struct ServeArgs {
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = Config::from_env()?;
-    let mut options = Options::serve();
-    if let Some(spec) = &config.sim_clock {
-        options.clock =
-            racelab_sim::Clock::from_spec(spec).map_err(|e| anyhow::anyhow!("RACELAB_SIM_CLOCK: {e}"))?.into();
-        // A fast clock needs jobs queued further ahead and the queue polled more often.
-        options.poll = std::time::Duration::from_millis(50);
-        tracing::warn!(clock = %options.clock.now(), speed = options.clock.speed(), "running on a simulated clock");
-    }
-    let daemon = Daemon::start(&config, options).await?;
+    let daemon = Daemon::start(&config, options(&config)?).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {} (RACELAB_LISTEN): {e}", config.listen))?;
@@ -67,6 +59,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let _ = http.await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The daemon's options for a host configured by `config`: the system clock, or the
+/// simulated one `RACELAB_SIM_CLOCK` names.
+pub(crate) fn options(config: &Config) -> anyhow::Result<Options> {
+    let mut options = Options::serve();
+    if let Some(spec) = &config.sim_clock {
+        options.clock =
+            racelab_sim::Clock::from_spec(spec).map_err(|e| anyhow::anyhow!("RACELAB_SIM_CLOCK: {e}"))?.into();
+        // A fast clock needs jobs queued further ahead and the queue polled more often.
+        options.poll = std::time::Duration::from_millis(50);
+        tracing::warn!(clock = %options.clock.now(), speed = options.clock.speed(), "running on a simulated clock");
+    }
+    Ok(options)
 }
 
 /// SIGTERM (what orchestrators send) or Ctrl-C.

@@ -146,18 +146,37 @@ pub async fn enqueue_in(conn: &mut PgConnection, clock: &Clock, specs: &[JobSpec
             ((s.source.as_str(), s.op.as_str(), s.track.as_str(), s.race_date, i16::from(s.race_number), s.slot), s)
         })
         .collect();
-    let mut tasks = Vec::with_capacity(created.len());
-    let mut ids = Vec::with_capacity(created.len());
-    for (id, source, op, track, date, number, slot) in &created {
-        let Some(spec) = by_key.get(&(source.as_str(), op.as_str(), track.as_str(), *date, *number, *slot)) else {
-            continue;
-        };
-        let (task_id, task) = task(clock, *id, spec.priority(), spec.slot);
+    let new: Vec<(i64, usize, DateTime<Utc>)> = created
+        .iter()
+        .filter_map(|(id, source, op, track, date, number, slot)| {
+            let spec = by_key.get(&(source.as_str(), op.as_str(), track.as_str(), *date, *number, *slot))?;
+            Some((*id, spec.priority(), spec.slot))
+        })
+        .collect();
+    push_tasks(conn, clock, &new).await?;
+    Ok(created.len() as u64)
+}
+
+/// Pushes one task for each newly planned job `(id, priority, slot)`, due at its slot, and
+/// links the job to it; within the caller's transaction.
+pub(crate) async fn push_tasks(
+    conn: &mut PgConnection,
+    clock: &Clock,
+    jobs: &[(i64, usize, DateTime<Utc>)],
+) -> Result<(), JobError> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let mut tasks = Vec::with_capacity(jobs.len());
+    let mut job_ids = Vec::with_capacity(jobs.len());
+    let mut task_ids = Vec::with_capacity(jobs.len());
+    for (id, priority, slot) in jobs {
+        let (task_id, task) = task(clock, *id, *priority, *slot);
         tasks.push(task);
-        ids.push((*id, task_id));
+        job_ids.push(*id);
+        task_ids.push(task_id);
     }
     apalis_postgres::queries::push_tasks(&mut *conn, QUEUE, tasks).await?;
-    let (job_ids, task_ids): (Vec<i64>, Vec<String>) = ids.into_iter().unzip();
     sqlx::query("UPDATE planned_jobs p SET task_id = t.task FROM UNNEST($1::bigint[], $2::text[]) AS t(id, task) WHERE p.id = t.id")
         .bind(&job_ids)
         .bind(&task_ids)
@@ -166,11 +185,7 @@ pub async fn enqueue_in(conn: &mut PgConnection, clock: &Clock, specs: &[JobSpec
         .map_err(db("recording the tasks of planned jobs"))?;
     // push_tasks keeps whole seconds; on a fast clock a second is minutes of slots, so the
     // exact due time is set here, in the same transaction.
-    let due: Vec<f64> = job_ids
-        .iter()
-        .filter_map(|id| created.iter().find(|c| c.0 == *id))
-        .map(|c| real_unix_secs_f64(clock, c.6))
-        .collect();
+    let due: Vec<f64> = jobs.iter().map(|(_, _, slot)| real_unix_secs_f64(clock, *slot)).collect();
     sqlx::query(
         "UPDATE apalis.jobs j SET run_at = to_timestamp(t.at) FROM UNNEST($1::text[], $2::float8[]) AS t(id, at)
          WHERE j.id = t.id",
@@ -180,7 +195,7 @@ pub async fn enqueue_in(conn: &mut PgConnection, clock: &Clock, specs: &[JobSpec
     .execute(&mut *conn)
     .await
     .map_err(db("setting the tasks' due times"))?;
-    Ok(created.len() as u64)
+    Ok(())
 }
 
 /// `specs` as columns for one `UNNEST` insert.
