@@ -47,14 +47,23 @@ pub fn manifest() -> PluginManifest {
         // otherwise with the host's `odds-timing` config key (the simulator's live mode).
         odds_timing: OddsTiming::AfterRace,
         credential_param: Some("serviceKey".to_string()),
-        config: vec![ConfigKey {
-            name: PAGE_SIZE_KEY.to_string(),
-            description: format!(
-                "Rows asked per page (numOfRows) of every KRA service, 1–{MAX_PAGE_SIZE}. Larger pages \
-                 mean fewer requests against the daily quotas (API301: about 1,000 a day)."
-            ),
-            default_value: Some(DEFAULT_PAGE_SIZE.to_string()),
-        }],
+        config: vec![
+            ConfigKey {
+                name: PAGE_SIZE_KEY.to_string(),
+                description: format!(
+                    "Rows asked per page (numOfRows) of every KRA service, 1–{MAX_PAGE_SIZE}. Larger pages \
+                     mean fewer requests against the daily quotas (API301: about 1,000 a day)."
+                ),
+                default_value: Some(DEFAULT_PAGE_SIZE.to_string()),
+            },
+            // The host's `history` key: every KRA service takes a past `rc_date`, and API301
+            // keeps the final odds of every pool (odds since 2002–2016 by pool).
+            ConfigKey {
+                name: "history".to_string(),
+                description: "Operations the host may ask for past days (backfill).".to_string(),
+                default_value: Some("schedule,entries,odds,results".to_string()),
+            },
+        ],
         datasets: endpoints::ALL
             .iter()
             .map(|e| DatasetHint {
@@ -124,7 +133,8 @@ mod tests {
         assert_eq!(quota("API301"), Some(1_000));
         assert_eq!(quota("API214_1"), Some(10_000));
         assert_eq!(m.datasets.len(), 6);
-        assert_eq!(m.config.len(), 1);
+        assert_eq!(m.config.len(), 2);
         assert_eq!(m.config[0].default_value.as_deref(), Some("1000"));
+        assert_eq!(m.config[1].default_value.as_deref(), Some("schedule,entries,odds,results"));
     }
 }

@@ -22,8 +22,9 @@ fn manifest() {
     assert_eq!(m.odds_pools, ALL_POOLS);
     assert_eq!(m.dividend_pools, ALL_POOLS);
     assert_eq!(m.credential_param.as_deref(), Some("serviceKey"));
-    assert_eq!(m.config.len(), 1);
-    assert_eq!((m.config[0].name.as_str(), m.config[0].default_value.as_deref()), ("page-size", Some("1000")));
+    let config: Vec<(&str, Option<&str>)> =
+        m.config.iter().map(|c| (c.name.as_str(), c.default_value.as_deref())).collect();
+    assert_eq!(config, [("page-size", Some("1000")), ("history", Some("schedule,entries,odds,results"))]);
     let hints: Vec<(&str, Option<u32>, Option<u32>)> =
         m.datasets.iter().map(|h| (h.dataset.as_str(), h.daily_quota, h.per_second)).collect();
     assert_eq!(

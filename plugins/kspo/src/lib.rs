@@ -38,8 +38,8 @@ pub mod tracks;
 
 use racelab_plugin_sdk::envelope;
 use racelab_plugin_sdk::{
-    DatasetHint, Date, HttpRequest, HttpResponse, OddsTiming, Operation, OperationKind, Page, PluginManifest, Pool,
-    RaceRef, Source, SourceError,
+    ConfigKey, DatasetHint, Date, HttpRequest, HttpResponse, OddsTiming, Operation, OperationKind, Page,
+    PluginManifest, Pool, RaceRef, Source, SourceError,
 };
 
 use crate::api::Service;
@@ -67,7 +67,13 @@ impl Source for Kspo {
             dividend_pools: vec![Pool::Win, Pool::Plc, Pool::Qnl, Pool::Exa, Pool::Tla, Pool::Tri, Pool::Xla],
             odds_timing: OddsTiming::AfterRace,
             credential_param: Some("serviceKey".to_string()),
-            config: Vec::new(),
+            // The host's `history` key: every operation answers for past days too (cards and
+            // results are asked by year and round, not by "today").
+            config: vec![ConfigKey {
+                name: "history".to_string(),
+                description: "Operations the host may ask for past days (backfill).".to_string(),
+                default_value: Some("schedule,entries,results".to_string()),
+            }],
             datasets: Service::ALL
                 .iter()
                 .map(|s| DatasetHint {

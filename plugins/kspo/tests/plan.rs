@@ -16,7 +16,9 @@ fn manifest_describes_kspo() {
     assert_eq!(m.dividend_pools, vec![Pool::Win, Pool::Plc, Pool::Qnl, Pool::Exa, Pool::Tla, Pool::Tri, Pool::Xla]);
     assert!(m.odds_pools.is_empty(), "KSPO publishes no odds");
     assert_eq!(m.credential_param.as_deref(), Some("serviceKey"));
-    assert!(m.config.is_empty());
+    let config: Vec<(&str, Option<&str>)> =
+        m.config.iter().map(|c| (c.name.as_str(), c.default_value.as_deref())).collect();
+    assert_eq!(config, [("history", Some("schedule,entries,results"))], "the host's key only");
     let datasets: Vec<&str> = m.datasets.iter().map(|d| d.dataset.as_str()).collect();
     assert_eq!(datasets, vec!["15107830", "15107816", "15143989", "15107797", "15107808", "15107847", "15143984"]);
     assert!(m.datasets.iter().all(|d| d.daily_quota == Some(10_000) && d.per_second == Some(5)));
