@@ -371,6 +371,17 @@ impl Budget {
         crate::clock::next_kst_midnight(self.clock.now().to_utc())
     }
 
+    /// The limits of a dataset (unlimited when none is set).
+    pub fn limit_of(&self, source: &str, dataset: &str) -> DatasetLimit {
+        self.limit(&Bucket::new(source, dataset))
+    }
+
+    /// Requests a day backfill may make on a dataset: its share of the daily quota, rounded
+    /// down as [`Budget::acquire`] counts it; `None` when the dataset has no quota.
+    pub fn backfill_quota(&self, source: &str, dataset: &str) -> Option<u32> {
+        self.limit_of(source, dataset).daily_quota.map(|q| (f64::from(q) * self.backfill_share).floor() as u32)
+    }
+
     fn limit(&self, bucket: &Bucket) -> DatasetLimit {
         self.limits.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(bucket).copied().unwrap_or_default()
     }

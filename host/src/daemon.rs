@@ -41,6 +41,8 @@ pub struct Options {
     pub lookahead: Duration,
     /// Real time between polls of an empty queue.
     pub poll: Duration,
+    /// Whether the planner plans live work (`racelab backfill` plans only its backfill).
+    pub live: bool,
 }
 
 impl Options {
@@ -53,6 +55,7 @@ impl Options {
             tick: "* * * * * *".to_string(),
             lookahead: Duration::from_secs(2),
             poll: Duration::from_millis(200),
+            live: true,
         }
     }
 }
@@ -67,6 +70,7 @@ pub struct Daemon {
     pub alerter: Option<Alerter>,
     pub registry: Registry,
     pub runtime: Arc<Runtime>,
+    pub budget: Budget,
     alert_task: Option<AlertTask>,
     /// Keeps each source on its plugin's active version (started by [`Daemon::run`]).
     follower: Option<Follower>,
@@ -94,7 +98,8 @@ impl Daemon {
         // Native code only from the host's own compile cache (or compiled in memory).
         let runtime = Runtime::new(Limits::default()).context("starting the plugin runtime")?;
         let runtime = Arc::new(runtime.with_cache_dir(&config.cache_dir));
-        let budget = Budget::new(pool.clone(), options.clock.clone());
+        let budget =
+            Budget::new(pool.clone(), options.clock.clone()).with_backfill_share(config.jobs.backfill_quota_share);
         let registry = Registry::new(pool.clone());
         let mut sources = HashMap::new();
         let mut plans = Vec::new();
@@ -138,6 +143,8 @@ impl Daemon {
             },
             orphan_after: Duration::from_secs(jobs.orphan_after_s),
             job_timeout: Duration::from_secs(jobs.job_timeout_s),
+            backfill_slots: jobs.backfill_workers.min(jobs.workers.saturating_sub(1)).max(1),
+            final_odds_after: Duration::from_secs(u64::from(config.cadence.final_odds_after_s)),
             ..WorkerSettings::default()
         };
         let fetcher = Fetcher::new(Duration::from_secs(config.http.timeout_s))?;
@@ -154,12 +161,14 @@ impl Daemon {
         worker.register().await?;
         let planner =
             Planner::new(pool.clone(), options.clock.clone(), config.cadence.clone(), plans, options.lookahead)
-                .with_alerter(alerter.clone());
+                .with_alerter(alerter.clone())
+                .with_work(options.live, Some(i64::from(jobs.backfill_slices)));
         let follower =
-            Follower::new(registry.clone(), runtime.clone(), worker.clone(), planner.clone(), budget, followed);
+            Follower::new(registry.clone(), runtime.clone(), worker.clone(), planner.clone(), budget.clone(), followed);
         Ok(Daemon {
             registry,
             runtime,
+            budget,
             follower: Some(follower),
             pool,
             store,
@@ -506,12 +515,14 @@ pub fn source_plan(
 ) -> anyhow::Result<SourcePlan> {
     let m = plugin.manifest();
     let timing = OddsTiming::of(m, config).map_err(anyhow::Error::msg)?;
+    let history = hints::history(m, config).map_err(anyhow::Error::msg)?;
     Ok(SourcePlan {
         source: name.to_string(),
         tracks: tracks.to_vec(),
         ops: m.operations.clone(),
         pools: m.odds_pools.iter().map(|p| crate::json::pool(*p).to_string()).collect(),
         odds_before_post: timing == OddsTiming::BeforeRace,
+        history,
     })
 }
 

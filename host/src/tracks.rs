@@ -46,6 +46,20 @@ impl Track {
         }
     }
 
+    /// The weekdays the track usually races, and about how many races a race day has: what
+    /// `racelab backfill --dry-run` estimates a range's requests from before its schedule is
+    /// known. Meetings are cancelled and moved, so the figures are typical, not exact.
+    pub fn typical_calendar(self) -> (&'static [chrono::Weekday], u32) {
+        use chrono::Weekday::{Fri, Sat, Sun, Thu, Wed};
+        match self {
+            Track::Seoul => (&[Sat, Sun], 11),
+            Track::Busan => (&[Fri, Sun], 9),
+            Track::Jeju => (&[Sat], 9),
+            Track::Gwangmyeong => (&[Fri, Sat, Sun], 15),
+            Track::Misari => (&[Wed, Thu], 16),
+        }
+    }
+
     /// Reads a track code.
     pub fn parse(code: &str) -> Option<Track> {
         ALL.into_iter().find(|t| t.code() == code)

@@ -73,6 +73,11 @@ async fn status(State(state): State<ApiState>) -> impl IntoResponse {
         tracing::warn!("/status without drift: {e}");
         Vec::new()
     });
+    // Backfill runs are shown, not required: a read error leaves them out.
+    let backfill = crate::jobs::backfill::status(&state.pool, 5).await.unwrap_or_else(|e| {
+        tracing::warn!("/status without backfill runs: {e}");
+        Vec::new()
+    });
     let s = state.worker.stats();
     let figures = s.sources.snapshot();
     let sources: serde_json::Map<String, serde_json::Value> = state
@@ -105,6 +110,7 @@ async fn status(State(state): State<ApiState>) -> impl IntoResponse {
                 "tracks_today": tracks,
                 "sources": sources,
                 "drift": drift,
+                "backfill": backfill,
                 "worker": {
                     "name": state.worker.name(),
                     "done": s.done.load(Relaxed),

@@ -109,6 +109,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         tick: "* * * * * *".to_string(),
         lookahead: Duration::from_secs(3),
         poll: Duration::from_millis(50),
+        live: true,
     };
     let daemon = Daemon::start(&config, options).await?;
     let pool = daemon.pool.clone();

@@ -1,6 +1,7 @@
 //! The `racelab` command line: argument definitions and what each subcommand does. `main.rs`
 //! only parses and calls [`run`].
 
+mod backfill;
 mod demo;
 mod migrate;
 mod plugin;
@@ -44,6 +45,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// A whole race day in two minutes: own database, in-process simulator, fast clock.
     Demo(demo::DemoArgs),
+    /// Load past days (schedule, entries, final odds, results) within the quotas; resumable.
+    Backfill(backfill::BackfillArgs),
     /// Queue the job behind an ingestion failure again.
     Retry(retry::RetryArgs),
     /// Parse archived responses again with a plugin and write the records (idempotent).
@@ -61,6 +64,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Migrate(args) => block_on(migrate::run(args)),
         Command::Serve(args) => block_on(serve::run(args)),
         Command::Demo(args) => block_on(demo::run(args)),
+        Command::Backfill(args) => block_on(backfill::run(args)),
         Command::Retry(args) => block_on(retry::run(args)),
         Command::Replay(args) => replay::replay(args),
     };

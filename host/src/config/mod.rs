@@ -87,6 +87,13 @@ pub struct JobSettings {
     /// Seconds one job may take, requests and plugin calls together, before it is stopped and
     /// recorded as a plugin fault (a watchdog: no plugin can hold a worker slot for longer).
     pub job_timeout_s: u64,
+    /// Backfill jobs one host runs at once, at most; the rest of `workers` stays free for live
+    /// work. Clamped to `workers - 1` (at least 1).
+    pub backfill_workers: usize,
+    /// The share of each dataset's daily quota backfill may use (0–1]; live work keeps the rest.
+    pub backfill_quota_share: f64,
+    /// Backfill (track, day) slices open at once per run.
+    pub backfill_slices: u32,
 }
 
 impl Default for JobSettings {
@@ -99,6 +106,9 @@ impl Default for JobSettings {
             orphan_after_s: 30,
             shutdown_grace_s: 10,
             job_timeout_s: 300,
+            backfill_workers: 6,
+            backfill_quota_share: crate::budget::DEFAULT_BACKFILL_SHARE,
+            backfill_slices: 16,
         }
     }
 }
@@ -350,6 +360,14 @@ impl Config {
                 key: "jobs.workers / jobs.max_attempts / jobs.job_timeout_s".into(),
                 value: format!("{} / {} / {}", file.jobs.workers, file.jobs.max_attempts, file.jobs.job_timeout_s),
                 reason: "each must be at least 1".into(),
+            });
+        }
+        let share = file.jobs.backfill_quota_share;
+        if !(share > 0.0 && share <= 1.0) || file.jobs.backfill_workers == 0 || file.jobs.backfill_slices == 0 {
+            return Err(ConfigError::Invalid {
+                key: "jobs.backfill_quota_share / jobs.backfill_workers / jobs.backfill_slices".into(),
+                value: format!("{share} / {} / {}", file.jobs.backfill_workers, file.jobs.backfill_slices),
+                reason: "the share must be above 0 and at most 1; workers and slices at least 1".into(),
             });
         }
         Ok(Config {

@@ -4,6 +4,7 @@
 //! | file | owns |
 //! |---|---|
 //! | `planner.rs` | what is due: the schedule sync, entries, the odds cadence, results |
+//! | `backfill.rs` | past days: runs cut into (track, day) slices, planned in the backfill lane |
 //! | `decide.rs` | a job's decisions, without I/O: due, superseded or run; how a run is booked |
 //! | `ledger.rs` | every statement on `planned_jobs`, apalis' tables and `ingestion_failures` |
 //! | `worker.rs` | the loop: claim, run (plugin, budget, archive, store), settle, heartbeat, drain |
@@ -12,6 +13,7 @@
 //! | `gaps.rs` | completeness: races given up on become `incomplete` failures, resolved when filled |
 //! | `words.rs` | the typed words of the job tables: state, lane, operation, failure kind; queue priority |
 
+pub mod backfill;
 pub mod decide;
 pub mod gaps;
 pub mod health;

@@ -52,6 +52,9 @@ pub struct SourcePlan {
     /// Whether its source shows odds before the race; when not, only the final odds are asked
     /// for (the plugin's `odds-timing` config, see [`crate::plugins::hints`]).
     pub odds_before_post: bool,
+    /// The operations its source answers for past days (the plugin's `history` config): what a
+    /// backfill may ask.
+    pub history: Vec<OperationKind>,
 }
 
 impl SourcePlan {
@@ -93,6 +96,10 @@ pub struct Planner {
     alerter: Option<Alerter>,
     /// When the planner was made (host clock): the start-up schedule sync's slot.
     started: DateTime<Utc>,
+    /// Whether it plans live work (a `racelab backfill` host plans only backfill).
+    live: bool,
+    /// Backfill slices a run may have open at once; `None` plans no backfill.
+    backfill: Option<i64>,
 }
 
 impl Planner {
@@ -118,7 +125,16 @@ impl Planner {
             announced: Arc::default(),
             alerter: None,
             started,
+            live: true,
+            backfill: Some(super::backfill::DEFAULT_SLICES_IN_FLIGHT),
         }
+    }
+
+    /// Plans live work or not, and backfill slices `in_flight` at a time (`None`: no backfill).
+    pub fn with_work(mut self, live: bool, backfill: Option<i64>) -> Self {
+        self.live = live;
+        self.backfill = backfill;
+        self
     }
 
     /// The cadence planned by.
@@ -139,8 +155,18 @@ impl Planner {
         *sources = plans.into();
     }
 
-    /// Queues what is due up to the horizon; returns how many jobs were new.
+    /// Queues what is due up to the horizon, and moves backfill runs on; returns how many jobs
+    /// were new.
     pub async fn tick(&self) -> Result<u64, JobError> {
+        let live = if self.live { self.tick_live().await? } else { 0 };
+        let backfill = match self.backfill {
+            Some(in_flight) => super::backfill::top_up(&self.pool, &self.clock, &self.sources(), in_flight).await?,
+            None => 0,
+        };
+        Ok(live + backfill)
+    }
+
+    async fn tick_live(&self) -> Result<u64, JobError> {
         let now = self.clock.now().to_utc();
         let ahead = self.lookahead.mul_f64(self.clock.speed());
         let horizon = now + TimeDelta::from_std(ahead).unwrap_or_default();
@@ -436,6 +462,7 @@ pub(crate) mod fixtures {
             ops: vec![OperationKind::Schedule, OperationKind::Entries, OperationKind::Odds, OperationKind::Results],
             pools: ["WIN", "PLC", "QNL", "EXA", "QPL", "TLA", "TRI"].map(String::from).to_vec(),
             odds_before_post: true,
+            history: vec![OperationKind::Schedule, OperationKind::Entries, OperationKind::Odds, OperationKind::Results],
         }
     }
 

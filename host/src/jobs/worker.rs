@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -68,6 +68,12 @@ pub struct WorkerSettings {
     /// Real time one job may take, requests and plugin calls together; past it the job is a
     /// plugin fault and its slot is free for the next.
     pub job_timeout: Duration,
+    /// Backfill jobs run at once, at most: the other slots stay free for live work.
+    pub backfill_slots: usize,
+    /// How long after post the final odds are taken to be official (the cadence's first
+    /// final-odds poll): a backfilled race's final odds are stored as captured then, as a live
+    /// host would have captured them.
+    pub final_odds_after: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -80,6 +86,8 @@ impl Default for WorkerSettings {
             heartbeat: Duration::from_secs(5),
             orphan_after: Duration::from_secs(30),
             job_timeout: Duration::from_secs(300),
+            backfill_slots: 6,
+            final_odds_after: Duration::from_secs(600),
         }
     }
 }
@@ -126,6 +134,8 @@ struct Inner {
     stats: WorkerStats,
     /// Tasks claimed and not yet settled.
     in_hand: Mutex<BTreeSet<String>>,
+    /// Backfill jobs running now.
+    backfill_running: Arc<AtomicUsize>,
 }
 
 /// The parts a worker is built from.
@@ -232,12 +242,13 @@ impl Worker {
                 settings: parts.settings,
                 stats: WorkerStats::default(),
                 in_hand: Mutex::new(BTreeSet::new()),
+                backfill_running: Arc::default(),
             }),
         }
     }
 
     /// The source `name` as a job starting now runs it.
-    fn source(&self, name: &str) -> Option<Arc<SourceRuntime>> {
+    pub fn source(&self, name: &str) -> Option<Arc<SourceRuntime>> {
         self.inner.sources.read().unwrap_or_else(PoisonError::into_inner).get(name).cloned()
     }
 
@@ -300,8 +311,7 @@ impl Worker {
                 Ok(tasks) => {
                     let none = tasks.is_empty();
                     for (task, job, row) in tasks {
-                        let me = self.clone();
-                        running.spawn(async move { me.execute(&task, job, row).await });
+                        self.spawn(&mut running, task, job, row);
                     }
                     pause = self.inner.settings.poll;
                     none
@@ -356,8 +366,7 @@ impl Worker {
                 };
                 claimed = tasks.len();
                 for (task, job, row) in tasks {
-                    let me = self.clone();
-                    running.spawn(async move { me.execute(&task, job, row).await });
+                    self.spawn(&mut running, task, job, row);
                 }
             }
             if !running.is_empty() {
@@ -380,9 +389,25 @@ impl Worker {
         }
     }
 
+    /// Claims up to `n` due tasks; only live ones while the backfill slots are full.
     async fn claim(&self, n: usize) -> Result<Vec<ledger::Claim>, JobError> {
         let inner = &*self.inner;
-        ledger::claim(&inner.pool, &inner.clock, &inner.context, n).await
+        let live_only = inner.backfill_running.load(Relaxed) >= inner.settings.backfill_slots;
+        ledger::claim(&inner.pool, &inner.clock, &inner.context, n, live_only).await
+    }
+
+    /// Runs a claimed task in `running`, counting it while it runs if it is backfill.
+    fn spawn(&self, running: &mut JoinSet<()>, task: String, job: i64, row: Option<JobRow>) {
+        let me = self.clone();
+        let backfill = row.as_ref().is_some_and(|r| r.lane == Lane::Backfill);
+        let counter = backfill.then(|| {
+            self.inner.backfill_running.fetch_add(1, Relaxed);
+            BackfillSlot(self.inner.backfill_running.clone())
+        });
+        running.spawn(async move {
+            let _slot = counter;
+            me.execute(&task, job, row).await;
+        });
     }
 
     fn in_hand(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
@@ -473,7 +498,13 @@ impl Worker {
             return self.book(task, &job, ended, &message, &Trace::default()).await;
         };
         let operation = operation(&job);
-        let captured_at = clock.now().to_utc();
+        let captured_at = match (job.lane, job.op, job.post_time) {
+            // A past race's final odds, as a live host would have captured them.
+            (Lane::Backfill, Op::OddsFinal, Some(post)) => {
+                post + chrono::TimeDelta::from_std(inner.settings.final_odds_after).unwrap_or_default()
+            }
+            _ => clock.now().to_utc(),
+        };
         let mut hooks = JobHooks {
             inner,
             source: &job.source,
@@ -735,6 +766,15 @@ impl Worker {
             .collect();
         plugins.sort();
         plugins
+    }
+}
+
+/// A backfill job's hold on a backfill slot, given back when the task ends (or is aborted).
+struct BackfillSlot(Arc<AtomicUsize>);
+
+impl Drop for BackfillSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Relaxed);
     }
 }
 

@@ -252,6 +252,17 @@ impl Store {
         })
     }
 
+    /// Creates the monthly odds partitions a backfill of the KST days `from..=to` writes into,
+    /// past months too, where missing; returns how many it created. Partitions are by UTC
+    /// month, and the first hours of a KST month are the last of the UTC month before it, so
+    /// the month before `from`'s is included.
+    pub async fn ensure_partitions_between(&self, from: NaiveDate, to: NaiveDate) -> Result<u32> {
+        let first = from.with_day(1).unwrap_or(from) - chrono::TimeDelta::days(1);
+        let month = |d: NaiveDate| d.year() * 12 + d.month() as i32;
+        let months = (month(to) - month(first)).max(0) as u32;
+        self.ensure_partitions(first, months).await
+    }
+
     /// Creates the monthly odds partitions from `around`'s month through `months_ahead` months
     /// later, where missing; returns how many it created. Rows already caught by the default
     /// partition for those months move into their new partition. Safe to run from several

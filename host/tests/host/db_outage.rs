@@ -71,6 +71,7 @@ async fn the_host_survives_a_database_outage_and_the_day_completes(pool: PgPool)
         tick: "* * * * * *".into(),
         lookahead: Duration::from_secs(2),
         poll: Duration::from_millis(50),
+        live: true,
     };
     let daemon = Daemon::start(&config, options).await.expect("the host starts");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

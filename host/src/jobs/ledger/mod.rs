@@ -22,7 +22,9 @@
 //! | `run.rs` | the worker's statements: claim with the job's race, book a run |
 //! | `failures.rs` | failure rows that are not a run's: gaps, `racelab retry` |
 //! | `reads.rs` | what the planner, `/status` and the demo read |
+//! | `backfill.rs` | backfill runs, their slices, and the jobs planned for them |
 
+pub mod backfill;
 mod failures;
 mod reads;
 mod run;

@@ -129,20 +129,47 @@ pub(crate) async fn reenqueue_orphaned(pool: &PgPool, dead_for: Duration) -> Res
 }
 
 /// Up to `n` due tasks, locked to `context`'s worker, each with its planned job as read at the
-/// claim (one statement for all of them). A task that is not a RaceLab job is killed.
+/// claim (one statement for all of them). A task that is not a RaceLab job is killed. With
+/// `live_only`, backfill tasks (priority 0) are left in the queue: the worker's backfill slots
+/// are full.
 pub(crate) async fn claim(
     pool: &PgPool,
     clock: &Clock,
     context: &WorkerContext,
     n: usize,
+    live_only: bool,
 ) -> Result<Vec<Claim>, JobError> {
-    let config = apalis_postgres::Config::default().queue(QUEUE).batch_size(n);
     let mut conn = pool.acquire().await.map_err(db("claiming tasks"))?;
-    let tasks = apalis_postgres::queries::fetch_next(&mut *conn, &config, context).await?;
+    let tasks: Vec<(String, Vec<u8>)> = if live_only {
+        // apalis' `get_jobs` with one more condition: the same pick, order and lock.
+        sqlx::query_as(
+            "WITH picked AS (
+                 SELECT id FROM apalis.jobs
+                 WHERE (status = 'Pending' OR (status = 'Failed' AND attempts < max_attempts))
+                   AND run_at < now() AND job_type = $1 AND priority > 0
+                 ORDER BY priority DESC, run_at ASC
+                 LIMIT $2 FOR UPDATE SKIP LOCKED)
+             UPDATE apalis.jobs j SET status = 'Queued', lock_by = $3, lock_at = now()
+             FROM picked WHERE j.id = picked.id
+             RETURNING j.id, j.job",
+        )
+        .bind(QUEUE)
+        .bind(i64::try_from(n).unwrap_or(i64::MAX))
+        .bind(context.name())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db("claiming live tasks"))?
+    } else {
+        let config = apalis_postgres::Config::default().queue(QUEUE).batch_size(n);
+        apalis_postgres::queries::fetch_next(&mut *conn, &config, context)
+            .await?
+            .into_iter()
+            .map(|task| (task.task_id().map(ToString::to_string).unwrap_or_default(), task.args))
+            .collect()
+    };
     let mut out = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        let id = task.task_id().map(ToString::to_string).unwrap_or_default();
-        match serde_json::from_slice::<Payload>(&task.args) {
+    for (id, args) in tasks {
+        match serde_json::from_slice::<Payload>(&args) {
             Ok(p) => out.push((id, p.job, None)),
             Err(e) => {
                 tracing::error!(task = %id, "a task in the queue is not a RaceLab job ({e}); killing it");
