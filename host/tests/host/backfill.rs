@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use common::day::{Day, DayOptions, TRACKS, kst};
 use racelab::jobs::backfill::{self, Request};
 use racelab::store::StoreConfig;
-use racelab_sim::{Calendar, Discipline, Limits, SimConfig, expect};
+use racelab_sim::{Calendar, Discipline, Limits, SimConfig, Track, expect};
 use sqlx::PgPool;
 
 const SEED: u64 = 11;
@@ -61,26 +61,23 @@ async fn total(pool: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string())).fetch_one(pool).await.expect(sql)
 }
 
-#[sqlx::test(migrations = false)]
-async fn a_month_backfill_stores_the_model_exactly_and_a_rerun_asks_nothing(pool: PgPool) {
-    let _turn = common::turns::turn_async(module_path!()).await;
-    let day = march(pool.clone()).await;
-    let first = backfill(&day, "2026-02-01", "2026-02-28").await;
-
-    // Every track-day of the month, against the model.
+/// Checks every track-day of `tracks` from `from` to `to` against the simulator's model:
+/// races, entries, results, dividends and the final odds of every pool. Returns the races and
+/// the KRA races.
+async fn assert_model(pool: &PgPool, tracks: &[Track], from: &str, to: &str) -> (i64, i64) {
     let calendar = Calendar::new(SEED);
     let (mut races, mut kra_races) = (0i64, 0i64);
-    for track in TRACKS {
-        for d in backfill::days(date("2026-02-01"), date("2026-02-28")) {
+    for track in tracks.iter().copied() {
+        for d in backfill::days(date(from), date(to)) {
             let model = expect::day(&calendar, track, d);
             let code = track.code();
             let want = |f: fn(&expect::RaceCounts) -> usize| model.iter().map(f).sum::<usize>() as i64;
-            assert_eq!(count(&pool, "races", code, d).await, model.len() as i64, "{code} {d} races");
-            assert_eq!(count(&pool, "entries", code, d).await, want(|r| r.entries), "{code} {d} entries");
-            assert_eq!(count(&pool, "results", code, d).await, want(|r| r.result_rows), "{code} {d} results");
-            assert_eq!(count(&pool, "dividends", code, d).await, want(|r| r.dividend_rows), "{code} {d} dividends");
+            assert_eq!(count(pool, "races", code, d).await, model.len() as i64, "{code} {d} races");
+            assert_eq!(count(pool, "entries", code, d).await, want(|r| r.entries), "{code} {d} entries");
+            assert_eq!(count(pool, "results", code, d).await, want(|r| r.result_rows), "{code} {d} results");
+            assert_eq!(count(pool, "dividends", code, d).await, want(|r| r.dividend_rows), "{code} {d} dividends");
             assert_eq!(
-                count(&pool, "odds_snapshots", code, d).await,
+                count(pool, "odds_snapshots", code, d).await,
                 want(|r| r.odds_rows_all_pools),
                 "{code} {d} final odds"
             );
@@ -90,6 +87,16 @@ async fn a_month_backfill_stores_the_model_exactly_and_a_rerun_asks_nothing(pool
             }
         }
     }
+    (races, kra_races)
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_month_backfill_stores_the_model_exactly_and_a_rerun_asks_nothing(pool: PgPool) {
+    let _turn = common::turns::turn_async(module_path!()).await;
+    let day = march(pool.clone()).await;
+    let first = backfill(&day, "2026-02-01", "2026-02-28").await;
+
+    let (races, kra_races) = assert_model(&pool, &TRACKS, "2026-02-01", "2026-02-28").await;
     assert!(races > 200 && kra_races > 80, "a month of five tracks: {races} races, {kra_races} KRA");
 
     // Final odds look as a live host stores them: captured after post, when they are official
@@ -167,4 +174,213 @@ async fn a_month_backfill_stores_the_model_exactly_and_a_rerun_asks_nothing(pool
     assert_eq!(fresh.counts.slices_skipped, 0);
     assert_eq!((fresh.counts.jobs_finished, fresh.counts.requests), (0, 0), "{:?}", fresh.counts);
     assert_eq!(total(&pool, rows).await, before);
+}
+
+/// A Friday in March 2026 on which Busan races and no other KRA track does: its live final
+/// odds need few requests of the dataset the backfill runs out of.
+fn busan_only_day() -> NaiveDate {
+    let calendar = Calendar::new(SEED);
+    backfill::days(date("2026-03-02"), date("2026-03-31"))
+        .find(|d| {
+            calendar.is_race_day(Track::Busan, *d)
+                && !calendar.is_race_day(Track::Seoul, *d)
+                && !calendar.is_race_day(Track::Jeju, *d)
+        })
+        .expect("a Busan-only day in March")
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_spent_quota_share_pauses_the_backfill_until_the_kst_day_turns_while_live_jobs_keep_their_slots(
+    pool: PgPool,
+) {
+    let _turn = common::turns::turn_async(module_path!()).await;
+    let live_day = busan_only_day();
+    let calendar = Calendar::new(SEED);
+    let live_races = expect::day(&calendar, Track::Busan, live_day).len() as i64;
+    // 1,000 requests a day per dataset: backfill may use 800 of them. Three weeks of KRA final
+    // odds (one request per pool and race) need more than that on API301; Busan's live final
+    // odds need about 70.
+    let options = DayOptions {
+        sim: SimConfig { seed: SEED, limits: Limits::unlimited(), ..SimConfig::default() },
+        daily_quota: Some(1_000),
+        ..DayOptions::default()
+    };
+    let day = Day::new(pool.clone(), kst(live_day, 8, 0), options).await;
+    let request = Request {
+        from: date("2026-02-01"),
+        to: date("2026-02-21"),
+        sources: vec!["kra".into()],
+        tracks: vec![],
+        ops: vec![],
+    };
+    let plan = backfill::resolve(&request, &day.planner.sources(), live_day).expect("a valid request");
+    let clock: racelab::clock::Clock = day.clock.clone().into();
+    racelab::store::Store::new(pool.clone(), StoreConfig::default())
+        .ensure_partitions_between(plan.from, plan.to)
+        .await
+        .expect("partitions");
+    let (run, _) = backfill::start(&pool, &clock, &plan).await.expect("run");
+
+    // The live day, in five-minute steps, with the backfill planned on the same ticks.
+    let calendar_posts: Vec<_> =
+        calendar.day(Track::Busan, live_day).expect("races").races.iter().map(|r| r.post_time).collect();
+    let last_post = *calendar_posts.iter().max().expect("a race");
+    day.run_until(last_post + chrono::TimeDelta::minutes(90), chrono::TimeDelta::minutes(5)).await;
+
+    // The backfill spent its share and waits for the KST day to turn.
+    let status = backfill::status_of(&pool, run.id).await.expect("status").expect("run");
+    assert!(status.run.finished_at.is_none(), "{:?}", status.counts);
+    assert!(status.counts.jobs_paused > 0, "{:?}", status.counts);
+    let midnight = kst(live_day + chrono::TimeDelta::days(1), 0, 0).to_utc();
+    let paused_until: Vec<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
+        "SELECT DISTINCT not_before FROM planned_jobs WHERE backfill_run = $1 AND state = 'queued' AND not_before IS NOT NULL",
+    )
+    .bind(run.id)
+    .fetch_all(&pool)
+    .await
+    .expect("pauses");
+    assert_eq!(paused_until, [midnight], "paused until the next KST midnight");
+    let used: i64 = sqlx::query_scalar(
+        "SELECT used::bigint FROM quota_usage WHERE source = 'kra' AND dataset = 'API301' AND kst_day = $1",
+    )
+    .bind(live_day)
+    .fetch_one(&pool)
+    .await
+    .expect("API301 counted");
+    assert!((800..=1_000).contains(&used), "API301 used {used} of 1,000");
+
+    // Live work kept its slots: every Busan race is complete with its final odds, each final
+    // odds poll ran at its first slot, and no live job was ever held up by the quota.
+    let live = |sql: &'static str| {
+        let pool = pool.clone();
+        async move { sqlx::query_scalar::<_, i64>(sql).bind(live_day).fetch_one(&pool).await.expect(sql) }
+    };
+    assert_eq!(
+        live("SELECT count(*) FROM race_progress WHERE track = 'busan' AND race_date = $1 AND complete AND final_odds")
+            .await,
+        live_races
+    );
+    assert_eq!(
+        live("SELECT count(*) FROM planned_jobs WHERE lane = 'live' AND op = 'odds_final' AND race_date = $1 AND state = 'done'").await,
+        live_races,
+        "one final-odds poll per race, at its first slot"
+    );
+    assert_eq!(
+        live("SELECT count(*) FROM planned_jobs WHERE lane = 'live' AND (not_before IS NOT NULL OR $1 IS NULL)").await,
+        0
+    );
+    assert_eq!(live("SELECT count(*) FROM ingestion_failures WHERE $1 IS NOT NULL").await, 0);
+
+    // Past KST midnight the backfill goes on by itself and finishes, exactly.
+    day.clock.set(kst(live_day + chrono::TimeDelta::days(1), 0, 1));
+    for _ in 0..500 {
+        day.step().await;
+        let status = backfill::status_of(&pool, run.id).await.expect("status").expect("run");
+        if status.run.finished_at.is_some() {
+            break;
+        }
+        day.clock.advance(chrono::TimeDelta::seconds(30));
+    }
+    let status = backfill::status_of(&pool, run.id).await.expect("status").expect("run");
+    assert!(status.run.finished_at.is_some(), "{:?}", status.counts);
+    assert_eq!(status.counts.jobs_failed, 0);
+    let (_, kra_races) =
+        assert_model(&pool, &[Track::Seoul, Track::Busan, Track::Jeju], "2026-02-01", "2026-02-21").await;
+    assert!(kra_races * 7 > 800, "the range needs more than one day's share: {kra_races} races");
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_backfill_killed_mid_run_resumes_where_it_stopped_losing_and_duplicating_nothing(pool: PgPool) {
+    let _turn = common::turns::turn_async(module_path!()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The host's limits lifted, as the simulator's are; a dead host's tasks go back fast.
+    let config = common::host::write_config(
+        dir.path(),
+        r#"
+[jobs]
+orphan_after_s = 2
+backoff_base_ms = 50
+backoff_cap_s = 1
+[sources.kra]
+daily_quota = { "*" = 1000000 }
+per_second = 0
+[sources.kspo]
+daily_quota = { "*" = 1000000 }
+per_second = 0
+"#,
+    );
+    let world = common::host::SimWorld::start(
+        kst(date("2026-03-05"), 10, 0),
+        1.0,
+        SimConfig { seed: SEED, limits: Limits::unlimited(), ..SimConfig::default() },
+    );
+    let url = common::host::database_url(&pool);
+    let args = ["backfill", "--from", "2026-02-01", "--to", "2026-02-28"];
+    let command = |log: &str| common::host::racelab_command(&args, &url, &world, &config, &dir.path().join(log), &[]);
+
+    let mut first = command("first.log").spawn().expect("racelab backfill starts");
+    let slices = 5 * 28;
+    let started = std::time::Instant::now();
+    loop {
+        let done: Option<i64> =
+            sqlx::query_scalar("SELECT count(*) FILTER (WHERE state = 'done') FROM backfill_slices")
+                .fetch_one(&pool)
+                .await
+                .ok();
+        if done.is_some_and(|d| d >= 30) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(300), "the first backfill made no progress");
+        assert!(first.try_wait().expect("wait").is_none(), "the first backfill ended before it was killed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    first.kill().expect("SIGKILL");
+    let _ = first.wait();
+    let done_then: i64 = sqlx::query_scalar("SELECT count(*) FROM backfill_slices WHERE state = 'done'")
+        .fetch_one(&pool)
+        .await
+        .expect("slices");
+    assert!(done_then < slices, "killed before the end: {done_then} of {slices}");
+
+    let mut second = command("second.log").stdout(std::process::Stdio::piped()).spawn().expect("it starts again");
+    let finished = tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = second.try_wait().expect("wait") {
+                let mut out = String::new();
+                std::io::Read::read_to_string(&mut second.stdout.take().expect("stdout"), &mut out).expect("read");
+                return Some((status, out));
+            }
+            if started.elapsed() > Duration::from_secs(600) {
+                let _ = second.kill();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })
+    .await
+    .expect("join");
+    let logs = std::fs::read_to_string(dir.path().join("second.log")).unwrap_or_default();
+    let (status, out) = finished.unwrap_or_else(|| panic!("the resumed backfill did not finish:\n{logs}"));
+    assert!(status.success(), "{out}\n{logs}");
+    assert!(out.contains("resuming backfill #1"), "the same run goes on: {out}");
+    assert!(!logs.contains("test-key"), "the service key is never logged");
+
+    // Everything, once: the month against the model; one run, every slice done by it.
+    let (races, _) = assert_model(&pool, &TRACKS, "2026-02-01", "2026-02-28").await;
+    let status = backfill::status_of(&pool, 1).await.expect("status").expect("run #1");
+    assert!(status.run.finished_at.is_some());
+    assert_eq!((status.counts.slices, status.counts.slices_done, status.counts.jobs_failed), (slices, slices, 0));
+    assert_eq!(status.counts.races, races);
+    assert_eq!(total(&pool, "SELECT count(*) FROM backfill_runs").await, 1);
+    // Each job planned once per race and operation, whatever the kill interrupted.
+    assert_eq!(
+        total(
+            &pool,
+            "SELECT count(*) FROM (SELECT 1 FROM planned_jobs GROUP BY op, track, race_date, race_number HAVING count(*) > 1) d"
+        )
+        .await,
+        0
+    );
+    assert_eq!(total(&pool, "SELECT count(*) FROM planned_jobs WHERE state = 'queued'").await, 0);
 }

@@ -72,6 +72,18 @@ pub fn serve_command(
     log: &Path,
     env: &[(&str, String)],
 ) -> Command {
+    racelab_command(&["serve"], database_url, world, config, log, env)
+}
+
+/// `racelab` with `args`, configured as [`serve_command`] configures `serve`.
+pub fn racelab_command(
+    args: &[&str],
+    database_url: &str,
+    world: &SimWorld,
+    config: &Path,
+    log: &Path,
+    env: &[(&str, String)],
+) -> Command {
     let log = std::fs::File::create(log).expect("log file");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_racelab"));
     for (k, _) in std::env::vars() {
@@ -79,7 +91,7 @@ pub fn serve_command(
             cmd.env_remove(k);
         }
     }
-    cmd.arg("serve")
+    cmd.args(args)
         .env("DATABASE_URL", database_url)
         .env("RACELAB_CONFIG", config)
         .env("RACELAB_LISTEN", "127.0.0.1:0")
