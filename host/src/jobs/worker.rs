@@ -685,6 +685,12 @@ impl Worker {
             Booking::PauseUntil(resets) => {
                 ledger::pause(pool, clock, job, task, resets, &message).await?;
                 inner.stats.paused.fetch_add(1, Relaxed);
+                // Backfill running into its share is how a long backfill is paced, not an
+                // incident: a line in the log, no alert. A quota spent for live work alerts.
+                if job.lane == Lane::Backfill {
+                    tracing::info!(job = job.id, "{}: {message}; paused until {resets}", job.describe());
+                    return Ok(());
+                }
                 tracing::warn!(job = job.id, "{}: {message}; paused until {resets}", job.describe());
                 if let Some(alerter) = &inner.alerter {
                     let incident =
