@@ -287,6 +287,32 @@ async fn a_spent_quota_share_pauses_the_backfill_until_the_kst_day_turns_while_l
     let (_, kra_races) =
         assert_model(&pool, &[Track::Seoul, Track::Busan, Track::Jeju], "2026-02-01", "2026-02-21").await;
     assert!(kra_races * 7 > 800, "the range needs more than one day's share: {kra_races} races");
+
+    // The live day, now past, backfilled: every source and operation, and nothing to ask.
+    let rows = "SELECT (SELECT count(*) FROM races) + (SELECT count(*) FROM entries) + (SELECT count(*) FROM results)
+                     + (SELECT count(*) FROM dividends) + (SELECT count(*) FROM odds_snapshots)
+                     + (SELECT count(*) FROM raw_responses)";
+    let before = total(&pool, rows).await;
+    let live_races_all: i64 = sqlx::query_scalar("SELECT count(*) FROM races WHERE race_date = $1")
+        .bind(live_day)
+        .fetch_one(&pool)
+        .await
+        .expect("races");
+    assert!(live_races_all >= live_races, "the live day's races are stored");
+    let request = Request { from: live_day, to: live_day, sources: vec![], tracks: vec![], ops: vec![] };
+    let plan = backfill::resolve(&request, &day.planner.sources(), day.clock.now().date_naive()).expect("valid");
+    let (again, _) = backfill::start(&pool, &clock, &plan).await.expect("run");
+    for _ in 0..20 {
+        day.step().await;
+        if backfill::status_of(&pool, again.id).await.expect("status").expect("run").run.finished_at.is_some() {
+            break;
+        }
+    }
+    let status = backfill::status_of(&pool, again.id).await.expect("status").expect("run");
+    assert!(status.run.finished_at.is_some(), "{:?}", status.counts);
+    assert_eq!((status.counts.jobs_finished, status.counts.requests), (0, 0), "{:?}", status.counts);
+    assert_eq!(status.counts.races, live_races_all);
+    assert_eq!(total(&pool, rows).await, before, "a live day backfilled changes nothing");
 }
 
 #[sqlx::test(migrations = false)]
