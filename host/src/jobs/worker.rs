@@ -389,11 +389,22 @@ impl Worker {
         }
     }
 
-    /// Claims up to `n` due tasks; only live ones while the backfill slots are full.
+    /// Claims up to `n` due tasks, of which at most as many backfill tasks as there are free
+    /// backfill slots: those first from the whole queue (live tasks still come first there),
+    /// the rest from live tasks only.
     async fn claim(&self, n: usize) -> Result<Vec<ledger::Claim>, JobError> {
         let inner = &*self.inner;
-        let live_only = inner.backfill_running.load(Relaxed) >= inner.settings.backfill_slots;
-        ledger::claim(&inner.pool, &inner.clock, &inner.context, n, live_only).await
+        let room = inner.settings.backfill_slots.saturating_sub(inner.backfill_running.load(Relaxed));
+        let any = n.min(room);
+        let mut tasks = if any > 0 {
+            ledger::claim(&inner.pool, &inner.clock, &inner.context, any, false).await?
+        } else {
+            Vec::new()
+        };
+        if n > any {
+            tasks.extend(ledger::claim(&inner.pool, &inner.clock, &inner.context, n - any, true).await?);
+        }
+        Ok(tasks)
     }
 
     /// Runs a claimed task in `running`, counting it while it runs if it is backfill.
