@@ -410,3 +410,42 @@ per_second = 0
     );
     assert_eq!(total(&pool, "SELECT count(*) FROM planned_jobs WHERE state = 'queued'").await, 0);
 }
+
+#[sqlx::test(migrations = false)]
+async fn the_worker_runs_no_more_backfill_jobs_than_its_backfill_slots(pool: PgPool) {
+    let _turn = common::turns::turn_async(module_path!()).await;
+    // Every answer 40 ms late, so that jobs overlap and a fifth claimed at once would be seen.
+    let faults = racelab_sim::Faults { slow: 1.0, slow_ms: 40, ..racelab_sim::Faults::default() };
+    let options = DayOptions {
+        sim: SimConfig { seed: SEED, limits: Limits::unlimited(), faults, ..SimConfig::default() },
+        daily_quota: Some(1_000_000),
+        backfill_slots: Some(1),
+        ..DayOptions::default()
+    };
+    let day = Day::new(pool.clone(), kst(date("2026-03-05"), 10, 0), options).await;
+    let sampling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let (pool, sampling) = (pool.clone(), sampling.clone());
+        tokio::spawn(async move {
+            let mut most = 0i64;
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                let claimed: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM apalis.jobs j JOIN planned_jobs p ON p.task_id = j.id
+                     WHERE j.status IN ('Queued', 'Running') AND p.lane = 'backfill'",
+                )
+                .fetch_one(&pool)
+                .await
+                .unwrap_or(0);
+                most = most.max(claimed);
+                tokio::time::sleep(Duration::from_millis(3)).await;
+            }
+            most
+        })
+    };
+    let status = backfill(&day, "2026-02-01", "2026-02-04").await;
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    let most = sampler.await.expect("sampler");
+    assert!(status.counts.jobs_finished > 20, "{:?}", status.counts);
+    assert_eq!(status.counts.jobs_failed, 0);
+    assert_eq!(most, 1, "backfill tasks claimed at once, with one backfill slot of four workers");
+}

@@ -74,6 +74,8 @@ pub struct DayOptions {
     /// The KRA plugin's `odds-timing`: by default `before-race` against the simulator's live
     /// mode and the plugin's own (`after-race`) against final-only.
     pub odds_timing: Option<&'static str>,
+    /// Backfill jobs the worker runs at once, at most (`None`: the default).
+    pub backfill_slots: Option<usize>,
 }
 
 impl Default for DayOptions {
@@ -87,6 +89,7 @@ impl Default for DayOptions {
             fetch_timeout: Duration::from_secs(2),
             alerter: None,
             odds_timing: None,
+            backfill_slots: None,
         }
     }
 }
@@ -128,6 +131,7 @@ impl Day {
             poll: Duration::from_millis(10),
             backoff: options.backoff,
             policy: Policy { retries: 1, backoff: Duration::from_millis(5), ..Policy::default() },
+            backfill_slots: options.backfill_slots.unwrap_or(WorkerSettings::default().backfill_slots),
             ..WorkerSettings::default()
         };
         let planner_alerts = options.alerter.clone();
