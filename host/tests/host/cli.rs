@@ -517,3 +517,57 @@ fn drop_demo_database(db: &str) {
             .expect("drop");
     });
 }
+
+#[test]
+fn backfill_dry_run_prints_requests_per_dataset_and_a_bad_range_is_refused() {
+    use sqlx::Connection;
+    let rt = common::async_runtime();
+    let name = format!("racelab_cli_backfill_{}", std::process::id());
+    let base = admin_url();
+    let db_url = format!("{}/{name}", base.rsplit_once('/').map_or(base.as_str(), |(head, _)| head));
+    let admin = |sql: String| {
+        rt.block_on(async {
+            let mut admin = sqlx::PgConnection::connect(&base).await.expect("admin connection");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await.expect("admin statement");
+        })
+    };
+    admin(format!("DROP DATABASE IF EXISTS {name}"));
+    admin(format!("CREATE DATABASE {name}"));
+    let kra_plugin = component("racelab-plugin-kra");
+    let cache = common::plugin_cache().display().to_string();
+    let env = [
+        ("DATABASE_URL", db_url.as_str()),
+        ("RACELAB_KRA_PLUGIN", kra_plugin.as_str()),
+        ("RACELAB_KRA_BASE_URL", "http://127.0.0.1:9"),
+        ("RACELAB_KRA_SERVICE_KEY", "test-key"),
+        ("RACELAB_CACHE_DIR", cache.as_str()),
+    ];
+    let out = racelab_env(&["backfill", "--status"], &env);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no backfill"));
+
+    let out = racelab_env(&["backfill", "--from", "2025-12-01", "--to", "2026-11-30", "--dry-run"], &env);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    // KRA's final odds: one request per pool (7) and race, at 800 a day (the manifest's 1,000
+    // on API301, backfill's 0.8 of it); the dry run sends nothing (the base URL is a dead port).
+    let api301 = stdout.lines().find(|l| l.contains("API301")).unwrap_or_else(|| panic!("{stdout}"));
+    let cells: Vec<&str> = api301.split_whitespace().collect();
+    assert_eq!(&cells[..2], ["kra", "API301"], "{api301}");
+    let requests: u64 = cells[2].parse().expect("requests");
+    assert_eq!(requests % 7, 0, "{api301}");
+    assert_eq!(&cells[3..5], ["1000", "800"], "{api301}");
+    assert!(stdout.contains("day(s) at these quotas") && !stdout.contains("kspo"), "{stdout}");
+    assert!(!stdout.contains("test-key") && !String::from_utf8_lossy(&out.stderr).contains("test-key"));
+
+    let out = racelab_env(&["backfill", "--from", "2025-12-01", "--to", "2099-01-01"], &env);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not in the past"));
+    let out = racelab_env(&["backfill", "--from", "2025-12-01", "--to", "2025-12-02", "--ops", "odds,dividends"], &env);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\"dividends\" is not an operation"));
+    let out = racelab_env(&["backfill", "--from", "2025-12-01", "--to", "2025-12-02", "--track", "misari"], &env);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("misari"));
+    admin(format!("DROP DATABASE {name} WITH (FORCE)"));
+}
