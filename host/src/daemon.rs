@@ -143,8 +143,14 @@ impl Daemon {
             },
             orphan_after: Duration::from_secs(jobs.orphan_after_s),
             job_timeout: Duration::from_secs(jobs.job_timeout_s),
-            backfill_slots: jobs.backfill_workers.min(jobs.workers.saturating_sub(1)).max(1),
+            backfill_slots: if options.live {
+                jobs.backfill_workers.min(jobs.workers.saturating_sub(1)).max(1)
+            } else {
+                jobs.workers
+            },
             final_odds_after: Duration::from_secs(u64::from(config.cadence.final_odds_after_s)),
+            // A backfill-only host runs backfill jobs on all its slots, and no live job.
+            live: options.live,
             ..WorkerSettings::default()
         };
         let fetcher = Fetcher::new(Duration::from_secs(config.http.timeout_s))?;

@@ -27,7 +27,7 @@ use tokio::task::JoinSet;
 
 use super::decide::{self, Booking, Ended, Start, Superseded};
 use super::health::{Ending, Health, SourceHealth, UNHEALTHY_AFTER};
-use super::ledger::{self, Cleared, Failure, JobRow, Settle};
+use super::ledger::{self, Cleared, Failure, JobRow, Lanes, Settle};
 use super::retry::Backoff;
 use super::{FailureKind, JobError, JobState, Op};
 use crate::alerts::{Alert, Alerter, Incident};
@@ -70,6 +70,9 @@ pub struct WorkerSettings {
     pub job_timeout: Duration,
     /// Backfill jobs run at once, at most: the other slots stay free for live work.
     pub backfill_slots: usize,
+    /// Whether it runs live jobs; a backfill-only host (`racelab backfill`) does not, so a
+    /// kill of it never holds up a live job.
+    pub live: bool,
     /// How long after post the final odds are taken to be official (the cadence's first
     /// final-odds poll): a backfilled race's final odds are stored as captured then, as a live
     /// host would have captured them.
@@ -87,6 +90,7 @@ impl Default for WorkerSettings {
             orphan_after: Duration::from_secs(30),
             job_timeout: Duration::from_secs(300),
             backfill_slots: 6,
+            live: true,
             final_odds_after: Duration::from_secs(600),
         }
     }
@@ -391,18 +395,24 @@ impl Worker {
 
     /// Claims up to `n` due tasks, of which at most as many backfill tasks as there are free
     /// backfill slots: those first from the whole queue (live tasks still come first there),
-    /// the rest from live tasks only.
+    /// the rest from live tasks only. A backfill-only worker claims backfill tasks alone.
     async fn claim(&self, n: usize) -> Result<Vec<ledger::Claim>, JobError> {
         let inner = &*self.inner;
         let room = inner.settings.backfill_slots.saturating_sub(inner.backfill_running.load(Relaxed));
         let any = n.min(room);
+        if !inner.settings.live {
+            if any == 0 {
+                return Ok(Vec::new());
+            }
+            return ledger::claim(&inner.pool, &inner.clock, &inner.context, any, Lanes::Backfill).await;
+        }
         let mut tasks = if any > 0 {
-            ledger::claim(&inner.pool, &inner.clock, &inner.context, any, false).await?
+            ledger::claim(&inner.pool, &inner.clock, &inner.context, any, Lanes::Any).await?
         } else {
             Vec::new()
         };
         if n > any {
-            tasks.extend(ledger::claim(&inner.pool, &inner.clock, &inner.context, n - any, true).await?);
+            tasks.extend(ledger::claim(&inner.pool, &inner.clock, &inner.context, n - any, Lanes::Live).await?);
         }
         Ok(tasks)
     }

@@ -78,6 +78,17 @@ macro_rules! resolve_failures {
     };
 }
 
+/// Which tasks a claim may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lanes {
+    Any,
+    /// Live tasks only: the worker's backfill slots are full.
+    Live,
+    /// Backfill tasks only: a host that runs only a backfill (`racelab backfill`) leaves live
+    /// work to the hosts that plan it.
+    Backfill,
+}
+
 /// Planned jobs with their race, read in one statement for a whole claim.
 const READ_JOBS: &str = "SELECT j.id, j.source, j.op, j.track, j.race_date, j.race_number, j.slot, j.lane, j.post_time,
             j.pools, j.state, j.attempts, j.not_before,
@@ -129,24 +140,23 @@ pub(crate) async fn reenqueue_orphaned(pool: &PgPool, dead_for: Duration) -> Res
 }
 
 /// Up to `n` due tasks, locked to `context`'s worker, each with its planned job as read at the
-/// claim (one statement for all of them). A task that is not a RaceLab job is killed. With
-/// `live_only`, backfill tasks (priority 0) are left in the queue: the worker's backfill slots
-/// are full.
+/// claim (one statement for all of them). A task that is not a RaceLab job is killed. `lanes`
+/// says which tasks may be taken: backfill tasks are those of priority 0.
 pub(crate) async fn claim(
     pool: &PgPool,
     clock: &Clock,
     context: &WorkerContext,
     n: usize,
-    live_only: bool,
+    lanes: Lanes,
 ) -> Result<Vec<Claim>, JobError> {
     let mut conn = pool.acquire().await.map_err(db("claiming tasks"))?;
-    let tasks: Vec<(String, Vec<u8>)> = if live_only {
+    let tasks: Vec<(String, Vec<u8>)> = if lanes != Lanes::Any {
         // apalis' `get_jobs` with one more condition: the same pick, order and lock.
         sqlx::query_as(
             "WITH picked AS (
                  SELECT id FROM apalis.jobs
                  WHERE (status = 'Pending' OR (status = 'Failed' AND attempts < max_attempts))
-                   AND run_at < now() AND job_type = $1 AND priority > 0
+                   AND run_at < now() AND job_type = $1 AND (priority > 0) = $4
                  ORDER BY priority DESC, run_at ASC
                  LIMIT $2 FOR UPDATE SKIP LOCKED)
              UPDATE apalis.jobs j SET status = 'Queued', lock_by = $3, lock_at = now()
@@ -156,9 +166,10 @@ pub(crate) async fn claim(
         .bind(QUEUE)
         .bind(i64::try_from(n).unwrap_or(i64::MAX))
         .bind(context.name())
+        .bind(lanes == Lanes::Live)
         .fetch_all(&mut *conn)
         .await
-        .map_err(db("claiming live tasks"))?
+        .map_err(db("claiming tasks of one lane"))?
     } else {
         let config = apalis_postgres::Config::default().queue(QUEUE).batch_size(n);
         apalis_postgres::queries::fetch_next(&mut *conn, &config, context)
