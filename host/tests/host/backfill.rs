@@ -344,6 +344,22 @@ per_second = 0
     let args = ["backfill", "--from", "2026-02-01", "--to", "2026-02-28"];
     let command = |log: &str| common::host::racelab_command(&args, &url, &world, &config, &dir.path().join(log), &[]);
 
+    // A live job due now: a backfill-only host leaves it to the hosts that plan live work.
+    let clock: racelab::clock::Clock = world.clock.clone().into();
+    racelab::store::migrate(&pool).await.expect("migrate");
+    let live = racelab::jobs::JobSpec {
+        source: "kra".into(),
+        op: racelab::jobs::Op::Schedule,
+        track: "seoul".into(),
+        race_date: date("2026-03-05"),
+        race_number: 0,
+        slot: clock.now().to_utc(),
+        lane: racelab::budget::Lane::Live,
+        post_time: None,
+        pools: vec![],
+    };
+    assert_eq!(racelab::jobs::enqueue(&pool, &clock, &[live]).await.expect("enqueue"), 1);
+
     let mut first = command("first.log").spawn().expect("racelab backfill starts");
     let slices = 5 * 28;
     let started = std::time::Instant::now();
@@ -408,7 +424,20 @@ per_second = 0
         .await,
         0
     );
-    assert_eq!(total(&pool, "SELECT count(*) FROM planned_jobs WHERE state = 'queued'").await, 0);
+    assert_eq!(
+        total(&pool, "SELECT count(*) FROM planned_jobs WHERE state = 'queued' AND backfill_run IS NOT NULL").await,
+        0
+    );
+    assert_eq!(
+        total(
+            &pool,
+            "SELECT count(*) FROM planned_jobs p JOIN apalis.jobs j ON j.id = p.task_id
+             WHERE p.lane = 'live' AND p.state = 'queued' AND j.status = 'Pending' AND j.attempts = 0"
+        )
+        .await,
+        1,
+        "the live job was never claimed by the backfill hosts"
+    );
 }
 
 #[sqlx::test(migrations = false)]
