@@ -305,24 +305,30 @@ fn admin_url() -> String {
     std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
 }
 
+/// Runs `sql` on the server's administrative database.
+fn admin_statement(rt: &tokio::runtime::Runtime, sql: &str) {
+    use sqlx::Connection;
+    rt.block_on(async {
+        let mut admin = sqlx::PgConnection::connect(&admin_url()).await.expect("admin connection");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(&mut admin).await.expect(sql);
+    });
+}
+
+/// An empty database `name` (dropped first if a run before left it); returns its URL.
+fn fresh_database(rt: &tokio::runtime::Runtime, name: &str) -> String {
+    admin_statement(rt, &format!("DROP DATABASE IF EXISTS {name}"));
+    admin_statement(rt, &format!("CREATE DATABASE {name}"));
+    let base = admin_url();
+    format!("{}/{name}", base.rsplit_once('/').map_or(base.as_str(), |(head, _)| head))
+}
+
 #[test]
 fn migrate_creates_the_schema_and_is_idempotent() {
     use sqlx::Connection;
     let rt = common::async_runtime();
     let name = format!("racelab_cli_migrate_{}", std::process::id());
     let base = admin_url();
-    let db_url = format!("{}/{name}", base.rsplit_once('/').map_or(base.as_str(), |(head, _)| head));
-    rt.block_on(async {
-        let mut admin = sqlx::PgConnection::connect(&base).await.expect("admin connection");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
-            .execute(&mut admin)
-            .await
-            .expect("drop");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await
-            .expect("create");
-    });
+    let db_url = fresh_database(&rt, &name);
     for run in 0..2 {
         let out = racelab(&["migrate", "--database-url", &db_url]);
         assert!(out.status.success(), "run {run}: {}", String::from_utf8_lossy(&out.stderr));
@@ -520,19 +526,9 @@ fn drop_demo_database(db: &str) {
 
 #[test]
 fn backfill_dry_run_prints_requests_per_dataset_and_a_bad_range_is_refused() {
-    use sqlx::Connection;
     let rt = common::async_runtime();
     let name = format!("racelab_cli_backfill_{}", std::process::id());
-    let base = admin_url();
-    let db_url = format!("{}/{name}", base.rsplit_once('/').map_or(base.as_str(), |(head, _)| head));
-    let admin = |sql: String| {
-        rt.block_on(async {
-            let mut admin = sqlx::PgConnection::connect(&base).await.expect("admin connection");
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await.expect("admin statement");
-        })
-    };
-    admin(format!("DROP DATABASE IF EXISTS {name}"));
-    admin(format!("CREATE DATABASE {name}"));
+    let db_url = fresh_database(&rt, &name);
     let kra_plugin = component("racelab-plugin-kra");
     let cache = common::plugin_cache().display().to_string();
     let env = [
@@ -569,5 +565,5 @@ fn backfill_dry_run_prints_requests_per_dataset_and_a_bad_range_is_refused() {
     let out = racelab_env(&["backfill", "--from", "2025-12-01", "--to", "2025-12-02", "--track", "misari"], &env);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("misari"));
-    admin(format!("DROP DATABASE {name} WITH (FORCE)"));
+    admin_statement(&rt, &format!("DROP DATABASE {name} WITH (FORCE)"));
 }

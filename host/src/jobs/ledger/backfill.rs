@@ -42,6 +42,13 @@ pub struct SourceOps {
     pub pools: Vec<String>,
 }
 
+/// `SELECT` of a run's columns from `backfill_runs`, to which a statement adds its condition.
+macro_rules! select_runs {
+    () => {
+        "SELECT id, from_date, to_date, sources, tracks, ops, requested_at, finished_at FROM backfill_runs"
+    };
+}
+
 /// The unfinished run that asked exactly this, if there is one (a resumed backfill).
 pub async fn find_open_run(
     pool: &PgPool,
@@ -51,11 +58,11 @@ pub async fn find_open_run(
     tracks: &[String],
     ops: &[String],
 ) -> Result<Option<RunRow>, JobError> {
-    sqlx::query_as(
-        "SELECT id, from_date, to_date, sources, tracks, ops, requested_at, finished_at FROM backfill_runs
-         WHERE finished_at IS NULL AND from_date = $1 AND to_date = $2 AND sources = $3 AND tracks = $4 AND ops = $5
-         ORDER BY id LIMIT 1",
-    )
+    sqlx::query_as(concat!(
+        select_runs!(),
+        " WHERE finished_at IS NULL AND from_date = $1 AND to_date = $2 AND sources = $3 AND tracks = $4 AND ops = $5
+         ORDER BY id LIMIT 1"
+    ))
     .bind(from)
     .bind(to)
     .bind(sources)
@@ -124,37 +131,28 @@ pub async fn create_run(
 
 /// The runs not finished yet, oldest first.
 pub async fn open_runs(pool: &PgPool) -> Result<Vec<RunRow>, JobError> {
-    sqlx::query_as(
-        "SELECT id, from_date, to_date, sources, tracks, ops, requested_at, finished_at FROM backfill_runs
-         WHERE finished_at IS NULL ORDER BY id",
-    )
-    .fetch_all(pool)
-    .await
-    .map_err(db("reading the open backfill runs"))
+    sqlx::query_as(concat!(select_runs!(), " WHERE finished_at IS NULL ORDER BY id"))
+        .fetch_all(pool)
+        .await
+        .map_err(db("reading the open backfill runs"))
 }
 
 /// The latest runs, newest first.
 pub async fn recent_runs(pool: &PgPool, limit: i64) -> Result<Vec<RunRow>, JobError> {
-    sqlx::query_as(
-        "SELECT id, from_date, to_date, sources, tracks, ops, requested_at, finished_at FROM backfill_runs
-         ORDER BY id DESC LIMIT $1",
-    )
-    .bind(limit)
-    .fetch_all(pool)
-    .await
-    .map_err(db("reading the backfill runs"))
+    sqlx::query_as(concat!(select_runs!(), " ORDER BY id DESC LIMIT $1"))
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+        .map_err(db("reading the backfill runs"))
 }
 
 /// Run `id`.
 pub async fn run(pool: &PgPool, id: i64) -> Result<Option<RunRow>, JobError> {
-    sqlx::query_as(
-        "SELECT id, from_date, to_date, sources, tracks, ops, requested_at, finished_at FROM backfill_runs
-         WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(pool)
-    .await
-    .map_err(db(format!("reading backfill run {id}")))
+    sqlx::query_as(concat!(select_runs!(), " WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+        .map_err(db(format!("reading backfill run {id}")))
 }
 
 /// One planning step of `run`; returns how many jobs it queued. In order: waiting slices start
