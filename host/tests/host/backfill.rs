@@ -156,6 +156,24 @@ async fn a_month_backfill_stores_the_model_exactly_and_a_rerun_asks_nothing(pool
     assert_eq!(jobs("odds").await, 0, "no pre-race odds in the past");
     assert!(c.requests >= 140 + 2 * races + kra_races, "{c:?}");
 
+    // /status shows the run, as every host serves it.
+    let state = racelab::api::ApiState {
+        pool: pool.clone(),
+        worker: day.worker.clone(),
+        clock: day.clock.clone().into(),
+        odds_stop_after_no_data: 3,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move { axum::serve(listener, racelab::api::router(state)).await.expect("serves") });
+    let body = reqwest::get(format!("http://{addr}/status")).await.expect("answers").text().await.expect("body");
+    server.abort();
+    let status: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let shown = &status["backfill"][0];
+    assert_eq!(shown["run"]["id"], first.run.id, "{status}");
+    assert_eq!((shown["counts"]["slices"].as_i64(), shown["counts"]["slices_done"].as_i64()), (Some(140), Some(140)));
+    assert_eq!(shown["counts"]["requests"].as_i64(), Some(c.requests));
+
     // A rerun over the same month: every slice is skipped, nothing is asked or written.
     let rows = "SELECT (SELECT count(*) FROM races) + (SELECT count(*) FROM entries) + (SELECT count(*) FROM results)
                      + (SELECT count(*) FROM dividends) + (SELECT count(*) FROM odds_snapshots)
