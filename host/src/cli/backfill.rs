@@ -131,7 +131,7 @@ async fn work(daemon: Daemon, plan: &Plan, id: i64, in_flight: i64) -> anyhow::R
         match backfill::status_of(&pool, id).await {
             Ok(Some(status)) => {
                 let quota = quota_left(&budget, &datasets).await;
-                let message = message(&status, quota.as_ref(), started.elapsed(), &datasets);
+                let message = message(&status, quota.as_ref(), started.elapsed());
                 if let Some(bar) = &bar {
                     bar.set_length(status.counts.slices as u64);
                     bar.set_position(status.counts.slices_done as u64);
@@ -210,8 +210,9 @@ async fn quota_left(budget: &crate::budget::Budget, datasets: &Datasets) -> Opti
     tightest
 }
 
-/// The progress line after the bar: requests, records, quota left and an ETA.
-fn message(status: &Status, quota: Option<&(String, u32, u32)>, elapsed: Duration, datasets: &Datasets) -> String {
+/// The progress line after the bar: requests, records, quota left and an ETA — in quota-days
+/// at today's pace once backfill's share of a quota is spent, else in time at the pace so far.
+fn message(status: &Status, quota: Option<&(String, u32, u32)>, elapsed: Duration) -> String {
     let c = &status.counts;
     let mut parts = vec![format!("{} requests", c.requests), format!("{} records", c.records)];
     if c.jobs_failed > 0 {
@@ -223,20 +224,13 @@ fn message(status: &Status, quota: Option<&(String, u32, u32)>, elapsed: Duratio
     let worked = (c.slices_done - c.slices_skipped).max(0);
     let remaining = (c.slices - c.slices_done).max(0);
     let waiting = c.jobs_queued > 0 && c.jobs_paused == c.jobs_queued;
-    if remaining > 0 && worked > 0 {
-        let per_slice = c.requests as f64 / worked as f64;
-        let per_day: u64 = datasets.iter().filter_map(|(_, _, q)| *q).map(u64::from).min().unwrap_or(0);
-        let by_quota = backfill::quota_days((per_slice * remaining as f64) as u64, per_day);
-        let by_time = elapsed.as_secs_f64() / worked as f64 * remaining as f64;
-        match by_quota {
-            Some(days) if waiting || days >= 1.0 => {
-                parts.push(format!("ETA ~{days:.1} quota-day(s)"));
-            }
-            _ => parts.push(format!("ETA {}", short(Duration::from_secs_f64(by_time)))),
-        }
-    }
-    if waiting {
+    if remaining > 0 && waiting {
+        let days = remaining as f64 / c.slices_done_today.max(1) as f64;
+        parts.push(format!("ETA ~{days:.1} quota-day(s) at today's pace"));
         parts.push("paused: backfill's share of a quota is spent; it goes on after KST midnight".into());
+    } else if remaining > 0 && worked > 0 {
+        let left = elapsed.as_secs_f64() / worked as f64 * remaining as f64;
+        parts.push(format!("ETA {}", short(Duration::from_secs_f64(left))));
     }
     parts.join(" · ")
 }
@@ -330,5 +324,65 @@ fn sample(op: Op, track: &str, date: NaiveDate, pools: &[String]) -> Operation {
             race,
             pools: pools.iter().filter_map(|p| crate::json::pool_from_code(p)).collect(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::ledger::backfill::{RunCounts, RunRow};
+
+    fn status(counts: RunCounts) -> Status {
+        let day = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default();
+        let run = RunRow {
+            id: 1,
+            from_date: day,
+            to_date: day,
+            sources: vec!["kra".into()],
+            tracks: vec!["seoul".into()],
+            ops: vec!["odds".into()],
+            requested_at: chrono::DateTime::UNIX_EPOCH,
+            finished_at: None,
+        };
+        Status { run, counts }
+    }
+
+    #[test]
+    fn the_eta_is_in_time_while_running_and_in_quota_days_once_paused() {
+        let running = RunCounts {
+            slices: 100,
+            slices_done: 30,
+            slices_skipped: 10,
+            requests: 400,
+            records: 900,
+            jobs_queued: 12,
+            ..RunCounts::default()
+        };
+        let quota = ("kra/API301".to_string(), 140, 800);
+        // 20 slices worked in 60 s: 70 left take 210 s.
+        let line = message(&status(running.clone()), Some(&quota), Duration::from_secs(60));
+        assert_eq!(line, "400 requests · 900 records · quota left today 140/800 (kra/API301) · ETA 3m30s");
+        let paused = RunCounts { jobs_paused: 12, slices_done_today: 20, jobs_failed: 2, ..running };
+        let line = message(&status(paused), None, Duration::from_secs(60));
+        assert_eq!(
+            line,
+            "400 requests · 900 records · 2 failed · ETA ~3.5 quota-day(s) at today's pace · paused: backfill's \
+             share of a quota is spent; it goes on after KST midnight"
+        );
+    }
+
+    #[test]
+    fn a_sample_operation_is_what_a_backfill_job_asks() {
+        let day = NaiveDate::from_ymd_opt(2026, 2, 7).unwrap_or_default();
+        let Operation::Odds(q) = sample(Op::OddsFinal, "seoul", day, &["WIN".into(), "TRI".into()]) else {
+            panic!("an odds query")
+        };
+        assert_eq!(
+            (q.race.key.track.as_str(), q.race.key.date.day, q.race.key.number, q.pools.len()),
+            ("seoul", 7, 1, 2)
+        );
+        assert!(matches!(sample(Op::Schedule, "busan", day, &[]), Operation::Schedule(d) if d.track == "busan"));
+        assert!(matches!(sample(Op::Results, "jeju", day, &[]), Operation::Results(_)));
+        assert_eq!(short(Duration::from_secs(3_725)), "1h02m");
     }
 }

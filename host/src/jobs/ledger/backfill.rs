@@ -296,6 +296,8 @@ pub struct RunCounts {
     pub slices_done: i64,
     /// Done by an earlier run: skipped.
     pub slices_skipped: i64,
+    /// Worked and done today (KST, by the database's clock): the pace a quota-bound run keeps.
+    pub slices_done_today: i64,
     /// Races found on the days planned so far.
     pub races: i64,
     pub jobs_finished: i64,
@@ -312,11 +314,14 @@ pub struct RunCounts {
 /// The counts of run `id`.
 pub async fn counts(pool: &PgPool, id: i64) -> Result<RunCounts, JobError> {
     sqlx::query_as(
-        "SELECT s.slices, s.slices_done, s.slices_skipped, s.races,
+        "SELECT s.slices, s.slices_done, s.slices_skipped, s.slices_done_today, s.races,
                 j.jobs_finished, j.jobs_queued, j.jobs_paused, j.jobs_failed, j.requests, j.records
          FROM (SELECT count(*) AS slices,
                       count(*) FILTER (WHERE state = 'done') AS slices_done,
                       count(*) FILTER (WHERE state = 'done' AND started_at IS NULL) AS slices_skipped,
+                      count(*) FILTER (WHERE state = 'done' AND started_at IS NOT NULL
+                                         AND finished_at >= date_trunc('day', now() AT TIME ZONE 'Asia/Seoul')
+                                                            AT TIME ZONE 'Asia/Seoul') AS slices_done_today,
                       COALESCE(sum(races), 0)::bigint AS races
                FROM backfill_slices WHERE run = $1) s,
               (SELECT count(*) FILTER (WHERE state <> 'queued') AS jobs_finished,
