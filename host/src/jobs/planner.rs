@@ -17,6 +17,8 @@
 //!   until the results give up);
 //! - results: from `results_delay_min` after post every `results_every_min` until the race has
 //!   results and dividends, for at most `results_give_up_min`.
+//! - backfill: every tick moves each open backfill run one step on ([`super::backfill`]); a
+//!   planner made `with_work(false, …)` (`racelab backfill`'s) plans nothing else.
 //!
 //! A missed pre-race odds poll is not made up (old odds cannot be fetched); of the polls a
 //! stopped host missed, only the latest still within its interval runs. A repeating job (final
