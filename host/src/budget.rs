@@ -546,3 +546,27 @@ fn to_interval(d: Duration) -> Duration {
     let micros = d.as_nanos().div_ceil(1000);
     Duration::from_micros(u64::try_from(micros).unwrap_or(u64::MAX))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn backfill_gets_its_share_of_each_quota_rounded_down() {
+        // A lazy pool never connects: these reads are of the budget's own settings.
+        let pool = PgPool::connect_lazy("postgres://nobody@127.0.0.1:1/none").expect("a lazy pool");
+        let budget = Budget::new(pool, Clock::system())
+            .with_limit("kra", "API301", DatasetLimit { daily_quota: Some(1_000), per_second: Some(5) })
+            .with_limit("kra", "API26_2", DatasetLimit { daily_quota: Some(7), per_second: None })
+            .with_backfill_share(0.8);
+        assert_eq!(budget.backfill_quota("kra", "API301"), Some(800));
+        assert_eq!(budget.backfill_quota("kra", "API26_2"), Some(5), "5.6 requests is 5");
+        assert_eq!(budget.backfill_quota("kspo", "15107830"), None, "no quota, no share");
+        assert_eq!(budget.limit_of("kra", "API301").per_second, Some(5));
+        assert_eq!(budget.limit_of("kra", "unknown"), DatasetLimit::default());
+        let none = budget.clone().with_backfill_share(f64::NAN);
+        assert_eq!(none.backfill_quota("kra", "API301"), Some(0), "a NaN share protects live work");
+        let all = budget.with_backfill_share(7.0);
+        assert_eq!(all.backfill_quota("kra", "API301"), Some(1_000), "clamped to the whole quota");
+    }
+}

@@ -75,3 +75,18 @@ pub fn of_source(source: &str) -> Vec<String> {
 pub fn codes() -> String {
     ALL.map(Track::code).join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_track_has_a_typical_calendar_of_race_days() {
+        for track in ALL {
+            let (days, races) = track.typical_calendar();
+            assert!(!days.is_empty() && (8..=20).contains(&races), "{}", track.code());
+        }
+        assert_eq!(Track::parse("misari").map(|t| t.typical_calendar().0.len()), Some(2));
+        assert_eq!(of_source("kspo"), ["gwangmyeong", "misari"]);
+    }
+}

@@ -336,6 +336,50 @@ mod tests {
         assert!(e.contains("nothing to do"), "{e}");
     }
 
+    fn run(finished: bool) -> RunRow {
+        RunRow {
+            id: 7,
+            from_date: day("2026-01-01"),
+            to_date: day("2026-01-31"),
+            sources: vec!["kra".into(), "kspo".into()],
+            tracks: vec!["seoul".into()],
+            ops: vec!["odds".into(), "results".into()],
+            requested_at: chrono::DateTime::UNIX_EPOCH + TimeDelta::days(1),
+            finished_at: finished.then(|| chrono::DateTime::UNIX_EPOCH + TimeDelta::days(2)),
+        }
+    }
+
+    #[test]
+    fn a_runs_slot_is_its_request_time_less_its_id_in_microseconds() {
+        assert_eq!(run(false).slot(), chrono::DateTime::UNIX_EPOCH + TimeDelta::days(1) - TimeDelta::microseconds(7));
+    }
+
+    #[test]
+    fn a_status_line_says_where_the_run_stands() {
+        let counts = RunCounts {
+            slices: 31,
+            slices_done: 12,
+            slices_skipped: 2,
+            races: 40,
+            jobs_finished: 90,
+            jobs_queued: 5,
+            jobs_failed: 1,
+            requests: 300,
+            records: 1_200,
+            ..RunCounts::default()
+        };
+        let line = Status { run: run(false), counts: counts.clone() }.line();
+        assert_eq!(
+            line,
+            "backfill #7 2026-01-01..2026-01-31 kra,kspo [odds,results] running: slices 12/31 (2 skipped) · races 40 · \
+             jobs 90 finished, 5 queued, 1 failed · 300 requests · 1200 records"
+        );
+        let paused = Status { run: run(false), counts: RunCounts { jobs_paused: 5, ..counts.clone() } };
+        assert!(paused.line().contains("waiting for the quota to reset"), "{}", paused.line());
+        let done = Status { run: run(true), counts };
+        assert!(done.line().contains("finished 1970-01-03 09:00 KST"), "{}", done.line());
+    }
+
     #[test]
     fn quota_days_and_day_ranges() {
         assert_eq!(quota_days(2_500, 1_000), Some(2.5));
