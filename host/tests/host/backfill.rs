@@ -496,3 +496,149 @@ async fn the_worker_runs_no_more_backfill_jobs_than_its_backfill_slots(pool: PgP
     assert_eq!(status.counts.jobs_failed, 0);
     assert_eq!(most, 1, "backfill tasks claimed at once, with one backfill slot of four workers");
 }
+
+/// `racelab backfill` of `args` with its database through `proxy`, its log in `log`.
+fn backfill_through(
+    proxy: &common::proxy::Proxy,
+    pool: &PgPool,
+    world: &common::host::SimWorld,
+    config: &std::path::Path,
+    log: &std::path::Path,
+    args: &[&str],
+) -> std::process::Command {
+    let direct = common::host::database_url(pool);
+    let through = direct.replacen(":5432/", &format!(":{}/", proxy.port), 1);
+    assert_ne!(direct, through, "the test database URL names port 5432");
+    let mut command = common::host::racelab_command(args, &through, world, config, log, &[]);
+    command.stdout(std::process::Stdio::piped());
+    command
+}
+
+/// Waits for `child` to exit within `limit`; its stdout.
+async fn finish(mut child: std::process::Child, limit: Duration) -> Option<(std::process::ExitStatus, String)> {
+    tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                let mut out = String::new();
+                let _ = std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut out);
+                return Some((status, out));
+            }
+            if started.elapsed() > limit {
+                let _ = child.kill();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })
+    .await
+    .expect("join")
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_worst_backfill_final_only_with_faults_a_kill_and_a_database_outage_ends_exact(pool: PgPool) {
+    let _turn = common::turns::turn_async(module_path!()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = common::host::write_config(
+        dir.path(),
+        r#"
+[jobs]
+orphan_after_s = 2
+max_attempts = 12
+backoff_base_ms = 20
+backoff_cap_s = 1
+[sources.kra]
+daily_quota = { "*" = 1000000 }
+per_second = 0
+[sources.kspo]
+daily_quota = { "*" = 1000000 }
+per_second = 0
+"#,
+    );
+    // The real sources' odds timing, and several faults at once on every dataset.
+    let faults = racelab_sim::Faults {
+        server_error: 0.04,
+        drop: 0.02,
+        malformed: 0.02,
+        gateway: 0.02,
+        slow: 0.02,
+        slow_ms: 300,
+    };
+    let sim = SimConfig {
+        seed: SEED,
+        odds: racelab_sim::OddsMode::FinalOnly,
+        limits: Limits::unlimited(),
+        faults,
+        ..SimConfig::default()
+    };
+    let world = common::host::SimWorld::start(kst(date("2026-03-05"), 10, 0), 1.0, sim);
+    let proxy = common::proxy::Proxy::start("127.0.0.1:5432").await;
+    let args = ["backfill", "--from", "2026-02-01", "--to", "2026-02-14"];
+    let slices = 5 * 14;
+
+    // Killed mid-run.
+    let mut first = backfill_through(&proxy, &pool, &world, &config, &dir.path().join("first.log"), &args)
+        .spawn()
+        .expect("racelab backfill starts");
+    let started = std::time::Instant::now();
+    loop {
+        let done: Option<i64> =
+            sqlx::query_scalar("SELECT count(*) FILTER (WHERE state = 'done') FROM backfill_slices")
+                .fetch_one(&pool)
+                .await
+                .ok();
+        if done.is_some_and(|d| d >= 15) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(300), "the first backfill made no progress");
+        assert!(first.try_wait().expect("wait").is_none(), "the first backfill ended before it was killed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    first.kill().expect("SIGKILL");
+    let _ = first.wait();
+
+    // Resumed, and the database goes away for three seconds while it works.
+    let mut second = backfill_through(&proxy, &pool, &world, &config, &dir.path().join("second.log"), &args)
+        .spawn()
+        .expect("it starts again");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(second.try_wait().expect("wait").is_none(), "still working when the database goes");
+    proxy.fail().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    proxy.recover();
+    let logs = || std::fs::read_to_string(dir.path().join("second.log")).unwrap_or_default();
+    let (status, out) = finish(second, Duration::from_secs(600))
+        .await
+        .unwrap_or_else(|| panic!("the resumed backfill hung:\n{}", logs()));
+    assert!(status.success(), "{out}\n{}", logs());
+    assert!(out.contains("resuming backfill #1"), "{out}");
+    assert!(logs().contains("error communicating with database"), "the outage met the run:\n{}", logs());
+
+    // Whatever the faults made fail for good is asked again by a new run over the range.
+    let failed: i64 = sqlx::query_scalar("SELECT COALESCE(sum(failed), 0)::bigint FROM backfill_slices WHERE run = 1")
+        .fetch_one(&pool)
+        .await
+        .expect("failed");
+    if failed > 0 {
+        let third = backfill_through(&proxy, &pool, &world, &config, &dir.path().join("third.log"), &args)
+            .spawn()
+            .expect("a new run");
+        let (status, out) = finish(third, Duration::from_secs(600)).await.expect("the new run ends");
+        assert!(status.success() && out.contains("started backfill #2"), "{out}");
+    }
+    let (races, kra_races) = assert_model(&pool, &TRACKS, "2026-02-01", "2026-02-14").await;
+    assert!(races > 100 && kra_races > 40, "{races} races, {kra_races} KRA");
+    assert_eq!(
+        total(
+            &pool,
+            "SELECT count(*) FROM odds_snapshots o JOIN races r USING (track, race_date, race_number)
+                       WHERE o.captured_at <> r.post_time + interval '10 minutes'"
+        )
+        .await,
+        0
+    );
+    let run1 = backfill::status_of(&pool, 1).await.expect("status").expect("run #1");
+    assert!(run1.run.finished_at.is_some());
+    assert_eq!((run1.counts.slices, run1.counts.slices_done), (slices, slices));
+    assert!(!logs().contains("test-key"), "the service key is never logged");
+}
