@@ -642,3 +642,74 @@ per_second = 0
     assert_eq!((run1.counts.slices, run1.counts.slices_done), (slices, slices));
     assert!(!logs().contains("test-key"), "the service key is never logged");
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_hostile_plugin_backfilled_fails_only_its_own_jobs_and_the_run_ends(pool: PgPool) {
+    let _turn = common::turns::turn_async(module_path!()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = common::host::write_config(
+        dir.path(),
+        r#"
+[jobs]
+orphan_after_s = 5
+max_attempts = 2
+backoff_base_ms = 20
+backoff_cap_s = 1
+[sources.kra]
+per_second = 0
+[sources.kspo]
+per_second = 0
+"#,
+    );
+    let world = common::host::SimWorld::start(
+        kst(date("2026-03-05"), 10, 0),
+        1.0,
+        SimConfig { seed: SEED, limits: Limits::unlimited(), ..SimConfig::default() },
+    );
+    let log = dir.path().join("backfill.log");
+    let env = [("RACELAB_KRA_PLUGIN", common::component("racelab-test-hostile").display().to_string())];
+    let args = ["backfill", "--from", "2026-02-07", "--to", "2026-02-07"];
+    let mut command =
+        common::host::racelab_command(&args, &common::host::database_url(&pool), &world, &config, &log, &env);
+    let child = command.stdout(std::process::Stdio::piped()).spawn().expect("racelab backfill starts");
+    let logs = || std::fs::read_to_string(&log).unwrap_or_default();
+    let (status, out) =
+        finish(child, Duration::from_secs(300)).await.unwrap_or_else(|| panic!("the backfill hung:\n{}", logs()));
+    assert!(status.success(), "the host survives its plugin: {out}\n{}", logs());
+
+    let run = backfill::status_of(&pool, 1).await.expect("status").expect("run");
+    assert!(run.run.finished_at.is_some(), "{out}");
+    // Twelve races at Seoul (the only track of the plugin's that KRA serves), and the KSPO
+    // tracks by the real plugin, every slice done.
+    assert_eq!((run.counts.slices, run.counts.slices_done), (3, 3), "{:?}", run.counts);
+    assert!(run.counts.jobs_failed >= 8, "the misbehaving races' jobs fail: {:?}", run.counts);
+    let kinds: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT error_kind FROM ingestion_failures ORDER BY error_kind")
+            .fetch_all(&pool)
+            .await
+            .expect("failures");
+    assert_eq!(kinds, ["malformed", "plugin_fault"], "{}", logs());
+    // The honest race landed; nothing the plugin wrote reached another source's track.
+    let seoul_race_1 = |table: &'static str| {
+        let pool = pool.clone();
+        async move {
+            let sql = format!(
+                "SELECT count(*) FROM {table} WHERE track = 'seoul' AND race_date = '2026-02-07' AND race_number = 1"
+            );
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).fetch_one(&pool).await.expect("count")
+        }
+    };
+    assert_eq!((seoul_race_1("entries").await, seoul_race_1("results").await), (8, 8));
+    let calendar = Calendar::new(SEED);
+    let kspo_results =
+        expect::day(&calendar, Track::Gwangmyeong, date("2026-02-07")).iter().map(|r| r.result_rows).sum::<usize>();
+    assert!(kspo_results > 0, "Gwangmyeong races that Saturday");
+    assert_eq!(count(&pool, "results", "gwangmyeong", date("2026-02-07")).await, kspo_results as i64);
+    let logs = logs();
+    assert!(!logs.contains("test-key") && !logs.contains(racelab_test_hostile_forged()), "{logs}");
+}
+
+/// The start of the line the hostile plugin forges: it must never appear as a log line.
+fn racelab_test_hostile_forged() -> &'static str {
+    "\n2026-12-06T01:02:03.000000Z  INFO racelab::jobs::worker: plugin kra verified"
+}
