@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::daemon::Daemon;
 use crate::jobs::Op;
 use crate::jobs::backfill::{self, Plan, Request, Status};
-use crate::plugins::wit::{Date, DayRef, OddsQuery, Operation, RaceKey, RaceRef};
+use crate::plugins::wit::Operation;
 
 #[derive(Debug, Args)]
 pub struct BackfillArgs {
@@ -310,21 +310,7 @@ fn dry_run(daemon: &Daemon, plan: &Plan) -> String {
 
 /// One operation of kind `op` for `track` on `date`, as a backfill job would ask it.
 fn sample(op: Op, track: &str, date: NaiveDate, pools: &[String]) -> Operation {
-    let date = Date {
-        year: u16::try_from(date.year()).unwrap_or(0),
-        month: u8::try_from(date.month()).unwrap_or(0),
-        day: u8::try_from(date.day()).unwrap_or(0),
-    };
-    let race = RaceRef { key: RaceKey { track: track.to_string(), date, number: 1 }, meeting: None };
-    match op {
-        Op::Schedule => Operation::Schedule(DayRef { track: track.to_string(), date }),
-        Op::Entries => Operation::Entries(race),
-        Op::Results => Operation::Results(race),
-        Op::Odds | Op::OddsFinal => Operation::Odds(OddsQuery {
-            race,
-            pools: pools.iter().filter_map(|p| crate::json::pool_from_code(p)).collect(),
-        }),
-    }
+    op.operation(track, date, 1, None, pools)
 }
 
 #[cfg(test)]

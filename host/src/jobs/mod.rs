@@ -78,6 +78,35 @@ impl Op {
         matches!(self, Op::Odds | Op::OddsFinal | Op::Results)
     }
 
+    /// The plugin operation that asks this of `track` on `date` (race `number`, with the
+    /// `meeting` tag its plugin put on the race; odds of `pools`, KRA codes).
+    pub fn operation(
+        self,
+        track: &str,
+        date: NaiveDate,
+        number: u8,
+        meeting: Option<String>,
+        pools: &[String],
+    ) -> crate::plugins::wit::Operation {
+        use crate::plugins::wit::{Date, DayRef, OddsQuery, Operation, RaceKey, RaceRef};
+        use chrono::Datelike;
+        let date = Date {
+            year: u16::try_from(date.year()).unwrap_or(0),
+            month: u8::try_from(date.month()).unwrap_or(0),
+            day: u8::try_from(date.day()).unwrap_or(0),
+        };
+        let race = RaceRef { key: RaceKey { track: track.to_string(), date, number }, meeting };
+        match self {
+            Op::Schedule => Operation::Schedule(DayRef { track: track.to_string(), date }),
+            Op::Entries => Operation::Entries(race),
+            Op::Results => Operation::Results(race),
+            Op::Odds | Op::OddsFinal => Operation::Odds(OddsQuery {
+                race,
+                pools: pools.iter().filter_map(|p| crate::json::pool_from_code(p)).collect(),
+            }),
+        }
+    }
+
     /// The plugin operation it needs: a plugin whose manifest lacks it is not asked.
     pub fn kind(self) -> OperationKind {
         match self {

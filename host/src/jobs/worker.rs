@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use apalis_core::worker::context::WorkerContext;
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use tokio::task::JoinSet;
 
@@ -34,7 +34,7 @@ use crate::alerts::{Alert, Alerter, Incident};
 use crate::budget::{Budget, BudgetError, Lane};
 use crate::clock::Clock;
 use crate::fetch::{Endpoint, Fetcher};
-use crate::plugins::wit::{Date, DayRef, HttpRequest, HttpResponse, OddsQuery, Operation, RaceKey, RaceRef};
+use crate::plugins::wit::{HttpRequest, HttpResponse, Operation};
 use crate::plugins::{Plugin, text};
 use crate::runner::{self, Hooks, Policy, RunError, Stopped, Trace};
 use crate::store::{Archived, JobOutput, Store, StoreError};
@@ -807,22 +807,6 @@ impl Drop for BackfillSlot {
 
 /// The plugin operation a job asks for.
 fn operation(job: &JobRow) -> Operation {
-    let date = Date {
-        year: u16::try_from(job.race_date.year()).unwrap_or(0),
-        month: u8::try_from(job.race_date.month()).unwrap_or(0),
-        day: u8::try_from(job.race_date.day()).unwrap_or(0),
-    };
-    let race = RaceRef {
-        key: RaceKey { track: job.track.clone(), date, number: u8::try_from(job.race_number).unwrap_or(0) },
-        meeting: job.race_meeting.clone(),
-    };
-    match job.op {
-        Op::Schedule => Operation::Schedule(DayRef { track: job.track.clone(), date }),
-        Op::Entries => Operation::Entries(race),
-        Op::Results => Operation::Results(race),
-        Op::Odds | Op::OddsFinal => Operation::Odds(OddsQuery {
-            race,
-            pools: job.pools.iter().filter_map(|p| crate::json::pool_from_code(p)).collect(),
-        }),
-    }
+    let number = u8::try_from(job.race_number).unwrap_or(0);
+    job.op.operation(&job.track, job.race_date, number, job.race_meeting.clone(), &job.pools)
 }
