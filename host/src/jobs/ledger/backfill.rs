@@ -204,18 +204,13 @@ pub async fn advance(
     push_tasks(&mut tx, clock, &tasks).await?;
     tx.commit().await.map_err(db("committing started backfill slices"))?;
 
-    let (names, ops, pools): (Vec<&str>, Vec<String>, Vec<String>) = sources
+    // Per source: its name, the race operations asked and its pools, as comma-joined text.
+    let names: Vec<&str> = sources.iter().map(|s| s.source.as_str()).collect();
+    let ops: Vec<String> = sources
         .iter()
-        .map(|s| {
-            let race_ops: Vec<&str> = s.ops.iter().filter(|op| **op != Op::Schedule).map(|op| op.as_str()).collect();
-            (s.source.as_str(), race_ops.join(","), s.pools.join(","))
-        })
-        .fold((Vec::new(), Vec::new(), Vec::new()), |(mut a, mut b, mut c), (x, y, z)| {
-            a.push(x);
-            b.push(y);
-            c.push(z);
-            (a, b, c)
-        });
+        .map(|s| s.ops.iter().filter(|op| **op != Op::Schedule).map(|op| op.as_str()).collect::<Vec<_>>().join(","))
+        .collect();
+    let pools: Vec<String> = sources.iter().map(|s| s.pools.join(",")).collect();
     let mut tx = pool.begin().await.map_err(db("planning backfill races"))?;
     let created: Vec<(i64, String)> = sqlx::query_as(
         "WITH ready AS (
