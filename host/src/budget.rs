@@ -376,6 +376,14 @@ impl Budget {
         self.limit(&Bucket::new(source, dataset))
     }
 
+    /// Every dataset with limits set, in order.
+    pub fn limits(&self) -> Vec<(Bucket, DatasetLimit)> {
+        let limits = self.limits.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut all: Vec<_> = limits.iter().map(|(b, l)| (b.clone(), *l)).collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+
     /// Requests a day backfill may make on a dataset: its share of the daily quota, rounded
     /// down as [`Budget::acquire`] counts it; `None` when the dataset has no quota.
     pub fn backfill_quota(&self, source: &str, dataset: &str) -> Option<u32> {

@@ -35,5 +35,6 @@ pub mod replay;
 pub mod runner;
 pub mod secret;
 pub mod store;
+pub mod telemetry;
 pub mod tracks;
 pub mod watch;

@@ -137,6 +137,11 @@ pub trait Hooks: Send {
         response: &HttpResponse,
     ) -> impl Future<Output = Result<Option<i64>, Self::Stop>> + Send;
 
+    /// A request was answered (`status`) or not (`None`), `elapsed` after it was sent.
+    fn fetched(&mut self, request: &HttpRequest, status: Option<u16>, elapsed: Duration) {
+        let _ = (request, status, elapsed);
+    }
+
     /// The source answered "too many requests, wait `wait`": tell whoever else sends to it.
     fn rate_limited(&mut self, request: &HttpRequest, wait: Duration) -> impl Future<Output = ()> + Send {
         let _ = (request, wait);
@@ -252,7 +257,10 @@ async fn fetch_and_parse<H: Hooks>(
         trace.dataset = Some(request.dataset.clone());
         trace.datasets.insert(request.dataset.clone());
         hooks.before_send(request).await.map_err(Stopped::Hook)?;
-        let error = match fetcher.fetch(target).await {
+        let sent = std::time::Instant::now();
+        let fetched = fetcher.fetch(target).await;
+        hooks.fetched(request, fetched.as_ref().ok().map(|r| r.status), sent.elapsed());
+        let error = match fetched {
             Err(e) => RunError::Fetch(e),
             Ok(response) => {
                 if let Some(id) = hooks.received(request, target.shown(), &response).await.map_err(Stopped::Hook)? {

@@ -134,6 +134,7 @@ async fn deliver(mut out: Outgoing, slack: Option<&Slack>, book: Option<&Inciden
         Some(slack) => match slack.post(&text).await {
             Ok(()) => {
                 stats.sent.fetch_add(1, Relaxed);
+                crate::telemetry::alert_sent(matches!(out.notice, Notice::Resolved { .. }));
                 tracing::info!(source, dataset, kind, "alert sent to Slack");
             }
             Err(e) => {

@@ -9,25 +9,25 @@
 //! | `POST /api/plugins/{name}/activate` | `{"version": "…", "force": false}`: makes it active after its checks |
 //! | `POST /api/plugins/{name}/rollback` | makes the version active before the current one active again |
 //!
-//! The token is compared in constant time and never logged. Answers are JSON; a refusal says
-//! why (a failed check, an unknown version); a database error is logged and answered with a
-//! fixed message.
+//! Answers are JSON; a refusal says why (a failed check, an unknown version); a database error
+//! is logged and answered with a fixed message (`error.rs`).
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{DefaultBodyLimit, FromRef, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
-use axum::routing::{get, post};
-use serde::Deserialize;
-use serde_json::json;
-use sha2::{Digest, Sha256};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::auth::require_admin;
+use super::error::{ApiError, ErrorBody};
 use crate::plugins::Runtime;
-use crate::plugins::registry::{Registry, RegistryError};
+use crate::plugins::registry::{Activated, Installed, Registry, RegistryError, VersionRow};
 use crate::secret::Secret;
 
 /// Largest component an upload may carry.
@@ -48,151 +48,197 @@ impl std::fmt::Debug for AdminState {
     }
 }
 
-/// The routes.
-pub fn router(state: AdminState) -> Router {
-    Router::new()
-        .route("/api/plugins", get(list).post(install))
-        .route("/api/plugins/{name}/activate", post(activate))
-        .route("/api/plugins/{name}/rollback", post(rollback))
+/// The plugin routes, on any state that holds an [`AdminState`].
+pub fn routes<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AdminState: FromRef<S>,
+{
+    OpenApiRouter::new()
+        .routes(routes!(list, install))
+        .routes(routes!(activate))
+        .routes(routes!(rollback))
         .layer(DefaultBodyLimit::max(MAX_COMPONENT_BYTES))
-        .with_state(state)
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
+/// The plugin routes alone, served with the API's request ids and JSON errors.
+pub fn router(state: AdminState) -> axum::Router {
+    let (router, _) = routes().with_state(state).split_for_parts();
+    super::finish(router)
 }
 
-/// The refusal of a request without the admin token; `None` when it carries it.
-fn refused(state: &AdminState, headers: &HeaderMap) -> Option<Response> {
-    let Some(token) = &state.token else {
-        return Some(error(
-            StatusCode::FORBIDDEN,
-            "changes through the API are off on this host: set RACELAB_ADMIN_TOKEN to turn them on",
-        ));
-    };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    if given.is_empty() || !same_secret(given.trim(), token.expose()) {
-        let mut response = error(StatusCode::UNAUTHORIZED, "a valid admin token is required (Authorization: Bearer …)");
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
-        return Some(response);
-    }
-    None
-}
-
-/// Compares two secrets in time that depends on neither: their digests, byte by byte, to the
-/// end.
-fn same_secret(given: &str, expected: &str) -> bool {
-    let (a, b) = (Sha256::digest(given.as_bytes()), Sha256::digest(expected.as_bytes()));
-    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn registry_error(e: RegistryError) -> Response {
+fn registry_error(e: RegistryError) -> ApiError {
     let status = match &e {
         RegistryError::UnknownVersion { .. } | RegistryError::UnknownPlugin { .. } => StatusCode::NOT_FOUND,
         RegistryError::VersionTaken { .. } | RegistryError::NothingToRollBack { .. } => StatusCode::CONFLICT,
         _ if e.is_refusal() => StatusCode::UNPROCESSABLE_ENTITY,
-        _ => {
-            tracing::error!("plugin registry request failed: {e}");
-            return error(StatusCode::INTERNAL_SERVER_ERROR, "the plugin registry is unavailable; see the host's log");
-        }
+        _ => return ApiError::unavailable("a plugin registry request", e),
     };
-    error(status, e.to_string())
+    ApiError::new(status, e.to_string())
 }
 
 /// Who did it, for the registry's history.
 const BY: &str = "api";
 
-async fn list(State(state): State<AdminState>) -> Response {
-    match state.registry.list().await {
-        Ok(versions) => Json(json!({ "versions": versions })).into_response(),
-        Err(e) => registry_error(e),
-    }
+/// The installed versions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Versions {
+    pub versions: Vec<VersionRow>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[utoipa::path(
+    get,
+    path = "/api/plugins",
+    tag = "plugins",
+    summary = "The installed plugin versions, the active one of each marked",
+    responses(
+        (status = 200, description = "The versions", body = Versions),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    )
+)]
+async fn list(State(state): State<AdminState>) -> Result<Json<Versions>, ApiError> {
+    let versions = state.registry.list().await.map_err(registry_error)?;
+    Ok(Json(Versions { versions }))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct InstallQuery {
+    /// Make the new version active after its checks.
     #[serde(default)]
     activate: bool,
+    /// Activate even if a check fails.
     #[serde(default)]
     force: bool,
 }
 
+/// What an install did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InstallOutcome {
+    pub installed: Installed,
+    /// The activation, when asked for.
+    pub activated: Option<Activated>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/plugins",
+    tag = "plugins",
+    summary = "Install a component (and activate it)",
+    params(InstallQuery),
+    request_body(content = Vec<u8>, content_type = "application/wasm", description = "The component (.wasm)"),
+    security(("admin_token" = [])),
+    responses(
+        (status = 201, description = "Installed", body = InstallOutcome),
+        (status = 200, description = "These exact bytes were installed already", body = InstallOutcome),
+        (status = 400, description = "No body, or a bad query", body = ErrorBody),
+        (status = 401, description = "No valid admin token", body = ErrorBody),
+        (status = 403, description = "Changes through the API are off on this host", body = ErrorBody),
+        (status = 409, description = "The version is installed with other bytes", body = ErrorBody),
+        (status = 413, description = "Larger than 32 MiB", body = ErrorBody),
+        (status = 422, description = "Not a component the host can load, or a failed check", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    )
+)]
 async fn install(
     State(state): State<AdminState>,
-    Query(query): Query<InstallQuery>,
     headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Some(refused) = refused(&state, &headers) {
-        return refused;
-    }
+    query: Result<Query<InstallQuery>, axum::extract::rejection::QueryRejection>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, ApiError> {
+    require_admin(state.token.as_ref(), &headers)?;
+    let Query(query) = query.map_err(|_| ApiError::bad_request("activate and force are true or false"))?;
+    let body = body.map_err(|e| ApiError::new(e.status(), "the body could not be read (at most 32 MiB)"))?;
     if body.is_empty() {
-        return error(StatusCode::BAD_REQUEST, "the body must be the component (.wasm)");
+        return Err(ApiError::bad_request("the body must be the component (.wasm)"));
     }
-    let (installed, _) = match state.registry.install(&state.runtime, body.to_vec(), BY).await {
-        Ok(done) => done,
-        Err(e) => return registry_error(e),
-    };
+    let (installed, _) = state.registry.install(&state.runtime, body.to_vec(), BY).await.map_err(registry_error)?;
     let activated = if query.activate {
-        match state.registry.activate(&state.runtime, &installed.name, &installed.version, BY, query.force).await {
-            Ok(a) => Some(a),
-            Err(e) => return registry_error(e),
-        }
+        Some(
+            state
+                .registry
+                .activate(&state.runtime, &installed.name, &installed.version, BY, query.force)
+                .await
+                .map_err(registry_error)?,
+        )
     } else {
         None
     };
     let status = if installed.new { StatusCode::CREATED } else { StatusCode::OK };
-    (status, Json(json!({ "installed": installed, "activated": activated }))).into_response()
+    Ok((status, Json(InstallOutcome { installed, activated })).into_response())
 }
 
-#[derive(Debug, Deserialize)]
-struct ActivateBody {
+/// Which version to make active.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ActivateBody {
     version: String,
+    /// Activate even if a check fails.
     #[serde(default)]
     force: bool,
 }
 
+/// An activation or rollback.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActivateOutcome {
+    pub activated: Activated,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/plugins/{name}/activate",
+    tag = "plugins",
+    summary = "Make an installed version active, after its checks",
+    params(("name" = String, Path, description = "The plugin's name", example = "kra")),
+    request_body = ActivateBody,
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "Active", body = ActivateOutcome),
+        (status = 400, description = "The body is not the JSON asked for", body = ErrorBody),
+        (status = 401, description = "No valid admin token", body = ErrorBody),
+        (status = 403, description = "Changes through the API are off on this host", body = ErrorBody),
+        (status = 404, description = "No such plugin or version", body = ErrorBody),
+        (status = 422, description = "A check failed", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    )
+)]
 async fn activate(
     State(state): State<AdminState>,
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Result<Json<ActivateBody>, JsonRejection>,
-) -> Response {
-    if let Some(refused) = refused(&state, &headers) {
-        return refused;
-    }
+) -> Result<Json<ActivateOutcome>, ApiError> {
+    require_admin(state.token.as_ref(), &headers)?;
     let Ok(Json(body)) = body else {
-        return error(StatusCode::BAD_REQUEST, r#"the body must be JSON: {"version": "…", "force": false}"#);
+        return Err(ApiError::bad_request(r#"the body must be JSON: {"version": "…", "force": false}"#));
     };
-    match state.registry.activate(&state.runtime, &name, &body.version, BY, body.force).await {
-        Ok(a) => Json(json!({ "activated": a })).into_response(),
-        Err(e) => registry_error(e),
-    }
+    let activated =
+        state.registry.activate(&state.runtime, &name, &body.version, BY, body.force).await.map_err(registry_error)?;
+    Ok(Json(ActivateOutcome { activated }))
 }
 
-async fn rollback(State(state): State<AdminState>, Path(name): Path<String>, headers: HeaderMap) -> Response {
-    if let Some(refused) = refused(&state, &headers) {
-        return refused;
-    }
-    match state.registry.rollback(&state.runtime, &name, BY).await {
-        Ok(a) => Json(json!({ "activated": a })).into_response(),
-        Err(e) => registry_error(e),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::same_secret;
-
-    #[test]
-    fn secrets_compare_equal_only_when_equal() {
-        assert!(same_secret("s3cret-token", "s3cret-token"));
-        assert!(!same_secret("s3cret-token", "s3cret-tokem"));
-        assert!(!same_secret("", "s3cret-token"));
-        assert!(!same_secret("s3cret-token-and-more", "s3cret-token"));
-    }
+#[utoipa::path(
+    post,
+    path = "/api/plugins/{name}/rollback",
+    tag = "plugins",
+    summary = "Make the version active before the current one active again",
+    params(("name" = String, Path, description = "The plugin's name", example = "kra")),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "Rolled back", body = ActivateOutcome),
+        (status = 401, description = "No valid admin token", body = ErrorBody),
+        (status = 403, description = "Changes through the API are off on this host", body = ErrorBody),
+        (status = 404, description = "No such plugin", body = ErrorBody),
+        (status = 409, description = "Nothing to roll back to", body = ErrorBody),
+        (status = 422, description = "The earlier version fails a check now", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    )
+)]
+async fn rollback(
+    State(state): State<AdminState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<ActivateOutcome>, ApiError> {
+    require_admin(state.token.as_ref(), &headers)?;
+    let activated = state.registry.rollback(&state.runtime, &name, BY).await.map_err(registry_error)?;
+    Ok(Json(ActivateOutcome { activated }))
 }

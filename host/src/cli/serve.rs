@@ -22,6 +22,8 @@ pub struct ServeArgs {
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = Config::from_env()?;
+    // Metrics count from the start.
+    crate::telemetry::handle();
     let daemon = Daemon::start(&config, options(&config)?).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -30,14 +32,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if config.admin_token.is_none() {
         tracing::info!("RACELAB_ADMIN_TOKEN is not set: changes through the admin API are off");
     }
-    let admin = api::admin::AdminState {
-        registry: daemon.registry.clone(),
-        runtime: daemon.runtime.clone(),
-        token: config.admin_token.clone(),
-    };
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let http = tokio::spawn(
-        axum::serve(listener, api::router(ApiState::of(&daemon)).merge(api::admin::router(admin)))
+        axum::serve(listener, api::router(ApiState::of(&daemon, config.admin_token.clone())))
             .with_graceful_shutdown(async {
                 let _ = http_stopped.await;
             })

@@ -113,13 +113,16 @@ pub async fn sweep(
     // Gaps whose data is in now, and the track-days they leave clear.
     let cleared = ledger::resolve_gaps(&mut tx).await?;
     tx.commit().await.map_err(db("committing the completeness sweep"))?;
+    for _ in &out.opened {
+        crate::telemetry::failure(crate::jobs::FailureKind::Incomplete.as_str());
+    }
     out.cleared = cleared.into_iter().map(|(source, track, date)| TrackDay { source, track, date }).collect();
     out.cleared.sort();
     Ok(out)
 }
 
 /// One track's race day as `/status` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct TrackToday {
     pub track: String,
     /// Races on the card.

@@ -15,7 +15,7 @@ use serde::Serialize;
 pub const UNHEALTHY_AFTER: u32 = 3;
 
 /// A source's state, as `/status` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Health {
     /// No run of failures.

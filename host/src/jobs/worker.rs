@@ -220,6 +220,10 @@ impl Hooks for JobHooks<'_> {
         Ok(Some(inner.store.archive(&inner.pool, &archived).await?))
     }
 
+    fn fetched(&mut self, request: &HttpRequest, status: Option<u16>, elapsed: Duration) {
+        crate::telemetry::fetched(self.source, &request.dataset, status, elapsed);
+    }
+
     async fn rate_limited(&mut self, request: &HttpRequest, wait: Duration) {
         self.pause_read.remove(&request.dataset);
         if let Err(e) = self.inner.budget.pause_for(self.source, &request.dataset, wait).await {
@@ -509,6 +513,7 @@ impl Worker {
                 }
                 let cleared = ledger::finish(pool, clock, &job, task, JobState::Superseded, Settle::Done).await?;
                 inner.stats.superseded.fetch_add(1, Relaxed);
+                crate::telemetry::job_ended(job.op.as_str(), job.lane.as_str(), "superseded");
                 self.clear(cleared);
                 return Ok(());
             }
@@ -586,6 +591,7 @@ impl Worker {
                     _ => &inner.stats.superseded,
                 };
                 counter.fetch_add(1, Relaxed);
+                crate::telemetry::job_ended(job.op.as_str(), job.lane.as_str(), state.as_str());
                 self.note_ending(&job.source, Ending::Done);
                 self.quota_answers_again(&job.source, &trace).await;
                 Ok(())
@@ -680,13 +686,15 @@ impl Worker {
         {
             state = JobState::Superseded;
         }
-        if state != JobState::Superseded {
-            inner.store.write(&mut tx, output).await?;
-        }
+        let written =
+            if state != JobState::Superseded { Some(inner.store.write(&mut tx, output).await?) } else { None };
         let cleared = ledger::settle_run(&mut tx, job, task, state, output.records.len(), requests)
             .await
             .map_err(db("marking the job done"))?;
         tx.commit().await.map_err(db("committing the job"))?;
+        if let Some(written) = &written {
+            crate::telemetry::rows_written(written);
+        }
         self.clear(cleared);
         tracing::debug!(job = job.id, records = output.records.len(), "{}: {}", job.describe(), state.as_str());
         Ok(state)
@@ -706,6 +714,7 @@ impl Worker {
             Booking::PauseUntil(resets) => {
                 ledger::pause(pool, clock, job, task, resets, &message).await?;
                 inner.stats.paused.fetch_add(1, Relaxed);
+                crate::telemetry::job_ended(job.op.as_str(), job.lane.as_str(), "paused");
                 // Backfill running into its share is how a long backfill is paced, not an
                 // incident: a line in the log, no alert. A quota spent for live work alerts.
                 if job.lane == Lane::Backfill {
@@ -726,6 +735,7 @@ impl Worker {
             Booking::RetryIn { attempts, delay } => {
                 ledger::retry_later(pool, clock, job, task, attempts, delay, &message).await?;
                 inner.stats.retried.fetch_add(1, Relaxed);
+                crate::telemetry::job_ended(job.op.as_str(), job.lane.as_str(), "retried");
                 let kind = match ended {
                     Ended::Failed { kind, .. } => kind.as_str(),
                     Ended::Stored(_) => "",
@@ -743,6 +753,8 @@ impl Worker {
                 let failure = Failure { kind, message: &message, attempts, dataset, raw_response: trace.raw_response };
                 let id = ledger::fail(pool, clock, job, task, &failure).await?;
                 inner.stats.failed.fetch_add(1, Relaxed);
+                crate::telemetry::job_ended(job.op.as_str(), job.lane.as_str(), "failed");
+                crate::telemetry::failure(kind.as_str());
                 tracing::error!(job = job.id, failure = id, "{}: {}: {message}", job.describe(), kind.as_str());
                 let timed_out = matches!(ended, Ended::Failed { timed_out: true, .. });
                 self.note_ending(&job.source, if timed_out { Ending::TimedOut } else { Ending::Failed });
@@ -782,6 +794,11 @@ impl Worker {
             ),
             None => {}
         }
+    }
+
+    /// The request budgets the worker's jobs spend.
+    pub fn budget(&self) -> &Budget {
+        &self.inner.budget
     }
 
     /// What each source's plugin is: its label and how many of its calls are stuck.

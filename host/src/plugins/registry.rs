@@ -31,7 +31,7 @@ use crate::replay::{Range, ReplayError};
 pub const CHANNEL: &str = "racelab_plugins";
 
 /// A version as the registry lists it.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct VersionRow {
     pub id: i64,
     pub name: String,
@@ -55,7 +55,7 @@ pub struct ActiveVersion {
 }
 
 /// What an install did.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Installed {
     pub id: i64,
     pub name: String,
@@ -67,7 +67,7 @@ pub struct Installed {
 }
 
 /// What an activation or rollback did.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Activated {
     pub name: String,
     pub version: String,
@@ -82,7 +82,7 @@ pub struct Activated {
 }
 
 /// One check before activation and its outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Check {
     pub name: &'static str,
     pub passed: bool,

@@ -157,17 +157,18 @@ async fn a_month_backfill_stores_the_model_exactly_and_a_rerun_asks_nothing(pool
     assert!(c.requests >= 140 + 2 * races + kra_races, "{c:?}");
 
     // /status shows the run, as every host serves it.
-    let state = racelab::api::ApiState {
-        pool: pool.clone(),
-        worker: day.worker.clone(),
-        clock: day.clock.clone().into(),
-        odds_stop_after_no_data: 3,
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let server = tokio::spawn(async move { axum::serve(listener, racelab::api::router(state)).await.expect("serves") });
-    let body = reqwest::get(format!("http://{addr}/status")).await.expect("answers").text().await.expect("body");
+    let (base, server) =
+        common::api::serve(common::api::state(&pool, &day.worker, day.clock.clone().into(), None)).await;
+    let body = reqwest::get(format!("{base}/status")).await.expect("answers").text().await.expect("body");
+    // And /api/backfill, the API's view of the same runs.
+    let api: serde_json::Value = serde_json::from_str(
+        &reqwest::get(format!("{base}/api/backfill")).await.expect("answers").text().await.expect("body"),
+    )
+    .expect("JSON");
     server.abort();
+    assert_eq!(api[0]["run"]["id"], first.run.id, "{api}");
+    assert_eq!(api[0]["counts"]["slices_done"].as_i64(), Some(140), "{api}");
+    assert!(api[0]["summary"].as_str().is_some_and(|s| s.contains("140/140")), "{api}");
     let status: serde_json::Value = serde_json::from_str(&body).expect("JSON");
     let shown = &status["backfill"][0];
     assert_eq!(shown["run"]["id"], first.run.id, "{status}");

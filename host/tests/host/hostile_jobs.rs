@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, TimeZone};
-use racelab::api::{self, ApiState};
 use racelab::budget::Budget;
 use racelab::fetch::{Endpoint, Fetcher};
 use racelab::jobs::health::Health;
@@ -102,16 +101,8 @@ async fn a_source_whose_jobs_all_time_out_frees_its_slots_and_shows_in_status(po
     let kra = worker.stats().sources.snapshot()["kra"].clone();
     assert_eq!((kra.health(), kra.failed, kra.timed_out, kra.done), (Health::TimingOut, 4, 4, 0));
 
-    let state = ApiState {
-        pool: pool.clone(),
-        worker: worker.clone(),
-        clock: clock.clone().into(),
-        odds_stop_after_no_data: 3,
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let server = tokio::spawn(async move { axum::serve(listener, api::router(state)).await.expect("serves") });
-    let body = reqwest::get(format!("http://{addr}/status")).await.expect("answers").text().await.expect("body");
+    let (base, server) = common::api::serve(common::api::state(&pool, &worker, clock.clone().into(), None)).await;
+    let body = reqwest::get(format!("{base}/status")).await.expect("answers").text().await.expect("body");
     server.abort();
     let status: serde_json::Value = serde_json::from_str(&body).expect("JSON");
     let source = &status["sources"]["kra"];

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, TimeDelta};
 use common::day::{Day, DayOptions, busiest_day, kst, post_window};
-use racelab::api::{ApiState, router};
 use racelab_sim::SimConfig;
 use sqlx::PgPool;
 
@@ -143,17 +142,8 @@ async fn health_readiness_and_status_answer_over_http(pool: PgPool) {
     let options = DayOptions { sim: SimConfig { seed: SEED, ..SimConfig::default() }, ..DayOptions::default() };
     let day = Day::new(pool, kst(date, 6, 0), options).await;
     day.step().await;
-    let state = ApiState {
-        pool: day.pool.clone(),
-        worker: day.worker.clone(),
-        clock: day.clock.clone().into(),
-        odds_stop_after_no_data: 3,
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router(state)).await.expect("serves");
-    });
+    let (base, server) =
+        common::api::serve(common::api::state(&day.pool, &day.worker, day.clock.clone().into(), None)).await;
     let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("client");
     let get = |path: &str| client.get(format!("{base}{path}")).send();
     assert_eq!(get("/healthz").await.expect("healthz").status(), 200);

@@ -12,7 +12,7 @@ use crate::clock::Clock;
 use crate::jobs::{JobError, Op, db, priority};
 
 /// A run as stored.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct RunRow {
     pub id: i64,
     pub from_date: NaiveDate,
@@ -285,7 +285,7 @@ pub async fn advance(
 }
 
 /// Where a run stands, from its slices and its jobs.
-#[derive(Debug, Clone, Default, PartialEq, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct RunCounts {
     pub slices: i64,
     pub slices_done: i64,

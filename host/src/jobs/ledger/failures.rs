@@ -141,10 +141,23 @@ pub(crate) async fn job_of(tx: &mut PgConnection, spec: &JobSpec) -> Result<(i64
 /// The unresolved failures `racelab retry --all-open` can queue again (a job's, or a gap),
 /// oldest first.
 pub(crate) async fn open_retryable(pool: &PgPool) -> Result<Vec<i64>, JobError> {
+    open_retryable_where(pool, None, None).await
+}
+
+/// [`open_retryable`] of one kind, one source, or both.
+pub(crate) async fn open_retryable_where(
+    pool: &PgPool,
+    kind: Option<&str>,
+    source: Option<&str>,
+) -> Result<Vec<i64>, JobError> {
     sqlx::query_scalar(
         "SELECT id FROM ingestion_failures
-         WHERE resolved_at IS NULL AND (planned_job IS NOT NULL OR error_kind = 'incomplete') ORDER BY id",
+         WHERE resolved_at IS NULL AND (planned_job IS NOT NULL OR error_kind = 'incomplete')
+           AND ($1::text IS NULL OR error_kind = $1) AND ($2::text IS NULL OR source = $2)
+         ORDER BY id",
     )
+    .bind(kind)
+    .bind(source)
     .fetch_all(pool)
     .await
     .map_err(db("listing open failures"))

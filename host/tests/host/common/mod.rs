@@ -1,6 +1,7 @@
 //! Shared test setup: real components, built once per test process.
 #![allow(dead_code)]
 
+pub mod api;
 pub mod day;
 pub mod host;
 pub mod proxy;

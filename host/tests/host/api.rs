@@ -1,0 +1,322 @@
+//! The admin API over HTTP against a simulated race day: a morning whose syncs fail for good
+//! (the source answered 5xx to everything), the failures listed and retried through the API,
+//! then the first races run; every endpoint is asked and checked against the database, and
+//! `/metrics` against what the day did.
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use racelab_sim::{Faults, SimConfig};
+use reqwest::StatusCode;
+use serde_json::Value;
+use sqlx::PgPool;
+
+use crate::common;
+use crate::common::day::{Day, DayOptions, busiest_day, kst, post_window};
+
+const SEED: u64 = 11;
+const TOKEN: &str = "admin-token-of-the-api-test";
+
+/// GET `path` as JSON, with its status.
+async fn get(client: &reqwest::Client, base: &str, path: &str) -> (StatusCode, Value) {
+    let r = client.get(format!("{base}{path}")).send().await.expect("answers");
+    let status = r.status();
+    (status, serde_json::from_str(&r.text().await.expect("body")).unwrap_or(Value::Null))
+}
+
+/// An error answer: JSON with a message and the request id of its `x-request-id` header.
+async fn assert_error(r: reqwest::Response, status: StatusCode) -> String {
+    assert_eq!(r.status(), status);
+    let id = r.headers().get("x-request-id").and_then(|v| v.to_str().ok()).expect("x-request-id").to_string();
+    let body: Value = serde_json::from_str(&r.text().await.expect("body")).expect("a JSON error");
+    assert_eq!(body["request_id"], id.as_str(), "{body}");
+    let message = body["error"].as_str().expect("a message").to_string();
+    assert!(!message.is_empty());
+    message
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_admin_api_shows_a_race_day_and_retries_its_failures(pool: PgPool) {
+    let _turn = common::turns::turn_async(module_path!()).await;
+    // Counting starts when the recorder is in, as `racelab serve` installs it at start.
+    racelab::telemetry::handle().expect("the metrics recorder");
+    let (date, tracks) = busiest_day(SEED, NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"));
+    let (first_post, _) = post_window(SEED, date, &tracks);
+
+    // 05:59 KST: the start-up sync meets a source that answers 5xx to everything; its jobs
+    // fail for good.
+    let faults = Faults { server_error: 1.0, ..Faults::default() };
+    let broken = DayOptions { sim: SimConfig { seed: SEED, faults, ..SimConfig::default() }, ..DayOptions::default() };
+    let broken = Day::new(pool.clone(), kst(date, 5, 59), broken).await;
+    broken.step().await;
+    drop(broken);
+    let failed: i64 = sqlx::query_scalar("SELECT count(*) FROM ingestion_failures WHERE resolved_at IS NULL")
+        .fetch_one(&pool)
+        .await
+        .expect("failures");
+    assert!(failed > 0, "the broken morning left failures");
+
+    // The same host against a source that answers.
+    let options = DayOptions { sim: SimConfig { seed: SEED, ..SimConfig::default() }, ..DayOptions::default() };
+    let day = Day::new(pool.clone(), kst(date, 5, 59), options).await;
+    let (base, server) =
+        common::api::serve(common::api::state(&pool, &day.worker, day.clock.clone().into(), Some(TOKEN))).await;
+    let (open_base, open_server) =
+        common::api::serve(common::api::state(&pool, &day.worker, day.clock.clone().into(), None)).await;
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build().expect("client");
+
+    // The failures, paged and filtered.
+    let (status, page) = get(&client, &base, "/api/failures?per_page=2").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["total"], failed, "{page}");
+    assert_eq!(page["failures"].as_array().map(Vec::len), Some(2.min(failed as usize)), "{page}");
+    let first = &page["failures"][0];
+    assert_eq!((first["kind"].as_str(), first["retryable"].as_bool()), (Some("transient"), Some(true)), "{first}");
+    let (_, kra) = get(&client, &base, "/api/failures?source=kra&kind=transient&per_page=500").await;
+    let (_, kspo) = get(&client, &base, "/api/failures?source=kspo&per_page=500").await;
+    assert_eq!(kra["total"].as_i64().unwrap_or(0) + kspo["total"].as_i64().unwrap_or(0), failed);
+    let (_, resolved) = get(&client, &base, "/api/failures?state=resolved").await;
+    assert_eq!(resolved["total"], 0);
+    let r = client.get(format!("{base}/api/failures?kind=boom")).send().await.expect("answers");
+    assert!(assert_error(r, StatusCode::BAD_REQUEST).await.contains("plugin_fault"));
+    let r = client.get(format!("{base}/api/failures?page=0")).send().await.expect("answers");
+    assert_error(r, StatusCode::BAD_REQUEST).await;
+
+    // Retrying needs the token, and is off on a host without one.
+    let one = first["id"].as_i64().expect("id");
+    let r = client.post(format!("{base}/api/failures/{one}/retry")).send().await.expect("answers");
+    assert_error(r, StatusCode::UNAUTHORIZED).await;
+    let r = client.post(format!("{base}/api/failures/{one}/retry")).bearer_auth("wrong").send().await.expect("answers");
+    assert_error(r, StatusCode::UNAUTHORIZED).await;
+    let r = client.post(format!("{open_base}/api/failures/retry")).bearer_auth(TOKEN).send().await.expect("answers");
+    assert!(assert_error(r, StatusCode::FORBIDDEN).await.contains("RACELAB_ADMIN_TOKEN"));
+    open_server.abort();
+    let r = client.post(format!("{base}/api/failures/999999/retry")).bearer_auth(TOKEN).send().await.expect("answers");
+    assert_error(r, StatusCode::NOT_FOUND).await;
+    // One by id, then the rest in bulk: the one is queued already.
+    let r = client.post(format!("{base}/api/failures/{one}/retry")).bearer_auth(TOKEN).send().await.expect("answers");
+    assert_eq!(r.status(), StatusCode::OK);
+    let retried: Value = serde_json::from_str(&r.text().await.expect("body")).expect("json");
+    assert_eq!(
+        (retried["failure"].as_i64(), retried["already_queued"].as_bool()),
+        (Some(one), Some(false)),
+        "{retried}"
+    );
+    let r = client.post(format!("{base}/api/failures/retry")).bearer_auth(TOKEN).send().await.expect("answers");
+    assert_eq!(r.status(), StatusCode::OK);
+    let bulk: Value = serde_json::from_str(&r.text().await.expect("body")).expect("json");
+    let all = bulk["retried"].as_array().expect("retried");
+    assert_eq!(all.len() as i64, failed, "{bulk}");
+    assert_eq!(all.iter().filter(|r| r["already_queued"] == true).count(), 1, "{bulk}");
+    assert_eq!(bulk["refused"].as_array().map(Vec::len), Some(0), "{bulk}");
+
+    // The retried jobs wait in the queue, due now.
+    let (_, s) = get(&client, &base, "/api/status").await;
+    let sources = s["sources"].as_array().expect("sources");
+    let queued: i64 = sources.iter().map(|s| s["queue"]["live"].as_i64().unwrap_or(0)).sum();
+    assert_eq!(queued, failed, "{s}");
+    for source in sources {
+        assert_eq!(source["open_failures"].as_i64(), source["queue"]["live"].as_i64(), "{source}");
+        assert_eq!(source["next_due"]["op"], "schedule", "{source}");
+        assert!(source["next_due"]["due"].is_string(), "{source}");
+        assert_eq!(source["retrying"], 0, "a retry starts afresh: {source}");
+    }
+
+    // The morning runs the retried jobs: every failure resolves.
+    day.morning(first_post).await;
+    let (_, open) = get(&client, &base, "/api/failures").await;
+    assert_eq!(open["total"], 0, "{open}");
+    let (_, resolved) = get(&client, &base, "/api/failures?state=resolved").await;
+    assert_eq!(resolved["total"], failed, "{resolved}");
+    assert!(resolved["failures"].as_array().expect("failures").iter().all(|f| f["retryable"] == false));
+
+    // The first races run.
+    day.run_until(first_post + TimeDelta::minutes(45), TimeDelta::seconds(60)).await;
+
+    // /api/status: both sources, their datasets' quota use, today's tracks.
+    let (status, s) = get(&client, &base, "/api/status").await;
+    assert_eq!(status, StatusCode::OK, "{s}");
+    assert_eq!(s["kst_date"], date.to_string());
+    let sources = s["sources"].as_array().expect("sources");
+    assert_eq!(sources.iter().map(|s| s["source"].as_str().unwrap_or("")).collect::<Vec<_>>(), ["kra", "kspo"]);
+    for source in sources {
+        assert!(source["plugin"].as_str().is_some_and(|p| p.starts_with(source["source"].as_str().unwrap_or("?"))));
+        assert_eq!(source["health"], "ok", "{source}");
+        assert!(source["last_success"].is_string(), "{source}");
+        assert!(source["last_failure"].is_string(), "the broken morning: {source}");
+        assert_eq!(source["open_failures"], 0, "{source}");
+        let datasets = source["datasets"].as_array().expect("datasets");
+        assert!(!datasets.is_empty(), "{source}");
+        let used: i64 = datasets.iter().map(|d| d["used_today"].as_i64().unwrap_or(0)).sum();
+        let counted: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(sum(used), 0)::int8 FROM quota_usage WHERE source = $1 AND kst_day = $2",
+        )
+        .bind(source["source"].as_str())
+        .bind(date)
+        .fetch_one(&pool)
+        .await
+        .expect("quota");
+        assert_eq!(used, counted, "{source}");
+        for d in datasets {
+            if let (Some(quota), Some(left)) = (d["daily_quota"].as_i64(), d["left_today"].as_i64()) {
+                assert_eq!(left, (quota - d["used_today"].as_i64().unwrap_or(0)).max(0), "{d}");
+            }
+        }
+        // The harness plans nothing ahead and drains the queue at every step.
+        assert_eq!((source["queue"]["live"].as_i64(), source["queue"]["backfill"].as_i64()), (Some(0), Some(0)));
+        assert!(source["next_due"].is_null(), "{source}");
+    }
+    let tracks_today = s["tracks_today"].as_array().expect("tracks");
+    assert_eq!(tracks_today.len(), tracks.len(), "{s}");
+    assert!(tracks_today.iter().any(|t| t["results_final"].as_i64().unwrap_or(0) > 0), "{s}");
+
+    // /api/races: the day's card, each race by its id.
+    let (status, races) = get(&client, &base, &format!("/api/races?date={date}")).await;
+    assert_eq!(status, StatusCode::OK, "{races}");
+    let races = races.as_array().expect("races").clone();
+    let stored: i64 = day.count("SELECT count(*) FROM races WHERE race_date = $1", date).await;
+    assert_eq!(races.len() as i64, stored);
+    let (_, seoul) = get(&client, &base, &format!("/api/races?date={date}&track=seoul")).await;
+    assert!(seoul.as_array().expect("races").iter().all(|r| r["track"] == "seoul"));
+    let (_, today) = get(&client, &base, "/api/races").await;
+    assert_eq!(today.as_array().map(Vec::len), Some(races.len()), "today by default");
+    let done = races
+        .iter()
+        .find(|r| r["results_final"] == true && r["final_odds"] == true)
+        .expect("a KRA race with results and final odds")
+        .clone();
+    let id = done["id"].as_str().expect("id");
+    // The harness drains the queue at every step: no race has a job waiting.
+    assert!(races.iter().all(|r| r["next_job"].is_null() && r["next_job_at"].is_null()), "{races:?}");
+
+    let (status, race) = get(&client, &base, &format!("/api/races/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{race}");
+    let key = |table: &str| {
+        format!(
+            "SELECT count(*) FROM {table} WHERE track = $1 AND race_date = $2 AND race_number = {}",
+            done["race_number"]
+        )
+    };
+    for (field, table) in [("entries", "entries"), ("results", "results"), ("dividends", "dividends")] {
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(key(table)))
+            .bind(done["track"].as_str())
+            .bind(date)
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+        assert!(n > 0, "{table}");
+        assert_eq!(race[field].as_array().map(Vec::len), Some(n as usize), "{field}");
+    }
+    assert_eq!(race["results"][0]["position"], 1, "{race}");
+
+    // Its odds: a series per selection, and the board as of a time.
+    let (status, odds) = get(&client, &base, &format!("/api/races/{id}/odds?pool=WIN")).await;
+    assert_eq!(status, StatusCode::OK, "{odds}");
+    let series = odds["series"].as_array().expect("series");
+    assert!(!series.is_empty(), "{odds}");
+    assert!(series.iter().any(|s| s["points"].as_array().map_or(0, Vec::len) > 1), "a drift over time: {odds}");
+    let board = odds["board"].as_array().expect("board");
+    assert_eq!(board.len(), series.len(), "every selection on the newest board");
+    let post: DateTime<Utc> = odds["post_time"].as_str().expect("post").parse().expect("time");
+    let before = post - TimeDelta::minutes(5);
+    let at = before.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let (status, early) = get(&client, &base, &format!("/api/races/{id}/odds?pool=WIN&at={at}")).await;
+    assert_eq!(status, StatusCode::OK, "{early}");
+    let want: Vec<(Vec<i16>, Option<f64>)> =
+        sqlx::query_as("SELECT selection, price FROM racelab_board_at($1, $2, $3, 'WIN', $4) ORDER BY selection")
+            .bind(done["track"].as_str())
+            .bind(date)
+            .bind(done["race_number"].as_i64().map(|n| n as i16))
+            .bind(before)
+            .fetch_all(&pool)
+            .await
+            .expect("board");
+    let got: Vec<(Vec<i16>, Option<f64>)> = early["board"]
+        .as_array()
+        .expect("board")
+        .iter()
+        .map(|q| {
+            let selection =
+                q["selection"].as_array().expect("selection").iter().map(|n| n.as_i64().unwrap_or(0) as i16);
+            (selection.collect(), q["price"].as_f64())
+        })
+        .collect();
+    assert!(!got.is_empty(), "pre-race odds were polled: {early}");
+    assert_eq!(got, want);
+    let (_, qnl) = get(&client, &base, &format!("/api/races/{id}/odds?pool=QNL")).await;
+    assert!(
+        qnl["series"].as_array().is_some_and(|s| s.iter().all(|s| s["selection"].as_array().map(Vec::len) == Some(2)))
+    );
+
+    // Refusals: JSON, a fixed message, the request id.
+    for (path, status) in [
+        ("/api/races/nope", StatusCode::BAD_REQUEST),
+        ("/api/races/seoul-20000101-1", StatusCode::NOT_FOUND),
+        ("/api/races/seoul-20000101-1/odds", StatusCode::NOT_FOUND),
+        (&format!("/api/races/{id}/odds?pool=ZZZ"), StatusCode::BAD_REQUEST),
+        ("/api/races?date=yesterday", StatusCode::BAD_REQUEST),
+        ("/api/nothing-here", StatusCode::NOT_FOUND),
+    ] {
+        let r = client.get(format!("{base}{path}")).send().await.expect("answers");
+        assert_error(r, status).await;
+    }
+    let r = client.delete(format!("{base}/api/status")).send().await.expect("answers");
+    assert_error(r, StatusCode::METHOD_NOT_ALLOWED).await;
+
+    // The document lists every route.
+    let (status, doc) = get(&client, &base, "/api/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "{doc}");
+    for path in [
+        "/api/status",
+        "/api/failures",
+        "/api/failures/{id}/retry",
+        "/api/failures/retry",
+        "/api/races",
+        "/api/races/{id}",
+        "/api/races/{id}/odds",
+        "/api/backfill",
+        "/api/plugins",
+        "/api/plugins/{name}/activate",
+        "/api/plugins/{name}/rollback",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} is not in the document");
+    }
+    assert_eq!(doc["paths"]["/api/failures/retry"]["post"]["security"][0]["admin_token"], serde_json::json!([]));
+
+    // /metrics: what the day did, in Prometheus text.
+    let r = client.get(format!("{base}/metrics")).send().await.expect("answers");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-type"].to_str().is_ok_and(|t| t.starts_with("text/plain")));
+    let page = r.text().await.expect("text");
+    for needle in [
+        r#"racelab_jobs_total{op="results",lane="live",result="done"}"#,
+        r#"racelab_jobs_total{op="schedule",lane="live",result="failed"}"#,
+        r#"racelab_failures_total{kind="transient"}"#,
+        r#"racelab_fetch_responses_total{source="kra""#,
+        r#"status="500"}"#,
+        r#"racelab_fetch_duration_seconds_bucket{source="kspo""#,
+        r#"racelab_rows_written_total{table="odds_snapshots"}"#,
+        r#"racelab_rows_written_total{table="dividends"}"#,
+        r#"racelab_quota_used_requests{source="kra""#,
+        r#"racelab_queue_depth_jobs{source="kspo",lane="live"}"#,
+        r#"racelab_plugin_info{source="kra",plugin="kra""#,
+        "process_resident_memory_bytes ",
+    ] {
+        assert!(page.contains(needle), "{needle} is not on the page:\n{page}");
+    }
+
+    // Without its database: 503, a fixed text, nothing of the cause.
+    day.pool.close().await;
+    pool.close().await;
+    for path in ["/api/status", "/api/failures", &format!("/api/races/{id}"), "/status"] {
+        let r = client.get(format!("{base}{path}")).send().await.expect("answers");
+        let message = assert_error(r, StatusCode::SERVICE_UNAVAILABLE).await;
+        assert!(
+            !message.contains("pool") && !message.contains("closed") && !message.contains("SELECT"),
+            "{path}: {message}"
+        );
+    }
+    let r = client.get(format!("{base}/readyz")).send().await.expect("answers");
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(!r.text().await.expect("text").contains("closed"));
+    server.abort();
+}
