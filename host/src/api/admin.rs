@@ -126,7 +126,10 @@ pub struct InstallOutcome {
     tag = "plugins",
     summary = "Install a component (and activate it)",
     params(InstallQuery),
-    request_body(content = Vec<u8>, content_type = "application/wasm", description = "The component (.wasm)"),
+    request_body(
+        description = "The component (.wasm), sent as application/wasm or application/octet-stream",
+        content(([u8] = "application/wasm"), ([u8] = "application/octet-stream"))
+    ),
     security(("admin_token" = [])),
     responses(
         (status = 201, description = "Installed", body = InstallOutcome),

@@ -30,6 +30,7 @@ pub enum FailureState {
 pub struct FailureQuery {
     /// `open` (the default), `resolved` or `all`.
     #[serde(default)]
+    #[param(inline)]
     pub state: FailureState,
     /// The error kind (`transient`, `malformed`, `plugin_fault`, `incomplete`, …).
     pub kind: Option<String>,
@@ -193,6 +194,7 @@ fn retry_error(e: JobError) -> ApiError {
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "Queued", body = RetryOutcome),
+        (status = 400, description = "Not a failure id", body = ErrorBody),
         (status = 401, description = "No valid admin token", body = ErrorBody),
         (status = 403, description = "Changes through the API are off on this host", body = ErrorBody),
         (status = 404, description = "No such failure", body = ErrorBody),

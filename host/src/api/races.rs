@@ -294,6 +294,7 @@ impl Pool {
 pub struct OddsQuery {
     /// The pool (WIN by default).
     #[serde(default)]
+    #[param(inline)]
     pub pool: Pool,
     /// The board as of this instant (RFC 3339); the newest by default.
     pub at: Option<DateTime<Utc>>,
