@@ -12,6 +12,7 @@
 //! | `GET /api/backfill` | backfill runs and their progress |
 //! | `/api/plugins…` | the plugin registry (`admin.rs`) |
 //! | `GET /metrics` | Prometheus text format (`metrics.rs`, names in `telemetry.rs`) |
+//! | `GET /`, `/assets/…` | the dashboard (`dashboard.rs`), embedded in the binary |
 //!
 //! Changes need the admin token (`auth.rs`); every answer carries a request id, and errors are
 //! JSON with a fixed text (`error.rs`).
@@ -19,6 +20,7 @@
 pub mod admin;
 pub mod auth;
 pub mod backfill;
+pub mod dashboard;
 pub mod error;
 pub mod failures;
 pub mod metrics;
@@ -154,6 +156,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/readyz", get(readyz))
         .route("/status", get(legacy_status))
         .route("/metrics", get(metrics::metrics))
+        .route("/", get(dashboard::index))
+        .route("/assets/{name}", get(dashboard::asset))
         .with_state(state);
     finish(router)
 }
