@@ -4,13 +4,12 @@
 //! `/metrics` against what the day did.
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use racelab_sim::{Faults, SimConfig};
 use reqwest::StatusCode;
 use serde_json::Value;
 use sqlx::PgPool;
 
 use crate::common;
-use crate::common::day::{Day, DayOptions, busiest_day, kst, post_window};
+use crate::common::day::{busiest_day, post_window};
 
 const SEED: u64 = 11;
 const TOKEN: &str = "admin-token-of-the-api-test";
@@ -42,21 +41,8 @@ async fn the_admin_api_shows_a_race_day_and_retries_its_failures(pool: PgPool) {
     let (first_post, _) = post_window(SEED, date, &tracks);
 
     // 05:59 KST: the start-up sync meets a source that answers 5xx to everything; its jobs
-    // fail for good.
-    let faults = Faults { server_error: 1.0, ..Faults::default() };
-    let broken = DayOptions { sim: SimConfig { seed: SEED, faults, ..SimConfig::default() }, ..DayOptions::default() };
-    let broken = Day::new(pool.clone(), kst(date, 5, 59), broken).await;
-    broken.step().await;
-    drop(broken);
-    let failed: i64 = sqlx::query_scalar("SELECT count(*) FROM ingestion_failures WHERE resolved_at IS NULL")
-        .fetch_one(&pool)
-        .await
-        .expect("failures");
-    assert!(failed > 0, "the broken morning left failures");
-
-    // The same host against a source that answers.
-    let options = DayOptions { sim: SimConfig { seed: SEED, ..SimConfig::default() }, ..DayOptions::default() };
-    let day = Day::new(pool.clone(), kst(date, 5, 59), options).await;
+    // fail for good. Then the same host against a source that answers.
+    let (day, failed) = common::api::day_after_a_broken_morning(&pool, SEED, date).await;
     let (base, server) =
         common::api::serve(common::api::state(&pool, &day.worker, day.clock.clone().into(), Some(TOKEN))).await;
     let (open_base, open_server) =

@@ -28,3 +28,23 @@ pub async fn serve(state: ApiState) -> (String, tokio::task::JoinHandle<()>) {
     let server = tokio::spawn(async move { axum::serve(listener, racelab::api::router(state)).await.expect("serves") });
     (base, server)
 }
+
+/// A race day whose 05:59 start-up sync met a source answering 5xx to everything (its jobs
+/// failed for good, the failures open), then the same host against a source that answers,
+/// at 05:59 KST of `date`. Returns the working day and how many failures are open.
+pub async fn day_after_a_broken_morning(pool: &PgPool, seed: u64, date: chrono::NaiveDate) -> (super::day::Day, i64) {
+    use super::day::{Day, DayOptions, kst};
+    use racelab_sim::{Faults, SimConfig};
+    let faults = Faults { server_error: 1.0, ..Faults::default() };
+    let broken = DayOptions { sim: SimConfig { seed, faults, ..SimConfig::default() }, ..DayOptions::default() };
+    let broken = Day::new(pool.clone(), kst(date, 5, 59), broken).await;
+    broken.step().await;
+    drop(broken);
+    let failed: i64 = sqlx::query_scalar("SELECT count(*) FROM ingestion_failures WHERE resolved_at IS NULL")
+        .fetch_one(pool)
+        .await
+        .expect("failures");
+    assert!(failed > 0, "the broken morning left failures");
+    let options = DayOptions { sim: SimConfig { seed, ..SimConfig::default() }, ..DayOptions::default() };
+    (Day::new(pool.clone(), kst(date, 5, 59), options).await, failed)
+}
