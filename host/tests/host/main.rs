@@ -6,11 +6,13 @@ mod common;
 
 mod alerts;
 mod api;
+mod api_fuzz;
 mod backfill;
 mod budget;
 mod chaos_day;
 mod cli;
 mod contract;
+mod dashboard;
 mod db_outage;
 mod drift;
 mod fault_day;
