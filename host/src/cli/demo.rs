@@ -62,6 +62,10 @@ pub struct DemoArgs {
     /// the next two weeks.
     #[arg(long)]
     date: Option<NaiveDate>,
+    /// Serve the dashboard, the admin API and /metrics on this address while the day runs
+    /// (e.g. 127.0.0.1:8080); changes need RACELAB_ADMIN_TOKEN, as on `serve`.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
 }
 
 /// The simulated day the demo runs.
@@ -112,6 +116,17 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         live: true,
     };
     let daemon = Daemon::start(&config, options).await?;
+    let http = match args.listen {
+        Some(addr) => {
+            let listener =
+                tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+            let token = std::env::var("RACELAB_ADMIN_TOKEN").ok().filter(|t| !t.is_empty()).map(Secret::new);
+            println!("dashboard and API: http://{}/", listener.local_addr()?);
+            let app = crate::api::router(crate::api::ApiState::of(&daemon, token));
+            Some(tokio::spawn(axum::serve(listener, app).into_future()))
+        }
+        None => None,
+    };
     let pool = daemon.pool.clone();
     let worker = daemon.worker.clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -162,6 +177,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     running.await.context("the daemon task")??;
     let _ = stop_sim.send(());
     let _ = sim.await;
+    if let Some(http) = http {
+        http.abort();
+    }
     let took = started.elapsed();
     if finished {
         println!("the race day completed in {:.0} s of real time", took.as_secs_f64());

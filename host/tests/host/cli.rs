@@ -441,12 +441,35 @@ fn demo_runs_a_whole_race_day_and_prints_a_summary() {
     let _turn = common::turns::turn(module_path!());
     let plugins = common::component("racelab-plugin-kra").parent().expect("dir").to_path_buf();
     let db = format!("racelab_cli_demo_{}", std::process::id());
-    let out = racelab_env(
-        &["demo", "--seconds", "45", "--database", &db, "--plugins", plugins.to_str().expect("utf-8")],
-        &[("DATABASE_URL", &admin_url())],
-    );
+    // With --listen it serves the dashboard and the API while the day runs.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
+    let listen = format!("127.0.0.1:{port}");
+    let child = Command::new(env!("CARGO_BIN_EXE_racelab"))
+        .args(["demo", "--seconds", "45", "--database", &db, "--plugins", plugins.to_str().expect("utf-8")])
+        .args(["--listen", &listen])
+        .env("RACELAB_LOG", "error")
+        .env("RACELAB_CACHE_DIR", common::plugin_cache())
+        .env("DATABASE_URL", admin_url())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("racelab demo runs");
+    let mut answered = None;
+    for _ in 0..600 {
+        if let Some(body) = http_get(&listen, "/api/status").filter(|b| b.contains("\"sources\"")) {
+            answered = Some(body);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let dashboard = http_get(&listen, "/");
+    let out = child.wait_with_output().expect("output");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let answered = answered.expect("/api/status answered while the demo ran");
+    assert!(answered.contains("\"source\":\"kra\"") && answered.contains("\"source\":\"kspo\""), "{answered}");
+    assert!(dashboard.is_some_and(|page| page.contains("<title>RaceLab host</title>")));
+    assert!(stdout.contains(&format!("dashboard and API: http://{listen}/")), "{stdout}");
     assert!(stdout.contains("the race day completed in"), "{stdout}");
     assert!(stdout.contains("0 open ingestion failures"), "{stdout}");
     assert!(stdout.contains("psql '"), "a query to try: {stdout}");
@@ -512,6 +535,20 @@ fn demo_final_only_lands_every_kra_races_final_odds_within_the_quota() {
 }
 
 /// Drops a database a demo made.
+/// The body of a 200 answer to `GET path` from `addr`, if it gave one.
+fn http_get(addr: &str, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200")
+        .then(|| body.to_string())
+        .or_else(|| head.starts_with("HTTP/1.0 200").then(|| body.to_string()))
+}
+
 fn drop_demo_database(db: &str) {
     let rt = common::async_runtime();
     rt.block_on(async {
