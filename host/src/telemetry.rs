@@ -15,7 +15,8 @@
 //! Read from the database when the page is asked for: quota used and left, queue depth, open
 //! failures, drift, the active plugin versions, and the process's memory.
 
-use std::sync::OnceLock;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use metrics::{counter, histogram};
@@ -67,6 +68,27 @@ fn describe() {
     describe_gauge!("process_resident_memory_bytes", Unit::Bytes, "Resident memory of the host process");
 }
 
+/// Dataset labels kept per source; a plugin naming more (it is untrusted code) has the rest
+/// counted under `other`, so no plugin can grow the page and the host's memory without bound.
+const MAX_DATASETS_PER_SOURCE: usize = 64;
+/// The longest dataset name kept as a label.
+const MAX_DATASET_LABEL: usize = 64;
+
+/// The label of `dataset` of `source`: itself while the source has named few enough.
+fn dataset_label(source: &str, dataset: &str) -> String {
+    static SEEN: Mutex<BTreeMap<String, BTreeSet<String>>> = Mutex::new(BTreeMap::new());
+    let mut seen = SEEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let known = seen.entry(source.to_string()).or_default();
+    if known.contains(dataset) {
+        return dataset.to_string();
+    }
+    if known.len() < MAX_DATASETS_PER_SOURCE && dataset.len() <= MAX_DATASET_LABEL {
+        known.insert(dataset.to_string());
+        return dataset.to_string();
+    }
+    "other".to_string()
+}
+
 /// One request to a source and how it ended: its HTTP status, or none.
 pub fn fetched(source: &str, dataset: &str, status: Option<u16>, elapsed: Duration) {
     let outcome = match status {
@@ -74,7 +96,7 @@ pub fn fetched(source: &str, dataset: &str, status: Option<u16>, elapsed: Durati
         Some(_) => "http_error",
         None => "transport_error",
     };
-    let (source, dataset) = (source.to_string(), dataset.to_string());
+    let (source, dataset) = (source.to_string(), dataset_label(source, dataset));
     histogram!("racelab_fetch_duration_seconds", "source" => source.clone(), "dataset" => dataset.clone(), "outcome" => outcome)
         .record(elapsed.as_secs_f64());
     let status = status.map_or_else(|| "none".to_string(), |s| s.to_string());
@@ -143,6 +165,16 @@ mod tests {
         ] {
             assert!(page.contains(line), "{line} not in\n{page}");
         }
+    }
+
+    #[test]
+    fn a_plugin_naming_endless_datasets_gets_a_bounded_number_of_labels() {
+        let labels: BTreeSet<String> = (0..500).map(|n| dataset_label("flood", &format!("DS{n}"))).collect();
+        assert_eq!(labels.len(), MAX_DATASETS_PER_SOURCE + 1, "{labels:?}");
+        assert!(labels.contains("other"));
+        assert_eq!(dataset_label("flood", "DS3"), "DS3", "a known dataset keeps its label");
+        assert_eq!(dataset_label("other-source", &"x".repeat(200)), "other", "a long name is not a label");
+        assert_eq!(dataset_label("other-source", "API214_1"), "API214_1");
     }
 
     #[test]
