@@ -217,37 +217,46 @@ async fn summary(state: &ApiState, id: &RaceId) -> Result<RaceSummary, ApiError>
 pub async fn detail(State(state): State<ApiState>, Path(id): Path<String>) -> Result<Json<RaceDetail>, ApiError> {
     let id: RaceId = id.parse()?;
     let race = summary(&state, &id).await?;
-    let key = "(track, race_date, race_number) = ($1, $2, $3)";
-    let entries: Vec<Entry> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let entries: Vec<Entry> = race_rows(
+        &state,
+        &id,
         "SELECT number, runner_id, runner_name, jockey, trainer, weight_kg, rating, scratched, scratch_reason,
-                scratched_at FROM entries WHERE {key} ORDER BY number"
-    )))
-    .bind(&id.track)
-    .bind(id.date)
-    .bind(id.number)
-    .fetch_all(&state.pool)
-    .await
-    .map_err(|e| ApiError::unavailable("reading a race's entries", e))?;
-    let results: Vec<Finish> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                scratched_at FROM entries WHERE (track, race_date, race_number) = ($1, $2, $3) ORDER BY number",
+        "reading a race's entries",
+    )
+    .await?;
+    let results: Vec<Finish> = race_rows(
+        &state,
+        &id,
         "SELECT position, number, runner_id, runner_name, status, time_s, margin, win_odds, place_odds
-         FROM results WHERE {key} ORDER BY position NULLS LAST, number NULLS LAST, runner_key"
-    )))
-    .bind(&id.track)
-    .bind(id.date)
-    .bind(id.number)
-    .fetch_all(&state.pool)
-    .await
-    .map_err(|e| ApiError::unavailable("reading a race's results", e))?;
-    let dividends: Vec<Dividend> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT pool::text AS pool, selection, payout FROM dividends WHERE {key} ORDER BY pool, selection"
-    )))
-    .bind(&id.track)
-    .bind(id.date)
-    .bind(id.number)
-    .fetch_all(&state.pool)
-    .await
-    .map_err(|e| ApiError::unavailable("reading a race's dividends", e))?;
+         FROM results WHERE (track, race_date, race_number) = ($1, $2, $3)
+         ORDER BY position NULLS LAST, number NULLS LAST, runner_key",
+        "reading a race's results",
+    )
+    .await?;
+    let dividends: Vec<Dividend> = race_rows(
+        &state,
+        &id,
+        "SELECT pool::text AS pool, selection, payout FROM dividends
+         WHERE (track, race_date, race_number) = ($1, $2, $3) ORDER BY pool, selection",
+        "reading a race's dividends",
+    )
+    .await?;
     Ok(Json(RaceDetail { race, entries, results, dividends }))
+}
+
+/// The rows of `sql`, a query with the race key as $1, $2, $3; `what` names it in the log.
+async fn race_rows<T>(state: &ApiState, id: &RaceId, sql: &'static str, what: &str) -> Result<Vec<T>, ApiError>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    sqlx::query_as(sql)
+        .bind(&id.track)
+        .bind(id.date)
+        .bind(id.number)
+        .fetch_all(&state.pool)
+        .await
+        .map_err(|e| ApiError::unavailable(what, e))
 }
 
 /// A betting pool, by its KRA code.
