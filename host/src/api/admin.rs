@@ -25,7 +25,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::require_admin;
-use super::error::{ApiError, ErrorBody};
+use super::error::{ApiError, ErrorBody, text};
 use crate::plugins::Runtime;
 use crate::plugins::registry::{Activated, Installed, Registry, RegistryError, VersionRow};
 use crate::secret::Secret;
@@ -214,8 +214,9 @@ async fn activate(
     let Ok(Json(body)) = body else {
         return Err(ApiError::bad_request(r#"the body must be JSON: {"version": "…", "force": false}"#));
     };
+    let (name, version) = (text("the plugin name", &name)?, text("the version", &body.version)?);
     let activated =
-        state.registry.activate(&state.runtime, &name, &body.version, BY, body.force).await.map_err(registry_error)?;
+        state.registry.activate(&state.runtime, name, version, BY, body.force).await.map_err(registry_error)?;
     Ok(Json(ActivateOutcome { activated }))
 }
 
@@ -228,6 +229,7 @@ async fn activate(
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "Rolled back", body = ActivateOutcome),
+        (status = 400, description = "A name PostgreSQL cannot hold (a NUL character)", body = ErrorBody),
         (status = 401, description = "No valid admin token", body = ErrorBody),
         (status = 403, description = "Changes through the API are off on this host", body = ErrorBody),
         (status = 404, description = "No such plugin", body = ErrorBody),
@@ -242,6 +244,7 @@ async fn rollback(
     headers: HeaderMap,
 ) -> Result<Json<ActivateOutcome>, ApiError> {
     require_admin(state.token.as_ref(), &headers)?;
-    let activated = state.registry.rollback(&state.runtime, &name, BY).await.map_err(registry_error)?;
+    let name = text("the plugin name", &name)?;
+    let activated = state.registry.rollback(&state.runtime, name, BY).await.map_err(registry_error)?;
     Ok(Json(ActivateOutcome { activated }))
 }

@@ -96,6 +96,15 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// `value` of the request's `what` (a filter, a name) if PostgreSQL can hold it: text with a
+/// NUL character cannot be bound to a query at all, so it is refused before it gets there.
+pub fn text<'a>(what: &str, value: &'a str) -> Result<&'a str, ApiError> {
+    if value.contains('\0') {
+        return Err(ApiError::bad_request(format!("{what} may not contain a NUL character")));
+    }
+    Ok(value)
+}
+
 /// A path no route has.
 pub async fn no_route() -> ApiError {
     ApiError::not_found("there is no such path; /api/openapi.json lists the API")
@@ -117,6 +126,12 @@ mod tests {
         let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.expect("body");
         let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
         assert_eq!(body, serde_json::json!({"error": "gone", "request_id": "01TESTID"}));
+    }
+
+    #[test]
+    fn text_with_a_nul_is_refused_before_it_reaches_a_query() {
+        assert_eq!(text("source", "kra").expect("plain"), "kra");
+        assert_eq!(text("source", "k\0ra").expect_err("NUL").status(), StatusCode::BAD_REQUEST);
     }
 
     #[tokio::test]

@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::ApiState;
 use super::auth::require_admin;
-use super::error::{ApiError, ErrorBody};
+use super::error::{ApiError, ErrorBody, text};
 use crate::jobs::retry::{Retried, retry_failure};
 use crate::jobs::{FailureKind, JobError};
 
@@ -121,6 +121,7 @@ pub async fn list(
     let Query(q) = query.map_err(|e| ApiError::bad_request(format!("the query is not valid: {}", e.body_text())))?;
     let (page, per_page, offset) = page_of(&q)?;
     let kind = kind_of(q.kind.as_deref())?;
+    let source = q.source.as_deref().map(|s| text("source", s)).transpose()?;
     let filter = "($1 = 'all' OR ($1 = 'open') = (resolved_at IS NULL))
                   AND ($2::text IS NULL OR error_kind = $2) AND ($3::text IS NULL OR source = $3)";
     let state_word = match q.state {
@@ -144,7 +145,7 @@ pub async fn list(
     )))
     .bind(state_word)
     .bind(kind)
-    .bind(q.source.as_deref())
+    .bind(source)
     .bind(i64::from(per_page))
     .bind(offset)
     .fetch_all(&state.pool)
@@ -271,7 +272,8 @@ pub async fn retry_all(
     let Query(filter) =
         filter.map_err(|e| ApiError::bad_request(format!("the query is not valid: {}", e.body_text())))?;
     let kind = kind_of(filter.kind.as_deref())?;
-    let open = crate::jobs::ledger::open_retryable_where(&state.pool, kind, filter.source.as_deref())
+    let source = filter.source.as_deref().map(|s| text("source", s)).transpose()?;
+    let open = crate::jobs::ledger::open_retryable_where(&state.pool, kind, source)
         .await
         .map_err(|e| ApiError::unavailable("listing open failures", e))?;
     let mut out = RetryAll { retried: Vec::new(), refused: Vec::new() };

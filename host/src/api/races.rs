@@ -40,7 +40,11 @@ impl FromStr for RaceId {
         };
         let number: i16 = number.parse().map_err(|_| bad())?;
         let date = NaiveDate::parse_from_str(date, "%Y%m%d").map_err(|_| bad())?;
-        if track.is_empty() || !(1..=40).contains(&number) || date.format("%Y%m%d").to_string().len() != 8 {
+        if track.is_empty()
+            || track.contains('\0')
+            || !(1..=40).contains(&number)
+            || date.format("%Y%m%d").to_string().len() != 8
+        {
             return Err(bad());
         }
         Ok(RaceId { track: track.to_string(), date, number })
@@ -133,7 +137,7 @@ pub async fn list(
         "{SUMMARY} WHERE r.race_date = $1 AND ($2::text IS NULL OR r.track = $2) ORDER BY r.track, r.race_number"
     )))
     .bind(date)
-    .bind(q.track.as_deref().filter(|t| !t.is_empty()))
+    .bind(q.track.as_deref().filter(|t| !t.is_empty()).map(|t| super::error::text("track", t)).transpose()?)
     .fetch_all(&state.pool)
     .await
     .map_err(|e| ApiError::unavailable("listing races", e))?;
@@ -444,6 +448,7 @@ mod tests {
         assert_eq!(id.to_string(), "gwangmyeong-20261205-12");
         for bad in [
             "",
+            "se\0oul-20261205-3",
             "seoul",
             "seoul-2026-12-05-3",
             "seoul-20261305-3",

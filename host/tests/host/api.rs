@@ -55,10 +55,20 @@ async fn the_admin_api_shows_a_race_day_and_retries_its_failures(pool: PgPool) {
     assert_eq!(page["total"], failed, "{page}");
     assert_eq!(page["failures"].as_array().map(Vec::len), Some(2.min(failed as usize)), "{page}");
     let first = &page["failures"][0];
-    assert_eq!((first["kind"].as_str(), first["retryable"].as_bool()), (Some("transient"), Some(true)), "{first}");
-    let (_, kra) = get(&client, &base, "/api/failures?source=kra&kind=transient&per_page=500").await;
+    assert_eq!((first["operation"].as_str(), first["retryable"].as_bool()), (Some("schedule"), Some(true)), "{first}");
+    // Filters: by source they add up; by kind each answer is of the kind, and as many as there are.
+    let (_, all) = get(&client, &base, "/api/failures?per_page=500").await;
+    let all = all["failures"].as_array().expect("failures").clone();
+    assert_eq!(all.len() as i64, failed);
+    let (_, kra) = get(&client, &base, "/api/failures?source=kra&per_page=500").await;
     let (_, kspo) = get(&client, &base, "/api/failures?source=kspo&per_page=500").await;
     assert_eq!(kra["total"].as_i64().unwrap_or(0) + kspo["total"].as_i64().unwrap_or(0), failed);
+    assert!(kra["failures"].as_array().expect("kra").iter().all(|f| f["source"] == "kra"));
+    let (_, transient) = get(&client, &base, "/api/failures?kind=transient&per_page=500").await;
+    let want = all.iter().filter(|f| f["kind"] == "transient").count();
+    assert!(want > 0, "5xx answers are transient failures");
+    assert_eq!(transient["total"].as_i64(), Some(want as i64), "{transient}");
+    assert!(transient["failures"].as_array().expect("transient").iter().all(|f| f["kind"] == "transient"));
     let (_, resolved) = get(&client, &base, "/api/failures?state=resolved").await;
     assert_eq!(resolved["total"], 0);
     let r = client.get(format!("{base}/api/failures?kind=boom")).send().await.expect("answers");
@@ -239,11 +249,35 @@ async fn the_admin_api_shows_a_race_day_and_retries_its_failures(pool: PgPool) {
         ("/api/races/seoul-20000101-1/odds", StatusCode::NOT_FOUND),
         (&format!("/api/races/{id}/odds?pool=ZZZ"), StatusCode::BAD_REQUEST),
         ("/api/races?date=yesterday", StatusCode::BAD_REQUEST),
+        // Text PostgreSQL cannot hold is refused before it reaches a query (schemathesis found
+        // it answered 503).
+        ("/api/races?track=se%00oul", StatusCode::BAD_REQUEST),
+        ("/api/races/se%00oul-20261205-3", StatusCode::BAD_REQUEST),
+        ("/api/failures?source=k%00ra", StatusCode::BAD_REQUEST),
         ("/api/nothing-here", StatusCode::NOT_FOUND),
     ] {
         let r = client.get(format!("{base}{path}")).send().await.expect("answers");
         assert_error(r, status).await;
     }
+    let r = client
+        .post(format!("{base}/api/plugins/kra/activate"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body(r#"{"version": "0.2\u0000"}"#)
+        .send()
+        .await
+        .expect("answers");
+    assert!(assert_error(r, StatusCode::BAD_REQUEST).await.contains("NUL"));
+    let r =
+        client.post(format!("{base}/api/plugins/k%00ra/rollback")).bearer_auth(TOKEN).send().await.expect("answers");
+    assert!(assert_error(r, StatusCode::BAD_REQUEST).await.contains("NUL"));
+    let r = client
+        .post(format!("{base}/api/failures/retry?source=k%00ra"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("answers");
+    assert_error(r, StatusCode::BAD_REQUEST).await;
     let r = client.delete(format!("{base}/api/status")).send().await.expect("answers");
     assert_error(r, StatusCode::METHOD_NOT_ALLOWED).await;
 
