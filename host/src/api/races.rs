@@ -263,7 +263,7 @@ where
         .map_err(|e| ApiError::unavailable(what, e))
 }
 
-/// A betting pool, by its KRA code.
+/// A betting pool, by its KRA code (declared in the order of [`crate::json::POOLS`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Pool {
@@ -287,17 +287,10 @@ pub enum Pool {
 }
 
 impl Pool {
+    /// The code the store keeps: the variants are declared in the contract's order, the
+    /// order of [`crate::json::POOL_CODES`].
     fn code(self) -> &'static str {
-        match self {
-            Pool::Win => "WIN",
-            Pool::Plc => "PLC",
-            Pool::Qnl => "QNL",
-            Pool::Exa => "EXA",
-            Pool::Qpl => "QPL",
-            Pool::Tla => "TLA",
-            Pool::Tri => "TRI",
-            Pool::Xla => "XLA",
-        }
+        crate::json::POOL_CODES[self as usize]
     }
 }
 
@@ -433,6 +426,15 @@ fn far_future() -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pool_reads_as_its_code_and_names_the_stores_code() {
+        let all = [Pool::Win, Pool::Plc, Pool::Qnl, Pool::Exa, Pool::Qpl, Pool::Tla, Pool::Tri, Pool::Xla];
+        for (pool, code) in all.into_iter().zip(crate::json::POOL_CODES) {
+            assert_eq!(pool.code(), code);
+            assert_eq!(serde_json::to_value(pool).expect("json"), code);
+        }
+    }
 
     #[test]
     fn a_race_id_is_track_date_number_and_reads_back() {
