@@ -340,3 +340,71 @@ async fn the_admin_api_shows_a_race_day_and_retries_its_failures(pool: PgPool) {
     assert!(!r.text().await.expect("text").contains("closed"));
     server.abort();
 }
+
+/// As the real sources behave — odds only after a race — and under several faults at once
+/// (5xx, dropped connections, malformed answers): every read answers, and a race's odds on the
+/// API are its final odds as the database's own function reads them.
+#[sqlx::test(migrations = false)]
+async fn in_final_only_mode_under_faults_a_races_odds_are_its_final_odds(pool: PgPool) {
+    let _turn = common::turns::turn_async(module_path!()).await;
+    let (date, tracks) = busiest_day(SEED, NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"));
+    let (first_post, _) = post_window(SEED, date, &tracks);
+    let faults =
+        racelab_sim::Faults { server_error: 0.1, drop: 0.02, malformed: 0.01, ..racelab_sim::Faults::default() };
+    let sim =
+        racelab_sim::SimConfig { seed: SEED, odds: racelab_sim::OddsMode::FinalOnly, faults, ..Default::default() };
+    let options = common::day::DayOptions { sim, ..Default::default() };
+    let day = common::day::Day::new(pool.clone(), common::day::kst(date, 5, 59), options).await;
+    day.morning(first_post).await;
+    day.run_until(first_post + TimeDelta::minutes(45), TimeDelta::seconds(60)).await;
+    let (base, server) =
+        common::api::serve(common::api::state(&pool, &day.worker, day.clock.clone().into(), None)).await;
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build().expect("client");
+    for path in ["/api/status", "/api/failures?state=all", "/api/backfill", "/metrics"] {
+        let r = client.get(format!("{base}{path}")).send().await.expect("answers");
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+    }
+    let (_, races) = get(&client, &base, "/api/races").await;
+    let done: Vec<Value> = races
+        .as_array()
+        .expect("races")
+        .iter()
+        .filter(|r| r["final_odds"] == true && r["results_final"] == true)
+        .cloned()
+        .collect();
+    assert!(!done.is_empty(), "KRA races with their final odds: {races}");
+    for race in &done {
+        let id = race["id"].as_str().expect("id");
+        let (status, odds) = get(&client, &base, &format!("/api/races/{id}/odds?pool=WIN")).await;
+        assert_eq!(status, StatusCode::OK, "{odds}");
+        let want: Vec<(Vec<i16>, Option<f64>)> =
+            sqlx::query_as("SELECT selection, price FROM racelab_final_odds($1, $2, $3, 'WIN') ORDER BY selection")
+                .bind(race["track"].as_str())
+                .bind(date)
+                .bind(race["race_number"].as_i64().map(|n| n as i16))
+                .fetch_all(&pool)
+                .await
+                .expect("final odds");
+        let got: Vec<(Vec<i16>, Option<f64>)> = odds["board"]
+            .as_array()
+            .expect("board")
+            .iter()
+            .map(|q| {
+                let selection =
+                    q["selection"].as_array().expect("selection").iter().map(|n| n.as_i64().unwrap_or(0) as i16);
+                (selection.collect(), q["price"].as_f64())
+            })
+            .collect();
+        assert!(!want.is_empty(), "{id}");
+        assert_eq!(got, want, "{id}");
+        // Final-only: nothing was captured before post.
+        let post: DateTime<Utc> = odds["post_time"].as_str().expect("post").parse().expect("time");
+        for s in odds["series"].as_array().expect("series") {
+            for p in s["points"].as_array().expect("points") {
+                let at: DateTime<Utc> = p["captured_at"].as_str().expect("at").parse().expect("time");
+                assert!(at > post, "{id}: a capture before post in final-only mode");
+            }
+        }
+    }
+    server.abort();
+}

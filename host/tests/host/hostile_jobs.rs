@@ -103,6 +103,22 @@ async fn a_source_whose_jobs_all_time_out_frees_its_slots_and_shows_in_status(po
 
     let (base, server) = common::api::serve(common::api::state(&pool, &worker, clock.clone().into(), None)).await;
     let body = reqwest::get(format!("{base}/status")).await.expect("answers").text().await.expect("body");
+    let get = |path: &str| {
+        let url = format!("{base}{path}");
+        async move {
+            let r = reqwest::get(url).await.expect("answers");
+            assert_eq!(r.status(), 200);
+            serde_json::from_str::<serde_json::Value>(&r.text().await.expect("body")).expect("JSON")
+        }
+    };
+    // The API's view of the same hostile source: its health, its failures with the host's words.
+    let api = get("/api/status").await;
+    let kra_api =
+        api["sources"].as_array().expect("sources").iter().find(|s| s["source"] == "kra").expect("kra").clone();
+    assert_eq!((kra_api["health"].as_str(), kra_api["open_failures"].as_i64()), (Some("timing_out"), Some(4)), "{api}");
+    let listed = get("/api/failures?source=kra&kind=plugin_fault").await;
+    assert_eq!(listed["total"], 4, "{listed}");
+    assert!(listed["failures"].as_array().expect("failures").iter().all(|f| f["message"] == failed[0].1));
     server.abort();
     let status: serde_json::Value = serde_json::from_str(&body).expect("JSON");
     let source = &status["sources"]["kra"];
