@@ -33,26 +33,24 @@ pub async fn metrics(State(state): State<ApiState>) -> Response {
 /// Sets the gauges read from the database: quota, queue depth, open failures, drift, plugins.
 async fn read_gauges(state: &ApiState) -> anyhow::Result<()> {
     let pool = &state.pool;
-    let today = state.clock.today();
-    let budget = state.worker.budget();
-    budget.flush_or_warn().await;
-    let used: Vec<(String, String, i32)> =
-        sqlx::query_as("SELECT source, dataset, used FROM quota_usage WHERE kst_day = $1")
-            .bind(today)
-            .fetch_all(pool)
-            .await?;
-    for (source, dataset, n) in &used {
-        gauge!("racelab_quota_used_requests", "source" => source.clone(), "dataset" => dataset.clone())
-            .set(f64::from(*n));
-    }
-    for (bucket, limit) in budget.limits() {
-        let Some(quota) = limit.daily_quota else { continue };
-        let n = used.iter().find(|(s, d, _)| *s == bucket.source && *d == bucket.dataset).map_or(0, |(_, _, n)| *n);
-        let left = (i64::from(quota) - i64::from(n)).max(0);
-        gauge!("racelab_quota_left_requests", "source" => bucket.source.clone(), "dataset" => bucket.dataset.clone())
-            .set(left as f64);
-        if n == 0 {
-            gauge!("racelab_quota_used_requests", "source" => bucket.source, "dataset" => bucket.dataset).set(0.0);
+    // The datasets' quota use and drift, as /api/status computes them (its errors are logged
+    // there, under the request id).
+    let datasets = super::status::datasets(state, state.clock.today())
+        .await
+        .map_err(|_| anyhow::anyhow!("the datasets' quota and drift could not be read"))?;
+    for (source, d) in datasets.iter().flat_map(|(source, ds)| ds.iter().map(move |d| (source, d))) {
+        let labels = || [("source", source.clone()), ("dataset", d.dataset.clone())];
+        if d.used_today > 0 || d.daily_quota.is_some() {
+            gauge!("racelab_quota_used_requests", &labels()).set(d.used_today as f64);
+        }
+        if let Some(left) = d.left_today {
+            gauge!("racelab_quota_left_requests", &labels()).set(left as f64);
+        }
+        if d.drift_unmapped + d.drift_missing > 0 {
+            for (kind, n) in [("unmapped", d.drift_unmapped), ("missing", d.drift_missing)] {
+                let labels = [("source", source.clone()), ("dataset", d.dataset.clone()), ("kind", kind.to_string())];
+                gauge!("racelab_drift_fields", &labels).set(n as f64);
+            }
         }
     }
     let queued: Vec<(String, String, i64)> = sqlx::query_as(
@@ -72,13 +70,6 @@ async fn read_gauges(state: &ApiState) -> anyhow::Result<()> {
             .await?;
     for (source, n) in open {
         gauge!("racelab_failures_open", "source" => source).set(n as f64);
-    }
-    let drift = crate::store::drift_by_dataset(pool).await?;
-    for d in drift {
-        for (kind, n) in [("unmapped", d.unmapped.len()), ("missing", d.missing.len())] {
-            gauge!("racelab_drift_fields", "source" => d.source.clone(), "dataset" => d.dataset.clone(), "kind" => kind)
-                .set(n as f64);
-        }
     }
     plugin_info(state.worker.plugins().into_iter().map(|(source, plugin, _)| (source, plugin)));
     Ok(())

@@ -194,7 +194,10 @@ impl NextRow {
 }
 
 /// Every dataset each source has limits, use, a pause or drift on, by source.
-async fn datasets(state: &ApiState, today: NaiveDate) -> Result<BTreeMap<String, Vec<DatasetStatus>>, ApiError> {
+pub(super) async fn datasets(
+    state: &ApiState,
+    today: NaiveDate,
+) -> Result<BTreeMap<String, Vec<DatasetStatus>>, ApiError> {
     let budget = state.worker.budget();
     // This process's counts not yet written go in first.
     budget.flush_or_warn().await;
@@ -203,15 +206,15 @@ async fn datasets(state: &ApiState, today: NaiveDate) -> Result<BTreeMap<String,
             .bind(today)
             .fetch_all(&state.pool)
             .await
-            .map_err(|e| ApiError::unavailable("reading quota use for /api/status", e))?;
+            .map_err(|e| ApiError::unavailable("reading quota use by dataset", e))?;
     let paused: Vec<(String, String, DateTime<Utc>)> =
         sqlx::query_as("SELECT source, dataset, paused_until FROM rate_slots WHERE paused_until > clock_timestamp()")
             .fetch_all(&state.pool)
             .await
-            .map_err(|e| ApiError::unavailable("reading pauses for /api/status", e))?;
+            .map_err(|e| ApiError::unavailable("reading pauses by dataset", e))?;
     let drift = crate::store::drift_by_dataset(&state.pool)
         .await
-        .map_err(|e| ApiError::unavailable("reading drift for /api/status", e))?;
+        .map_err(|e| ApiError::unavailable("reading drift by dataset", e))?;
     let mut keys: BTreeSet<(String, String)> = BTreeSet::new();
     keys.extend(budget.limits().into_iter().map(|(b, _)| (b.source, b.dataset)));
     keys.extend(used.iter().map(|(s, d, _)| (s.clone(), d.clone())));
